@@ -1,0 +1,117 @@
+{{/* vllm-models.managedFlags: every vLLM flag the chart sets from a key, mapped to that key (extraArgs may not repeat them). */}}
+{{- define "vllm-models.managedFlags" -}}
+--model: deployment.model
+--served-model-name: deployment.servedModelName
+--host: deployment.host
+--port: deployment.port
+--tensor-parallel-size: deployment.tensorParallel
+-tp: deployment.tensorParallel
+--pipeline-parallel-size: deployment.pipelineParallel
+-pp: deployment.pipelineParallel
+--gpu-memory-utilization: deployment.gpuMemoryUtilization
+--max-model-len: deployment.maxModelLen
+--max-num-seqs: deployment.maxNumSeqs
+--enable-chunked-prefill: deployment.enableChunkedPrefill
+--no-enable-chunked-prefill: deployment.enableChunkedPrefill
+--enable-prefix-caching: prefixCaching.enable
+--no-enable-prefix-caching: prefixCaching.enable
+--quantization: deployment.quantization
+-q: deployment.quantization
+--trust-remote-code: deployment.trustRemoteCode
+--limit-mm-per-prompt: deployment.limitMmPerPrompt
+--disable-mm-preprocessor-cache: deployment.disableMmPreprocessorCache
+--enable-expert-parallel: deployment.enableExpertParallel
+--async-scheduling: deployment.asyncScheduling
+--enable-auto-tool-choice: deployment.functionCall
+--tool-call-parser: deployment.toolCallParser
+--kv-transfer-config: deployment.kvOffloading
+--mm-processor-cache-gb: deployment.kvOffloading.mmProcessorCacheGb
+--mm-processor-cache-type: deployment.kvOffloading.mmProcessorCacheType
+--compilation-config: deployment.cudaGraphMode
+-O: deployment.cudaGraphMode
+{{- end -}}
+
+{{/* vllm-models.args: the complete `vllm serve` argument list, built from values in this one place (YAML list). */}}
+{{- define "vllm-models.args" -}}
+{{- $d := .Values.deployment -}}
+{{- $args := list (required "vllm-models: deployment.model is required: the model path inside the container, e.g. /models/Qwen/Qwen3-32B-FP8" $d.model) -}}
+{{- $args = concat $args (list "--served-model-name" (required "vllm-models: deployment.servedModelName is required: the name clients send in requests" $d.servedModelName)) -}}
+{{- $args = concat $args (list "--host" $d.host "--port" (toString $d.port)) -}}
+{{- $args = concat $args (list "--tensor-parallel-size" (toString $d.tensorParallel)) -}}
+{{- if gt (int $d.pipelineParallel) 1 -}}
+{{- $args = concat $args (list "--pipeline-parallel-size" (toString $d.pipelineParallel)) -}}
+{{- end -}}
+{{- $args = concat $args (list "--gpu-memory-utilization" (toString $d.gpuMemoryUtilization)) -}}
+{{- if $d.maxModelLen -}}
+{{- $args = concat $args (list "--max-model-len" (toString $d.maxModelLen)) -}}
+{{- end -}}
+{{- $args = concat $args (list "--max-num-seqs" (toString $d.maxNumSeqs)) -}}
+{{- $args = append $args (ternary "--enable-chunked-prefill" "--no-enable-chunked-prefill" $d.enableChunkedPrefill) -}}
+{{- $args = append $args (ternary "--enable-prefix-caching" "--no-enable-prefix-caching" .Values.prefixCaching.enable) -}}
+{{- if $d.quantization -}}
+{{- $args = concat $args (list "--quantization" $d.quantization) -}}
+{{- end -}}
+{{- if $d.trustRemoteCode -}}
+{{- $args = append $args "--trust-remote-code" -}}
+{{- end -}}
+{{- if $d.visionModel -}}
+{{- if $d.limitMmPerPrompt -}}
+{{- $args = concat $args (list "--limit-mm-per-prompt" $d.limitMmPerPrompt) -}}
+{{- end -}}
+{{- if $d.disableMmPreprocessorCache -}}
+{{- $args = append $args "--disable-mm-preprocessor-cache" -}}
+{{- end -}}
+{{- end -}}
+{{- if $d.enableExpertParallel -}}
+{{- $args = append $args "--enable-expert-parallel" -}}
+{{- end -}}
+{{- if $d.asyncScheduling -}}
+{{- $args = append $args "--async-scheduling" -}}
+{{- end -}}
+{{- if $d.functionCall -}}
+{{- $args = concat $args (list "--enable-auto-tool-choice" "--tool-call-parser" (required "vllm-models: deployment.toolCallParser is required when deployment.functionCall is true, e.g. hermes, qwen3_coder or deepseek_v3" $d.toolCallParser)) -}}
+{{- end -}}
+{{- $kv := $d.kvOffloading -}}
+{{- if $kv.enabled -}}
+{{- $args = concat $args (list "--kv-transfer-config" (dict "kv_connector" "LMCacheConnectorV1" "kv_role" "kv_both" | toJson)) -}}
+{{- end -}}
+{{- if $kv.mmProcessorCacheGb -}}
+{{- $args = concat $args (list "--mm-processor-cache-gb" (toString $kv.mmProcessorCacheGb)) -}}
+{{- end -}}
+{{- if $kv.mmProcessorCacheType -}}
+{{- $args = concat $args (list "--mm-processor-cache-type" $kv.mmProcessorCacheType) -}}
+{{- end -}}
+{{- if $d.cudaGraphMode -}}
+{{- $args = concat $args (list "--compilation-config" (dict "cudagraph_mode" $d.cudaGraphMode | toJson)) -}}
+{{- end -}}
+{{- $managed := include "vllm-models.managedFlags" . | fromYaml -}}
+{{- range $d.extraArgs -}}
+{{- $flag := regexReplaceAll "=.*$" (toString .) "" -}}
+{{- if hasKey $managed $flag -}}
+{{- fail (printf "vllm-models: deployment.extraArgs sets %s, which the chart manages from %s; set that key instead of passing the flag" $flag (get $managed $flag)) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml (concat $args $d.extraArgs) -}}
+{{- end -}}
+
+{{/* vllm-models.env: the container environment (logging, NCCL, LMCache, attention backend, HF token, extraEnv). */}}
+{{- define "vllm-models.env" -}}
+{{- $d := .Values.deployment -}}
+{{- $env := list (dict "name" "VLLM_LOGGING_LEVEL" "value" .Values.global.logging.level) -}}
+{{- if gt (int $d.numGPUs) 1 -}}
+{{- $env = append $env (dict "name" "NCCL_DEBUG" "value" .Values.nccl.logLevel) -}}
+{{- if .Values.nccl.gpuMem -}}
+{{- $env = append $env (dict "name" "NCCL_CUMEM_ENABLE" "value" "1") -}}
+{{- end -}}
+{{- end -}}
+{{- if $d.attentionBackend -}}
+{{- $env = append $env (dict "name" "VLLM_ATTENTION_BACKEND" "value" $d.attentionBackend) -}}
+{{- end -}}
+{{- if $d.kvOffloading.enabled -}}
+{{- $env = concat $env (list (dict "name" "LMCACHE_LOCAL_CPU" "value" "True") (dict "name" "LMCACHE_MAX_LOCAL_CPU_SIZE" "value" (toString $d.kvOffloading.cpuOffloadingBufferSize))) -}}
+{{- end -}}
+{{- with .Values.huggingface.tokenSecret.name -}}
+{{- $env = append $env (dict "name" "HF_TOKEN" "valueFrom" (dict "secretKeyRef" (dict "name" . "key" $.Values.huggingface.tokenSecret.key))) -}}
+{{- end -}}
+{{- toYaml (concat $env .Values.extraEnv) -}}
+{{- end -}}

@@ -1,0 +1,283 @@
+"""The render harness: releases come from the real helmfile, manifests from the real helm.
+
+`releases(env)` asks `helmfile -e ENV build` which releases exist, whether each is installed and
+which values each gets, in order. `render(release)` runs `helm template` on exactly those values
+and returns the parsed documents. Both are cached on disk by a digest of every input (chart
+files, values bytes, helm binary, arguments), so an unchanged release is rendered once across
+pytest-xdist workers and across runs, and any change to an input renders it again.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from . import toolchain
+
+CACHE_DIR = toolchain.ROOT / ".render" / "cache"
+NAMESPACE_CHART = "llms-namespace"
+
+
+class RenderError(Exception):
+    """helm or helmfile refused; str() shows the command, helm's stderr and where the key is set."""
+
+    def __init__(self, command: list[str], stderr: str, *, environment: str = "", release: str = "",
+                 sources: Iterable["ValuesSource"] = ()):
+        self.command = command
+        self.stderr = stderr.strip()
+        self.environment = environment
+        self.release = release
+        self.sources = list(sources)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f" for release {self.release} in environment {self.environment}" if self.release else ""
+        lines = [f"{Path(self.command[0]).name} failed{where}", f"  command: {' '.join(self.command)}"]
+        if self.sources:
+            lines.append("  values files: " + ", ".join(source.label for source in self.sources))
+        for key in keys_named_in(self.stderr):
+            origin = where_set(self.sources, key)
+            if origin:
+                lines.append(f"  {key} is set in {origin}")
+        lines.append("  helm says: " + self.stderr.replace("\n", "\n    "))
+        return "\n".join(lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class ValuesSource:
+    """One entry of a release's `values:` list in the helmfile, in helm's merge order."""
+
+    label: str  # what a user opens: a repo-relative file, or the helmfile's inline block
+    data: dict
+    path: Path | None = None  # the file helm reads; None for the helmfile's inline values
+
+    def defines(self, key: str) -> bool:
+        node: Any = self.data
+        for part in split_key(key):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+
+@dataclasses.dataclass(frozen=True)
+class Release:
+    environment: str
+    name: str
+    namespace: str
+    chart: str
+    installed: bool
+    labels: dict
+    sources: tuple[ValuesSource, ...]
+
+    @property
+    def category(self) -> str:
+        return self.labels.get("category", "")
+
+    @property
+    def model_file(self) -> str:
+        """The release's own model file (the last file in its values list)."""
+        files = [s.label for s in self.sources if s.label.endswith(".yaml") and "/" in s.label]
+        return files[-1] if files else ""
+
+    def values(self) -> dict:
+        """The merged values helm will see (the chart's defaults excluded)."""
+        merged: dict = {}
+        for source in self.sources:
+            deep_merge(merged, source.data)
+        return merged
+
+
+@dataclasses.dataclass
+class Rendered:
+    release: Release
+    documents: list[dict]
+    manifest: str
+
+    def objects(self, kind: str) -> list[dict]:
+        return [doc for doc in self.documents if doc.get("kind") == kind]
+
+    def one(self, kind: str) -> dict:
+        found = self.objects(kind)
+        if len(found) != 1:
+            raise AssertionError(
+                f"environment {self.release.environment} release {self.release.name}: expected one {kind}, "
+                f"rendered {len(found)}")
+        return found[0]
+
+    def container(self, name: str = "vllm") -> dict:
+        containers = self.one("Deployment")["spec"]["template"]["spec"]["containers"]
+        return next(c for c in containers if c["name"] == name)
+
+
+def split_key(key: str) -> list[str]:
+    """Split a dotted values key; `resources.limits.nvidia.com/gpu` keeps its resource name whole."""
+    if ".nvidia.com/" in key:
+        head, _, tail = key.partition(".nvidia.com/")
+        return head.split(".") + ["nvidia.com/" + tail]
+    return key.split(".")
+
+
+def keys_named_in(message: str) -> list[str]:
+    """Values keys the chart names in its fail messages (`vllm-models: deployment.numGPUs (2) ...`)."""
+    keys = re.findall(r"\b((?:[a-z][A-Za-z]*\.)+(?:nvidia\.com/gpu|[a-z][A-Za-z]*))\b", message)
+    seen: list[str] = []
+    for key in keys:
+        if key not in seen and not key.startswith(("vllm-models.", "kubernetes.io")):
+            seen.append(key)
+    return seen
+
+
+def where_set(sources: Iterable[ValuesSource], key: str) -> str:
+    """Label of the last values source that sets `key` (helm's merge makes the last one win)."""
+    label = ""
+    for source in sources:
+        if source.defines(key):
+            label = source.label
+    return label
+
+
+def deep_merge(into: dict, other: dict) -> dict:
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            deep_merge(into[key], value)
+        else:
+            into[key] = value
+    return into
+
+
+def _digest(*parts: bytes | str) -> str:
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(hashlib.sha256(part.encode() if isinstance(part, str) else part).digest())
+    return hasher.hexdigest()
+
+
+def _tree_bytes(root: Path) -> bytes:
+    """Every file under a directory, names and contents, in a stable order."""
+    hasher = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        hasher.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return hasher.digest()
+
+
+@functools.lru_cache(maxsize=None)
+def _binary_identity(binary: str) -> bytes:
+    stat = os.stat(binary)
+    return f"{binary}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+
+
+def _cached(key: str, compute) -> Any:
+    """Disk cache shared by xdist workers and runs; writes are atomic, a race only repeats work."""
+    path = CACHE_DIR / f"{key}.json"
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        pass
+    value = compute()
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=CACHE_DIR, delete=False, suffix=".tmp") as handle:
+        json.dump(value, handle)
+    os.replace(handle.name, path)
+    return value
+
+
+def run(command: list[str], **context) -> str:
+    """Run a pinned tool with an argument list; a non-zero exit raises RenderError."""
+    result = subprocess.run(command, capture_output=True, text=True, cwd=toolchain.ROOT, env=toolchain.tool_env())
+    if result.returncode != 0:
+        raise RenderError(command, result.stderr or result.stdout, **context)
+    return result.stdout
+
+
+def environments() -> list[str]:
+    """Environments, in promotion order, as declared in environments/fleet.yaml."""
+    return list(fleet_data()["promotionOrder"])
+
+
+@functools.lru_cache(maxsize=None)
+def fleet_data() -> dict:
+    return yaml.safe_load((toolchain.ENVIRONMENTS_DIR / "fleet.yaml").read_text())
+
+
+def _helmfile_inputs(env: str) -> str:
+    env_dir = toolchain.ENVIRONMENTS_DIR / env
+    return _digest(toolchain.HELMFILE.read_bytes(), _tree_bytes(env_dir) if env_dir.exists() else b"",
+                   _binary_identity(toolchain.tool("helmfile")))
+
+
+def releases(env: str, *, include_disabled: bool = False) -> list[Release]:
+    """The releases helmfile defines for an environment, in helmfile order."""
+    command = [toolchain.tool("helmfile"), "--file", str(toolchain.HELMFILE), "-e", env, "build"]
+    key = "helmfile-build-" + _digest(_helmfile_inputs(env), " ".join(command[1:]).encode())
+    documents = _cached(key, lambda: [d for d in yaml.safe_load_all(run(command, environment=env)) if d])
+    found = []
+    for state in documents:
+        for entry in state.get("releases") or []:
+            sources = []
+            for value in entry.get("values") or []:
+                if isinstance(value, str):
+                    path = toolchain.ROOT / value
+                    sources.append(ValuesSource(value, yaml.safe_load(path.read_text()) or {}, path))
+                else:
+                    sources.append(ValuesSource(f"helmfile.yaml.gotmpl (inline values from environments/{env}/values.yaml)", value))
+            release = Release(env, entry["name"], entry.get("namespace", ""), entry["chart"],
+                              bool(entry.get("installed", True)), entry.get("labels") or {}, tuple(sources))
+            if release.installed or include_disabled:
+                found.append(release)
+    return found
+
+
+def release(env: str, name: str) -> Release:
+    for candidate in releases(env, include_disabled=True):
+        if candidate.name == name:
+            return candidate
+    raise KeyError(f"environment {env} has no release {name} in helmfile.yaml.gotmpl")
+
+
+def values_files(rel: Release, tmp: Path) -> list[str]:
+    """The release's values as files for helm, in order; inline helmfile values are written to tmp."""
+    files = []
+    for index, source in enumerate(rel.sources):
+        path = source.path
+        if path is None:
+            path = tmp / f"inline-{index}.yaml"
+            path.write_text(yaml.safe_dump(source.data))
+        files.append(str(path))
+    return files
+
+
+def template_command(rel: Release, values_files: list[str], *, helm: str = "helm3", kube_version: str | None = None) -> list[str]:
+    chart = str((toolchain.ROOT / rel.chart).resolve())
+    command = [toolchain.tool(helm), "template", rel.name, chart, "--namespace", rel.namespace,
+               "--kube-version", kube_version or toolchain.kube_version()]
+    for path in values_files:
+        command += ["--values", path]
+    return command
+
+
+def render(rel: Release, *, helm: str = "helm3", kube_version: str | None = None, use_cache: bool = True) -> Rendered:
+    """`helm template` the release with its helmfile values, in order; parsed documents."""
+    chart_dir = (toolchain.ROOT / rel.chart).resolve()
+    with tempfile.TemporaryDirectory(prefix="vllm-models-values-") as tmp:
+        files = values_files(rel, Path(tmp))
+        contents = [Path(f).read_bytes() for f in files]
+        command = template_command(rel, files, helm=helm, kube_version=kube_version)
+        identity = [" ".join(c for c in command[1:] if not c.startswith(tmp)).encode(),
+                    _tree_bytes(chart_dir), _binary_identity(command[0]), *contents]
+
+        def compute() -> str:
+            return run(command, environment=rel.environment, release=rel.name, sources=rel.sources)
+
+        manifest = _cached("helm-template-" + _digest(*identity), compute) if use_cache else compute()
+    documents = [doc for doc in yaml.safe_load_all(manifest) if doc]
+    return Rendered(rel, documents, manifest)

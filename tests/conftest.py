@@ -1,0 +1,70 @@
+"""Shared fixtures: every (environment, release) helmfile installs, rendered once and shared.
+
+Renders are cached on disk by a digest of all their inputs (see vllm_models.render), so under
+`pytest -n auto` a release is rendered by one worker and read by the others; tests of one
+release are grouped on one worker (`--dist loadgroup`).
+"""
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from vllm_models import render as harness
+
+
+@functools.lru_cache(maxsize=None)
+def installed_releases() -> tuple[harness.Release, ...]:
+    return tuple(rel for env in harness.environments() for rel in harness.releases(env))
+
+
+@functools.lru_cache(maxsize=None)
+def rendered_release(env: str, name: str) -> harness.Rendered:
+    return harness.render(harness.release(env, name))
+
+
+def release_id(rel: harness.Release) -> str:
+    return f"{rel.environment}/{rel.name}"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`rendered` and `release` parametrize a test over every installed release of every environment."""
+    for fixture in ("rendered", "release"):
+        if fixture in metafunc.fixturenames:
+            metafunc.parametrize(
+                f"{fixture}_key",
+                [pytest.param((rel.environment, rel.name), id=release_id(rel),
+                              marks=pytest.mark.xdist_group(release_id(rel)))
+                 for rel in installed_releases()],
+            )
+
+
+@pytest.fixture
+def release(release_key) -> harness.Release:
+    return harness.release(*release_key)
+
+
+@pytest.fixture
+def rendered(rendered_key) -> harness.Rendered:
+    return rendered_release(*rendered_key)
+
+
+def edited_release(tmp_path, env: str, name: str, edit) -> harness.Release:
+    """The release as helmfile defines it, with its model file edited by `edit(values_dict)`.
+
+    The edited copy lives in tmp_path but keeps the real file's label, so messages read exactly
+    as a user who made that edit would see them.
+    """
+    import dataclasses
+
+    import yaml
+
+    rel = harness.release(env, name)
+    sources = list(rel.sources)
+    model = sources[-1]
+    data = yaml.safe_load(model.path.read_text())
+    edit(data)
+    path = tmp_path / model.path.name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    sources[-1] = harness.ValuesSource(model.label, data, path)
+    return dataclasses.replace(rel, sources=tuple(sources))
