@@ -1,0 +1,117 @@
+"""Verify environments: the one place that runs every check, for `make render`, the CLI and pre-commit.
+
+Order: each values file on its own (syntax, duplicated keys, schema by file) -> the releases helmfile
+defines -> helm template -> Kubernetes schemas -> per-release checks (policies, vLLM arguments) ->
+fleet-wide checks over every release of the environment. Renders are cached by input digest, so
+re-verifying after one edited file runs helm only for the releases that file feeds.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import os
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import kube_validate, toolchain, values_check
+from . import render as harness
+
+ALL = None  # every release of an environment
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    check: str
+    environment: str
+    message: str
+    release: str = ""
+
+    def __str__(self) -> str:
+        return f"[{self.check}] {self.message}"
+
+
+@dataclasses.dataclass
+class Report:
+    findings: list[Finding] = dataclasses.field(default_factory=list)
+    renders: dict[str, list[harness.Rendered]] = dataclasses.field(default_factory=dict)
+    checked: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # env -> releases checked
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def kubernetes_schema(rendered: harness.Rendered) -> list[Finding]:
+    rel = rendered.release
+    version = toolchain.kube_version()
+    return [Finding("kubernetes-schema", rel.environment,
+                    f"environment {rel.environment}, release {rel.name} ({rel.model_file}): {problem}", rel.name)
+            for doc in rendered.documents for problem in kube_validate.validate(doc, version)]
+
+
+def nodeports(renders: list[harness.Rendered]) -> list[Finding]:
+    from . import fleet
+    return [Finding("fleet", renders[0].release.environment, problem) for problem in fleet.nodeport_conflicts(renders)]
+
+
+RELEASE_CHECKS: list[Callable[[harness.Rendered], list[Finding]]] = [kubernetes_schema]
+FLEET_CHECKS: list[Callable[[list[harness.Rendered]], list[Finding]]] = [nodeports]
+
+
+def affected(files: Iterable[str | Path]) -> dict[str, set[str] | None]:
+    """Which releases of which environments the given files feed (ALL = every release of the env)."""
+    targets: dict[str, set[str] | None] = {}
+    everything = {env: ALL for env in harness.environments()}
+    for file in files:
+        path = Path(file).resolve()
+        try:
+            parts = path.relative_to(toolchain.ROOT).parts
+        except ValueError:
+            continue
+        if parts[:1] in (("charts",), ("policies",), ("src",), ("helmfile.yaml.gotmpl",)) or parts == ("environments", "fleet.yaml"):
+            return everything
+        if len(parts) >= 3 and parts[0] == "environments" and parts[1] in everything:
+            env = parts[1]
+            if parts[2] == "values.yaml" or targets.get(env, set()) is ALL:
+                targets[env] = ALL
+                continue
+            names = {rel.name for rel in harness.releases(env, include_disabled=True)
+                     if any(s.path == path for s in rel.sources)}
+            targets.setdefault(env, set()).update(names or {f"llms-v2-{path.stem}"})
+    return targets
+
+
+def _render(rel: harness.Release) -> harness.Rendered | Finding:
+    try:
+        return harness.render(rel)
+    except harness.RenderError as error:
+        return Finding("render", rel.environment, str(error), rel.name)
+
+
+def verify(targets: dict[str, set[str] | None]) -> Report:
+    """Run every check for the targeted environments/releases; fleet checks see the whole environment."""
+    report = Report()
+    workers = max(2, os.cpu_count() or 2)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        for env, names in targets.items():
+            bad_files = values_check.check_environment_files(env)
+            report.findings += [Finding("values", env, str(p)) for p in bad_files]
+            broken = {p.file for p in bad_files}
+            try:
+                releases = harness.releases(env)
+            except harness.RenderError as error:
+                report.findings.append(Finding("helmfile", env, str(error)))
+                continue
+            usable = [rel for rel in releases if not any(s.label in broken for s in rel.sources)]
+            results = list(pool.map(_render, usable))
+            renders = [r for r in results if isinstance(r, harness.Rendered)]
+            report.findings += [r for r in results if isinstance(r, Finding)]
+            report.renders[env] = renders
+            checked = [r for r in renders if names is ALL or r.release.name in names]
+            report.checked[env] = [r.release.name for r in checked]
+            for findings in pool.map(lambda r: [f for check in RELEASE_CHECKS for f in check(r)], checked):
+                report.findings += findings
+            if renders and len(renders) == len(releases):
+                for check in FLEET_CHECKS:
+                    report.findings += check(renders)
+    return report
