@@ -53,3 +53,7 @@ lock: ## Recompile requirements.lock (pinned, hashed) from requirements.in
 .PHONY: clean
 clean: ## Remove the render cache (keeps .tools and .venv)
 	rm -rf .render
+
+.PHONY: bench
+bench: setup ## Benchmark the suite against a bare helm template, and its growth with fleet size (docs/benchmark.md)
+	$(BIN)/python scripts/bench.py

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Benchmark the suite against its floor (a bare `helm template`), and its growth with fleet size.
+
+Prints every figure as median [min..max] over repeated runs, with its ratio to the floor, and
+writes the same table to docs/benchmark.md. Caches are cleared before every cold measurement:
+the figures are what a fresh CI clone pays, not a warm developer machine.
+
+  1. floor: one `helm template` of one release, as a process
+  2. `make test` on the shipped fleet (pytest -n auto), total and per (environment, release)
+  3. the pre-commit path: `vllm-models verify FILE` after editing one model file
+  4. scaling: `vllm-models verify` (render, Kubernetes schemas, policies, vLLM args, fleet rules)
+     on generated fleets of 50, 200 and 500 releases across the four environments, in a temp dir
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".tools" / "bin"
+VENV = ROOT / ".venv" / "bin"
+ENVIRONMENTS = ["development", "staging", "production-vn", "production-jp"]
+
+
+def timed(command: list[str], *, env: dict | None = None, cwd: Path = ROOT, before=None) -> float:
+    if before:
+        before()
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode not in (0, 1):  # verify exits 1 on findings; still a complete run
+        sys.exit(f"bench: {' '.join(command)} exited {result.returncode}\n{result.stderr[-2000:]}")
+    return elapsed
+
+
+def series(runs: int, measure) -> list[float]:
+    return [measure() for _ in range(runs)]
+
+
+def fmt(values: list[float], floor: float | None = None, per: int = 1) -> str:
+    med = statistics.median(values) / per
+    text = f"{med:8.3f}s [{min(values) / per:.3f}..{max(values) / per:.3f}]"
+    if floor:
+        text += f"  = {med / floor:6.2f}x floor"
+    return text
+
+
+def clear_cache(root: Path) -> None:
+    shutil.rmtree(root / ".render" / "cache", ignore_errors=True)
+
+
+def count_releases(root: Path, env: dict) -> int:
+    total = 0
+    for name in ENVIRONMENTS:
+        out = subprocess.run([str(BIN / "helmfile"), "-e", name, "list", "--output", "json"], cwd=root,
+                             env=env, capture_output=True, text=True, check=True).stdout
+        total += sum(1 for r in yaml.safe_load(out) if r.get("installed") and r["chart"].endswith("vllm-models"))
+    return total
+
+
+def generated_fleet(size: int, workdir: Path) -> Path:
+    """A copy of the repo whose environments hold `size` model releases in all, spread over the four."""
+    root = workdir / f"fleet-{size}"
+    for part in ("charts", "policies", "helmfile.yaml.gotmpl", "environments"):
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, root / part)
+        elif source.exists():
+            shutil.copy2(source, root / part)
+    fleet = yaml.safe_load((root / "environments" / "fleet.yaml").read_text())
+    # Generated releases need more ports than the seed's table has; one wide range per category.
+    fleet["portRanges"] = [{"name": "language", "category": "language", "from": 30000, "to": 31499},
+                           {"name": "vision-language", "category": "vision-language", "from": 31500, "to": 32767}]
+    fleet.pop("portChanges", None)
+    (root / "environments" / "fleet.yaml").write_text(yaml.safe_dump(fleet, sort_keys=False))
+    template = yaml.safe_load((ROOT / "environments" / "staging" / "language" / "qwen3-32b.yaml").read_text())
+    per_env = size // len(ENVIRONMENTS)
+    for env_index, env in enumerate(ENVIRONMENTS):
+        env_dir = root / "environments" / env
+        for category in ("language", "vision-language"):
+            shutil.rmtree(env_dir / category, ignore_errors=True)
+            (env_dir / category).mkdir(parents=True)
+        values = yaml.safe_load((env_dir / "values.yaml").read_text())
+        values["language"] = {"enabled": True, "models": {}}
+        values["vision-language"] = {"enabled": True, "models": {}}
+        for index in range(per_env + (1 if env_index < size % len(ENVIRONMENTS) else 0)):
+            name = f"bench-model-{index:03d}"
+            model = yaml.safe_load(yaml.safe_dump(template))
+            model["fullnameOverride"] = f"llms-v2-{name}"
+            model["modelName"] = name
+            model["deployment"]["servedModelName"] = f"Bench-Model-{index:03d}"
+            model["service"]["nodePort"] = 30000 + index
+            model["resources"]["limits"].update({"nvidia.com/gpu": 1, "memory": "8Gi", "cpu": "1"})
+            model["resources"]["requests"].update({"nvidia.com/gpu": 1, "memory": "8Gi", "cpu": "1"})
+            if env == "development":
+                model["deployment"]["gpuMemoryUtilization"] = 0.8
+            (env_dir / "language" / f"{name}.yaml").write_text(yaml.safe_dump(model, sort_keys=False))
+            values["language"]["models"][name] = {"enabled": True}
+        namespace = values.get("namespace", {}).get("quota")
+        if isinstance(namespace, dict):  # a generated fleet must fit its quota to verify cleanly
+            namespace.update({k: "100000" if "gpu" in k or "pods" in k else "1000Ti" if "memory" in k else "100000"
+                              for k in namespace})
+        (env_dir / "values.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
+    return root
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="repetitions of each slow measurement")
+    parser.add_argument("--sizes", default="50,200,500", help="generated fleet sizes")
+    parser.add_argument("--skip-make-test", action="store_true")
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    lines = [f"# Benchmark ({cores} cores, {time.strftime('%Y-%m-%d')}, `make bench`)", "",
+             "median [min..max] of repeated runs; caches cleared before each cold run", "", "```"]
+
+    def out(text: str) -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    model = ROOT / "environments" / "staging" / "language" / "qwen3-32b.yaml"
+    floor_command = [str(BIN / "helm3"), "template", "llms-v2-qwen3-32b", str(ROOT / "charts" / "vllm-models"),
+                     "--namespace", "llms", "--kube-version", "1.33.0", "-f", str(model),
+                     "--set", "global.hps.models.path=/var/modas-models/fp8_models/"]
+    floor_runs = series(max(7, args.runs), lambda: timed(floor_command, env=env))
+    floor = statistics.median(floor_runs)
+    out(f"1. floor: bare helm template, one release          {fmt(floor_runs)}")
+    out(f"   core-path target per release: 1.5 x floor / {cores} cores = {1.5 * floor / cores:.3f}s")
+
+    releases = count_releases(ROOT, env)
+    if not args.skip_make_test:
+        test_runs = series(args.runs, lambda: timed([str(VENV / "pytest"), "-n", "auto", "--dist", "loadgroup", "-q", "-p", "no:cacheprovider"],
+                                                    env=env, before=lambda: clear_cache(ROOT)))
+        out(f"2. make test (pytest -n auto), cold, {releases} releases {fmt(test_runs)}")
+        out(f"   per (environment, release)                     {fmt(test_runs, floor, per=releases)}")
+
+    original = model.read_text()
+    counter = iter(range(10_000))
+
+    def edit_model() -> None:
+        model.write_text(original + f"# bench edit {next(counter)}\n")
+
+    try:
+        verify_one = series(max(5, args.runs), lambda: timed([str(VENV / "vllm-models"), "verify", str(model)],
+                                                             env=env, before=edit_model))
+    finally:
+        model.write_text(original)
+    out(f"3. pre-commit path: verify after editing one file   {fmt(verify_one, floor)}  (target < 3s)")
+
+    with tempfile.TemporaryDirectory(prefix="vllm-models-bench-") as tmp:
+        per_release = {}
+        for size in [int(s) for s in args.sizes.split(",")]:
+            root = generated_fleet(size, Path(tmp))
+            fleet_env = dict(env, VLLM_MODELS_ROOT=str(root))
+            runs = series(args.runs, lambda: timed([str(VENV / "vllm-models"), "verify"], env=fleet_env,
+                                                  cwd=root, before=lambda: clear_cache(root)))
+            per_release[size] = statistics.median(runs) / size
+            out(f"4. verify, generated fleet of {size:3d} releases, cold  {fmt(runs)}")
+            out(f"   per release                                     {fmt(runs, floor, per=size)}")
+        sizes = sorted(per_release)
+        if len(sizes) > 1:
+            growth = per_release[sizes[-1]] * sizes[-1] / (per_release[sizes[0]] * sizes[0])
+            out(f"   growth {sizes[-1]} vs {sizes[0]} releases: {growth:.2f}x total time "
+                f"(linear would be {sizes[-1] / sizes[0]:.0f}x; target <= 10x)")
+    lines.append("```")
+    (ROOT / "docs").mkdir(exist_ok=True)
+    (ROOT / "docs" / "benchmark.md").write_text("\n".join(lines) + "\n")
+    print("written docs/benchmark.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
