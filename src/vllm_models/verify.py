@@ -49,12 +49,35 @@ def kubernetes_schema(rendered: harness.Rendered) -> list[Finding]:
             for doc in rendered.documents for problem in kube_validate.validate(doc, version)]
 
 
+def image_version(container: dict) -> str:
+    return container.get("image", "").rpartition(":")[2]
+
+
+def vllm_arguments(rendered: harness.Rendered) -> list[Finding]:
+    """The container's command line against the catalog of the vLLM version its image runs."""
+    from . import vllm_args
+
+    rel = rendered.release
+    if not rendered.objects("Deployment"):  # the namespace release runs no vLLM
+        return []
+    where = f"environment {rel.environment}, release {rel.name} ({rel.model_file})"
+    container = rendered.container()
+    tag = image_version(container)
+    try:
+        problems = vllm_args.check_args(container.get("command", []) + container.get("args", []), tag)
+        problems += [problem for env in container.get("env", []) if env["name"] == "VLLM_ATTENTION_BACKEND"
+                     for problem in vllm_args.check_attention_backend(env.get("value", ""), tag)]
+    except vllm_args.CatalogMissing as missing:
+        return [Finding("vllm-args", rel.environment, f"{where}: {missing}", rel.name)]
+    return [Finding("vllm-args", rel.environment, f"{where}: {problem.message}", rel.name) for problem in problems]
+
+
 def nodeports(renders: list[harness.Rendered]) -> list[Finding]:
     from . import fleet
     return [Finding("fleet", renders[0].release.environment, problem) for problem in fleet.nodeport_conflicts(renders)]
 
 
-RELEASE_CHECKS: list[Callable[[harness.Rendered], list[Finding]]] = [kubernetes_schema]
+RELEASE_CHECKS: list[Callable[[harness.Rendered], list[Finding]]] = [kubernetes_schema, vllm_arguments]
 FLEET_CHECKS: list[Callable[[list[harness.Rendered]], list[Finding]]] = [nodeports]
 
 
