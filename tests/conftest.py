@@ -10,12 +10,14 @@ import functools
 
 import pytest
 
+from vllm_models import fleet
 from vllm_models import render as harness
 
 
 @functools.lru_cache(maxsize=None)
 def installed_releases() -> tuple[harness.Release, ...]:
-    return tuple(rel for env in harness.environments() for rel in harness.releases(env))
+    """Installed vllm-models releases only: the namespace release has its own tests (test_namespace_chart.py)."""
+    return tuple(rel for env in harness.environments() for rel in fleet.model_releases(env))
 
 
 @functools.lru_cache(maxsize=None)
@@ -23,12 +25,19 @@ def rendered_release(env: str, name: str) -> harness.Rendered:
     return harness.render(harness.release(env, name))
 
 
+@functools.lru_cache(maxsize=None)
+def rendered_namespace(env: str) -> harness.Rendered:
+    """The environment's llms-namespace release (Namespace, PriorityClasses, ResourceQuota), rendered."""
+    return harness.render(fleet.namespace_release(env))
+
+
 def release_id(rel: harness.Release) -> str:
     return f"{rel.environment}/{rel.name}"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """`rendered` and `release` parametrize a test over every installed release of every environment."""
+    """`rendered` and `release` parametrize a test over every installed model release of every environment;
+    `namespace_rendered` over every environment's namespace release."""
     for fixture in ("rendered", "release"):
         if fixture in metafunc.fixturenames:
             metafunc.parametrize(
@@ -37,6 +46,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                               marks=pytest.mark.xdist_group(release_id(rel)))
                  for rel in installed_releases()],
             )
+    if "namespace_rendered" in metafunc.fixturenames:
+        metafunc.parametrize("namespace_env", harness.environments())
 
 
 @pytest.fixture
@@ -47,6 +58,12 @@ def release(release_key) -> harness.Release:
 @pytest.fixture
 def rendered(rendered_key) -> harness.Rendered:
     return rendered_release(*rendered_key)
+
+
+@pytest.fixture
+def namespace_rendered(namespace_env) -> harness.Rendered:
+    """`namespace_rendered` parametrizes a test over every environment's namespace release."""
+    return rendered_namespace(namespace_env)
 
 
 def edited_release(tmp_path, env: str, name: str, edit) -> harness.Release:

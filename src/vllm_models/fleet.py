@@ -1,19 +1,103 @@
 """Fleet-wide rules: what no single release can see (ports across releases, capacity, coverage).
 
-Each check takes renders or releases and returns readable problems; the tests assert none,
-and the CLI prints them.
+Each rule takes releases or renders and returns readable problems, each naming the environment,
+the file, the values key and the fix; `check_fleet()` runs them all on the repository. The tests
+assert none on the real fleet and assert the message of each on a broken fixture.
 """
 from __future__ import annotations
 
 import collections
-from typing import Iterable
+import dataclasses
+import math
+import re
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import yaml
 
 from . import render as harness
+from . import toolchain
+
+MODEL_CHART = "vllm-models"
+RELEASE_PREFIX = "llms-v2-"
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Kubernetes counts GPUs by requests only; cpu and memory by requests and limits.
+QUOTA_RESOURCES = {"requests.nvidia.com/gpu": ("requests", "nvidia.com/gpu"),
+                   "requests.cpu": ("requests", "cpu"), "limits.cpu": ("limits", "cpu"),
+                   "requests.memory": ("requests", "memory"), "limits.memory": ("limits", "memory")}
 
 
 def where(rendered: harness.Rendered) -> str:
-    rel = rendered.release
+    return at(rendered.release)
+
+
+def at(rel: harness.Release) -> str:
     return f"environment {rel.environment}, release {rel.name} ({rel.model_file or 'no model file'})"
+
+
+def environment_file(env: str) -> str:
+    return f"environments/{env}/values.yaml"
+
+
+def chart_name(rel: harness.Release) -> str:
+    return Path(rel.chart).name
+
+
+def is_model_release(rel: harness.Release) -> bool:
+    return chart_name(rel) == MODEL_CHART
+
+
+def model_releases(env: str, *, include_disabled: bool = False) -> list[harness.Release]:
+    return [rel for rel in harness.releases(env, include_disabled=include_disabled) if is_model_release(rel)]
+
+
+def namespace_release(env: str) -> harness.Release:
+    found = [rel for rel in harness.releases(env) if chart_name(rel) == harness.NAMESPACE_CHART]
+    if len(found) != 1:
+        raise LookupError(f"environment {env}: helmfile.yaml.gotmpl installs {len(found)} releases of "
+                          f"charts/{harness.NAMESPACE_CHART}; it must install exactly one "
+                          f"(the llms Namespace and its quota)")
+    return found[0]
+
+
+def origin(rel: harness.Release, key: str) -> str:
+    """Where a release's effective `key` is set: its model file, else the environment's `global.<key>`."""
+    for source in reversed(rel.sources):
+        if source.path is not None and lookup(source.data, key):
+            return f"{source.label} {key}"
+    return f"{environment_file(rel.environment)} global.{key}"
+
+
+def lookup(values: Mapping, key: str, default=None):
+    node = values
+    for part in harness.split_key(key):
+        if not isinstance(node, Mapping) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+# --- NodePorts -----------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class PortRange:
+    name: str
+    category: str
+    first: int
+    last: int
+
+    def __contains__(self, port: int) -> bool:
+        return self.first <= port <= self.last
+
+    def __str__(self) -> str:
+        return f"{self.name} range {self.first}-{self.last}"
+
+
+def port_ranges(fleet: Mapping | None = None) -> list[PortRange]:
+    """The seed's NodePort allocation table, kept once in environments/fleet.yaml portRanges."""
+    fleet = harness.fleet_data() if fleet is None else fleet
+    return [PortRange(r["name"], r["category"], int(r["from"]), int(r["to"])) for r in fleet.get("portRanges", [])]
 
 
 def node_ports(rendered: harness.Rendered) -> list[int]:
@@ -35,3 +119,535 @@ def nodeport_conflicts(renders: Iterable[harness.Rendered]) -> list[str]:
                 f"environment {env}: NodePort {port} (service.nodePort) is used by {len(holders)} releases: "
                 f"{files}; give each a free port in its category's range (`vllm-models ports --env {env}`)")
     return problems
+
+
+def configured_port(rel: harness.Release) -> int | None:
+    port = lookup(rel.values(), "service.nodePort")
+    return int(port) if isinstance(port, int) or (isinstance(port, str) and port.isdigit()) else None
+
+
+def nodeport_ranges(releases: Iterable[harness.Release], ranges: Sequence[PortRange]) -> list[str]:
+    """Every configured release's service.nodePort lies in a range of its own category."""
+    problems = []
+    for rel in releases:
+        port = configured_port(rel)
+        if port is None:
+            continue
+        own = [r for r in ranges if r.category == rel.category]
+        if any(port in r for r in own):
+            continue
+        prefix = f"{at(rel)}: service.nodePort {port}"
+        if not own:
+            problems.append(f"{prefix} has no range to be checked against: environments/fleet.yaml portRanges "
+                            f"declares none for category {rel.category or '(none)'}; add one")
+            continue
+        choices = " or ".join(f"the {r}" for r in own)
+        holder = next((r for r in ranges if port in r), None)
+        if holder:
+            problems.append(f"{prefix} is outside the {' and the '.join(map(str, own))}: it lies in the {holder}, "
+                            f"which belongs to {holder.category}; pick a free port in {choices}")
+        else:
+            problems.append(f"{prefix} is outside every model range (environments/fleet.yaml portRanges); "
+                            f"a {rel.category} model takes a free port in {choices}")
+    return problems
+
+
+def nodeport_drift(configured: Mapping[str, Sequence[harness.Release]], order: Sequence[str],
+                   changes: Sequence[Mapping]) -> list[str]:
+    """A release keeps its port across environments unless fleet.yaml portChanges declares the change.
+
+    The reference is the port in the first environment (promotion order) that configures the release.
+    Declared changes must carry a reason and must still describe a real difference.
+    """
+    declared: dict[tuple[str, str], int] = {}
+    problems = []
+    for index, change in enumerate(changes):
+        missing = [k for k in ("release", "environment", "nodePort", "reason") if not change.get(k)]
+        if missing:
+            problems.append(f"environments/fleet.yaml portChanges[{index}] lacks {', '.join(missing)}: a "
+                            f"deliberate port change names the release, the environment, the nodePort it uses "
+                            f"there and the reason")
+            continue
+        declared[(change["release"], change["environment"])] = int(change["nodePort"])
+    first: dict[str, harness.Release] = {}
+    used: set[tuple[str, str]] = set()
+    for env in order:
+        for rel in configured.get(env, ()):
+            port = configured_port(rel)
+            if port is None:
+                continue
+            reference = first.setdefault(rel.name, rel)
+            if reference is rel:
+                continue
+            expected = configured_port(reference)
+            if declared.get((rel.name, env)) == port != expected:
+                used.add((rel.name, env))
+                continue
+            if port != expected:
+                problems.append(
+                    f"{at(rel)}: service.nodePort {port} differs from {expected} in environment "
+                    f"{reference.environment} ({reference.model_file}); clients and firewalls follow the port, so "
+                    f"keep {expected}, or declare the change in environments/fleet.yaml portChanges "
+                    f"(release: {rel.name}, environment: {env}, nodePort: {port}, reason: ...)")
+    for (name, env), port in declared.items():
+        if (name, env) not in used:
+            problems.append(f"environments/fleet.yaml portChanges entry for release {name} in environment {env} "
+                            f"(nodePort {port}) matches no port difference: that release does not use "
+                            f"{port} there or never differed; remove the entry")
+    return problems
+
+
+# --- Names ---------------------------------------------------------------------------------------
+
+def release_names(releases: Iterable[harness.Release]) -> list[str]:
+    """`llms-v2-<modelName>`, a lowercase DNS label of at most 63 characters, modelName == file name."""
+    problems = []
+    for rel in releases:
+        stem = Path(rel.model_file).stem if rel.model_file else ""
+        values = rel.values()
+        if not DNS_LABEL.match(rel.name) or len(rel.name) > 63:
+            problems.append(
+                f"{at(rel)}: release name {rel.name} ({len(rel.name)} characters, from the file name) is not a "
+                f"Kubernetes name: lowercase letters, digits and '-', at most 63 characters; rename the file to "
+                f"at most {63 - len(RELEASE_PREFIX)} such characters and set modelName to match")
+        if stem and rel.name != RELEASE_PREFIX + stem:
+            problems.append(f"{at(rel)}: release name {rel.name} must be {RELEASE_PREFIX}{stem} "
+                            f"(from the file name); generate releases from files in helmfile.yaml.gotmpl")
+        model_name = values.get("modelName")
+        if stem and model_name != stem:
+            problems.append(f"{at(rel)}: modelName {model_name!r} must equal the file name {stem!r}; "
+                            f"set modelName: {stem} or rename the file to {model_name}.yaml")
+        override = values.get("fullnameOverride")
+        if override and override != rel.name:
+            problems.append(f"{at(rel)}: fullnameOverride {override!r} must equal the release name {rel.name!r}; "
+                            f"set fullnameOverride: {rel.name} or drop it")
+    return problems
+
+
+def served_model_names(releases: Iterable[harness.Release]) -> list[str]:
+    """Clients route by the served model name: two installed releases of one environment cannot share one."""
+    owners: dict[tuple[str, str], list[harness.Release]] = collections.defaultdict(list)
+    for rel in releases:
+        name = lookup(rel.values(), "deployment.servedModelName")
+        if name:
+            owners[(rel.environment, name)].append(rel)
+    problems = []
+    for (env, name), holders in sorted(owners.items()):
+        if len(holders) > 1:
+            files = ", ".join(f"{r.name} ({r.model_file})" for r in holders)
+            problems.append(f"environment {env}: deployment.servedModelName {name!r} is served by {len(holders)} "
+                            f"releases: {files}; clients route by this name, so give each release its own "
+                            f"deployment.servedModelName")
+    return problems
+
+
+def owned_selectors(rendered: harness.Rendered) -> list[tuple[str, str, dict]]:
+    """(kind, name, selector) of every object that selects the release's own pods."""
+    found = []
+    for doc in rendered.documents:
+        kind, spec = doc.get("kind"), doc.get("spec") or {}
+        name = doc.get("metadata", {}).get("name", "")
+        if kind in ("Deployment", "PodDisruptionBudget") and "selector" in spec:
+            found.append((kind, name, spec["selector"] or {}))
+        elif kind == "Service" and spec.get("selector"):
+            found.append((kind, name, {"matchLabels": spec["selector"]}))
+        elif kind == "NetworkPolicy" and "podSelector" in spec:
+            found.append((kind, name, spec["podSelector"] or {}))
+    return found
+
+
+def pod_labels(rendered: harness.Rendered) -> list[dict]:
+    return [doc["spec"]["template"]["metadata"].get("labels") or {} for doc in rendered.objects("Deployment")]
+
+
+def selector_matches(selector: Mapping, labels: Mapping) -> bool:
+    """Kubernetes label-selector semantics (matchLabels and matchExpressions; an empty selector matches all)."""
+    if any(labels.get(key) != value for key, value in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values") or []
+        present = key in labels
+        if operator == "In" and not (present and labels[key] in values):
+            return False
+        if operator == "NotIn" and present and labels[key] in values:
+            return False
+        if operator == "Exists" and not present:
+            return False
+        if operator == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def selector_overlaps(renders: Sequence[harness.Rendered]) -> list[str]:
+    """No release's Deployment, Service, PDB or NetworkPolicy selects another release's pods."""
+    problems = []
+    for owner in renders:
+        for other in renders:
+            if other is owner or (other.release.environment, other.release.namespace) != (
+                    owner.release.environment, owner.release.namespace):
+                continue
+            for kind, name, selector in owned_selectors(owner):
+                if any(selector_matches(selector, labels) for labels in pod_labels(other)):
+                    problems.append(
+                        f"{where(owner)}: {kind} {name} selector {selector_text(selector)} also matches the pods of "
+                        f"release {other.release.name} ({other.release.model_file}); every selector must include "
+                        f"app.kubernetes.io/instance and model (vllm-models.selectorLabels in "
+                        f"charts/vllm-models/templates/_helpers.tpl), and each release its own modelName")
+    return problems
+
+
+def selector_text(selector: Mapping) -> str:
+    parts = [f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items()]
+    parts += [f"{e['key']} {e['operator']} {e.get('values') or ''}".strip()
+              for e in selector.get("matchExpressions") or []]
+    return "{" + ", ".join(parts) + "}"
+
+
+# --- Files and flags -----------------------------------------------------------------------------
+
+def environment_folders(root: Path, environments: Sequence[str]) -> list[str]:
+    """Folders under environments/ that promotionOrder does not list are never deployed."""
+    problems = []
+    for path in sorted(p for p in root.iterdir() if p.is_dir()):
+        if path.name not in environments:
+            problems.append(f"environments/{path.name}/ is not an environment: environments/fleet.yaml "
+                            f"promotionOrder lists {', '.join(environments)}; add it there or remove the folder")
+    return problems
+
+
+def unread_files(env: str, env_dir: Path, releases: Iterable[harness.Release], categories: Sequence[str]) -> list[str]:
+    """Every YAML file of an environment is its values.yaml or some release's model file."""
+    owned = {rel.model_file for rel in releases}
+    problems = []
+    for path in sorted(p for p in env_dir.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml")):
+        relative = path.relative_to(env_dir)
+        label = f"environments/{env}/{relative.as_posix()}"
+        if relative.as_posix() == "values.yaml" or label in owned:
+            continue
+        if len(relative.parts) != 2 or relative.parts[0] not in categories:
+            reason = (f"{relative.parts[0]} is not a category (environments/fleet.yaml categories: "
+                      f"{', '.join(categories)})" if len(relative.parts) == 2 else "it is not in a category folder")
+        elif path.suffix != ".yaml":
+            reason = "helmfile reads only *.yaml"
+        else:
+            reason = "helmfile.yaml.gotmpl defines no release for it"
+        problems.append(f"environment {env}: {label} belongs to no release ({reason}); a model is "
+                        f"environments/{env}/<category>/<modelName>.yaml: move or rename it, or delete it")
+    return problems
+
+
+def releases_without_file(releases: Iterable[harness.Release], root: Path) -> list[str]:
+    """Every model release is generated from its own file environments/<env>/<category>/<model>.yaml."""
+    problems = []
+    for rel in releases:
+        model = rel.labels.get("model") or rel.name.removeprefix(RELEASE_PREFIX)
+        expected = f"environments/{rel.environment}/{rel.category}/{model}.yaml"
+        if rel.model_file != expected or not (root / expected).is_file():
+            problems.append(f"environment {rel.environment}, release {rel.name}: has no model file {expected} "
+                            f"(its values files: {', '.join(s.label for s in rel.sources) or 'none'}); releases come "
+                            f"from files: add the file, or remove the release from helmfile.yaml.gotmpl")
+    return problems
+
+
+def enable_flags(env: str, values: Mapping, releases: Iterable[harness.Release],
+                 categories: Sequence[str]) -> list[str]:
+    """Enable flags name only categories and models that have a file in this environment."""
+    models = collections.defaultdict(set)
+    for rel in releases:
+        models[rel.category].add(rel.labels.get("model", ""))
+    problems = []
+    file = environment_file(env)
+    for key, block in values.items():
+        if key not in categories and isinstance(block, Mapping) and ("models" in block or "enabled" in block):
+            problems.append(f"environment {env}: {file} {key} is not a category (environments/fleet.yaml "
+                            f"categories: {', '.join(categories)}), so its flags enable nothing; rename it")
+    for category in categories:
+        for model in (values.get(category) or {}).get("models") or {}:
+            if model not in models[category]:
+                present = ", ".join(sorted(models[category])) or "none"
+                problems.append(f"environment {env}: {file} {category}.models.{model}.enabled names no model: there "
+                                f"is no environments/{env}/{category}/{model}.yaml (models here: {present}); "
+                                f"fix the name or add the file")
+    return problems
+
+
+# --- Capacity ------------------------------------------------------------------------------------
+
+SUFFIXES = {"": 1, "m": Fraction(1, 1000), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
+            "E": 10**18, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+
+
+def quantity(value) -> Fraction:
+    """A Kubernetes quantity (`200Gi`, `500m`, `16`, 4) as an exact number."""
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([a-zA-Z]*)", str(value).strip())
+    if not match or match.group(2) not in SUFFIXES:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity")
+    return Fraction(match.group(1)) * SUFFIXES[match.group(2)]
+
+
+def show(resource: str, amount: Fraction) -> str:
+    if resource.endswith("memory"):
+        gib = amount / 2**30
+        return f"{gib.numerator // gib.denominator}Gi" if gib.denominator == 1 else f"{float(gib):.1f}Gi"
+    return f"{float(amount):g}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Footprint:
+    """What one release holds in its namespace's quota: every replica, and the extra pods of one rollout."""
+    release: harness.Release
+    replicas: int
+    surge_pods: int
+    per_pod: dict[str, Fraction]
+
+    def steady(self, resource: str) -> Fraction:
+        return self.replicas * (1 if resource == "pods" else self.per_pod.get(resource, 0))
+
+    def surge(self, resource: str) -> Fraction:
+        return self.surge_pods * (1 if resource == "pods" else self.per_pod.get(resource, 0))
+
+
+def pod_resources(pod_spec: Mapping) -> dict[str, Fraction]:
+    """A pod's effective requests/limits as the quota counts them: max(sum of containers, largest init container)."""
+    def amount(container: Mapping, side: str, resource: str) -> Fraction:
+        return quantity(((container.get("resources") or {}).get(side) or {}).get(resource, 0))
+
+    totals: dict[str, Fraction] = {}
+    for quota_key, (side, resource) in QUOTA_RESOURCES.items():
+        running = sum((amount(c, side, resource) for c in pod_spec.get("containers") or []), Fraction(0))
+        init = max((amount(c, side, resource) for c in pod_spec.get("initContainers") or []), default=Fraction(0))
+        totals[quota_key] = max(running, init)
+    return totals
+
+
+def footprint(rendered: harness.Rendered) -> Footprint:
+    deployment = rendered.one("Deployment")
+    spec = deployment["spec"]
+    replicas = int(spec.get("replicas", 1))
+    # An autoscaler may take the Deployment to its maximum: the quota must hold that many.
+    for kind, field in (("HorizontalPodAutoscaler", "maxReplicas"), ("ScaledObject", "maxReplicaCount")):
+        for scaler in rendered.objects(kind):
+            if scaler["spec"]["scaleTargetRef"].get("name") == deployment["metadata"]["name"]:
+                replicas = int(scaler["spec"][field])
+    strategy = spec.get("strategy") or {"type": "RollingUpdate"}
+    surge = 0
+    if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+        max_surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
+        if isinstance(max_surge, str) and max_surge.endswith("%"):
+            surge = math.ceil(replicas * int(max_surge[:-1]) / 100)
+        else:
+            surge = int(max_surge)
+    return Footprint(rendered.release, replicas, surge, pod_resources(spec["template"]["spec"]))
+
+
+def quota_of(namespace: harness.Rendered) -> dict[str, Fraction]:
+    quota = namespace.one("ResourceQuota")
+    return {key: quantity(value) for key, value in (quota["spec"].get("hard") or {}).items()}
+
+
+def capacity(renders: Sequence[harness.Rendered], namespace: harness.Rendered) -> list[str]:
+    """Every installed release (replicas x pod, plus the largest single rolling-update surge) fits the quota.
+
+    Releases are added smallest first (in each resource), so the release named as tipping the quota
+    over is the one too large for what the others leave: disabling or shrinking it, or raising the
+    quota, is the fix.
+    """
+    env = namespace.release.environment
+    quota = quota_of(namespace)
+    prints = [footprint(r) for r in renders]
+    problems = []
+    for resource in [*QUOTA_RESOURCES, "pods"]:
+        if resource not in quota:
+            continue
+        steady, surge, surger = Fraction(0), Fraction(0), None
+        for item in sorted(prints, key=lambda p: p.steady(resource) + p.surge(resource)):
+            steady += item.steady(resource)
+            if item.surge(resource) > surge:
+                surge, surger = item.surge(resource), item.release
+            if steady + surge > quota[resource]:
+                rel = item.release
+                rollout = f" + {show(resource, surge)} while {surger.name} rolls out" if surger else ""
+                problems.append(
+                    f"environment {env}: quota {resource} is {show(resource, quota[resource])} "
+                    f"({environment_file(env)} namespace.quota.{resource}) but the enabled releases need "
+                    f"{show(resource, steady + surge)} ({show(resource, steady)} for their replicas{rollout}); "
+                    f"added smallest first, release {rel.name} ({rel.model_file}) tips it over: disable it "
+                    f"({rel.category}.models.{rel.labels.get('model', '')}.enabled: false), shrink it "
+                    f"(replicaCount, resources, or deployment.updateStrategy.type: Recreate), or raise the quota")
+                break
+    return problems
+
+
+# --- Admission: Pod Security and PriorityClasses ------------------------------------------------
+
+BASELINE_CAPABILITIES = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+                         "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+
+
+def baseline_violations(pod_spec: Mapping) -> list[str]:
+    """What Pod Security `baseline` refuses in a pod (the checks a GPU serving pod can hit)."""
+    found = [f"hostPath volume {v['name']}" for v in pod_spec.get("volumes") or [] if "hostPath" in v]
+    found += [f"{field}: true" for field in ("hostNetwork", "hostPID", "hostIPC") if pod_spec.get(field)]
+    for container in [*(pod_spec.get("initContainers") or []), *(pod_spec.get("containers") or [])]:
+        context = container.get("securityContext") or {}
+        if context.get("privileged"):
+            found.append(f"container {container['name']} privileged: true")
+        extra = sorted(set((context.get("capabilities") or {}).get("add") or []) - BASELINE_CAPABILITIES)
+        if extra:
+            found.append(f"container {container['name']} adds capabilities {', '.join(extra)}")
+        found += [f"container {container['name']} hostPort {p['hostPort']}"
+                  for p in container.get("ports") or [] if p.get("hostPort")]
+    return found
+
+
+def pod_security(renders: Sequence[harness.Rendered], namespace: harness.Rendered) -> list[str]:
+    """The namespace's enforced Pod Security level admits every installed release's pods.
+
+    Checks baseline's rules (restricted includes them) that a GPU serving pod can break.
+    """
+    env = namespace.release.environment
+    level = namespace.one("Namespace")["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce",
+                                                                         "privileged")
+    if level == "privileged":
+        return []
+    problems = []
+    for rendered in renders:
+        deployment = rendered.one("Deployment")
+        violations = baseline_violations(deployment["spec"]["template"]["spec"])
+        if violations:
+            problems.append(
+                f"{where(rendered)}: Deployment {deployment['metadata']['name']} has {'; '.join(violations)}, which "
+                f"Pod Security {level} refuses, and namespace {namespace.one('Namespace')['metadata']['name']} "
+                f"enforces {level} ({environment_file(env)} namespace.podSecurity.enforce): the API server would "
+                f"reject every pod; set namespace.podSecurity.enforce: privileged, or move the model off "
+                f"hostPath (storage.type existingClaim or pvc)")
+    return problems
+
+
+def priority_classes(renders: Sequence[harness.Rendered], namespace: harness.Rendered) -> list[str]:
+    """Every priorityClassName a release uses is one the namespace release creates (else pods are refused)."""
+    env = namespace.release.environment
+    defined = sorted(doc["metadata"]["name"] for doc in namespace.objects("PriorityClass"))
+    problems = []
+    for rendered in renders:
+        deployment = rendered.one("Deployment")
+        name = deployment["spec"]["template"]["spec"].get("priorityClassName")
+        if name and name not in defined:
+            problems.append(f"{where(rendered)}: Deployment {deployment['metadata']['name']} uses PriorityClass "
+                            f"{name} ({origin(rendered.release, 'priorityClassName')}), which the llms-namespace "
+                            f"release does not create (it creates {', '.join(defined) or 'none'}): the API server "
+                            f"would refuse its pods; use one of those or add it to {environment_file(env)} "
+                            f"namespace.priorityClasses")
+    return problems
+
+
+# --- Promotion -----------------------------------------------------------------------------------
+
+def production_environments(order: Sequence[str]) -> list[str]:
+    return [env for env in order if env.startswith("production")]
+
+
+def gate_environment(order: Sequence[str]) -> str:
+    """The environment production promotes from: the last one before the first production-*."""
+    production = production_environments(order)
+    index = order.index(production[0]) if production else len(order)
+    if index == 0:
+        raise LookupError("environments/fleet.yaml promotionOrder starts with a production environment: "
+                          "list staging before it")
+    return order[index - 1]
+
+
+def version_key(tag: str) -> tuple | None:
+    """`v0.11.0` -> (0, 11, 0, 1, 0); pre-releases (`rc1`, `a2`, `.dev3`) sort before their release."""
+    match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.(\d+))?(?:[.-]?(dev|a|alpha|b|beta|rc)\.?(\d+)?)?", str(tag))
+    if not match:
+        return None
+    major, minor, patch, pre, number = match.groups()
+    rank = {"dev": -3, "a": -2, "alpha": -2, "b": -1, "beta": -1, "rc": 0}.get(pre, 1)
+    return int(major), int(minor), int(patch or 0), rank, int(number or 0)
+
+
+def image_tag(rel: harness.Release) -> str:
+    values = rel.values()
+    return str(lookup(values, "image.tag") or lookup(values, "global.image.tag") or "")
+
+
+def promotion(configured: Mapping[str, Sequence[harness.Release]], order: Sequence[str]) -> list[str]:
+    """Production runs only what staging configures, on an image no newer than staging's."""
+    gate = gate_environment(order)
+    staged = {rel.name: rel for rel in configured.get(gate, ())}
+    problems = []
+    for env in production_environments(order):
+        for rel in configured.get(env, ()):
+            if not rel.installed:
+                continue
+            model = rel.labels.get("model", "")
+            staging = staged.get(rel.name)
+            if staging is None:
+                problems.append(f"{at(rel)}: enabled in {env} ({environment_file(env)} "
+                                f"{rel.category}.models.{model}.enabled) but not configured in {gate}: there is no "
+                                f"environments/{gate}/{rel.category}/{model}.yaml; add it to {gate} first "
+                                f"(promotion order {' -> '.join(order)}) or disable it here")
+                continue
+            ours, theirs = image_tag(rel), image_tag(staging)
+            for tag, owner in ((ours, rel), (theirs, staging)):
+                if version_key(tag) is None:
+                    problems.append(f"{at(owner)}: image tag {tag!r} ({origin(owner, 'image.tag')}) is not a "
+                                    f"version, so promotion cannot compare it; pin a vLLM release such as v0.11.0")
+            if version_key(ours) and version_key(theirs) and version_key(ours) > version_key(theirs):
+                problems.append(f"{at(rel)}: image tag {ours} ({origin(rel, 'image.tag')}) is newer than {gate}'s "
+                                f"{theirs} ({origin(staging, 'image.tag')}); production runs only what {gate} has "
+                                f"run: set {gate} to {ours} first, or keep {theirs} here")
+    # A bad staging tag is found once per production environment: report it once.
+    return list(dict.fromkeys(problems))
+
+
+# --- Entry point ---------------------------------------------------------------------------------
+
+def environment_values(env: str) -> dict:
+    return yaml.safe_load((toolchain.ENVIRONMENTS_DIR / env / "values.yaml").read_text()) or {}
+
+
+def check_environment(env: str, renders: Sequence[harness.Rendered] | None = None) -> list[str]:
+    """Every rule that looks at one environment: ports, names, files, flags, capacity, pod admission.
+
+    `renders`: the environment's installed model releases, already rendered (else rendered here).
+    """
+    fleet = harness.fleet_data()
+    categories = list(fleet.get("categories", []))
+    configured = model_releases(env, include_disabled=True)
+    installed = [rel for rel in configured if rel.installed]
+    renders = [harness.render(rel) for rel in installed] if renders is None else list(renders)
+    namespace = harness.render(namespace_release(env))
+    return [
+        *nodeport_conflicts(renders),
+        *nodeport_ranges(configured, port_ranges(fleet)),
+        *release_names(configured),
+        *served_model_names(installed),
+        *selector_overlaps(renders),
+        *unread_files(env, toolchain.ENVIRONMENTS_DIR / env, configured, categories),
+        *releases_without_file(configured, toolchain.ROOT),
+        *enable_flags(env, environment_values(env), configured, categories),
+        *capacity(renders, namespace),
+        *pod_security(renders, namespace),
+        *priority_classes(renders, namespace),
+    ]
+
+
+def check_across_environments() -> list[str]:
+    """The rules that compare environments: port drift and promotion."""
+    fleet = harness.fleet_data()
+    order = harness.environments()
+    configured = {env: model_releases(env, include_disabled=True) for env in order}
+    return [
+        *environment_folders(toolchain.ENVIRONMENTS_DIR, order),
+        *nodeport_drift(configured, order, fleet.get("portChanges") or []),
+        *promotion(configured, order),
+    ]
+
+
+def check_fleet(environments: Iterable[str] | None = None) -> list[str]:
+    """Every fleet rule: per-environment rules for `environments` (default: all), then cross-environment ones."""
+    selected = list(environments) if environments is not None else harness.environments()
+    problems = [problem for env in selected for problem in check_environment(env)]
+    return problems + check_across_environments()

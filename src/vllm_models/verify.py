@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import kube_validate, toolchain, values_check
+from . import fleet, kube_validate, toolchain, values_check
 from . import render as harness
 
 ALL = None  # every release of an environment
@@ -72,13 +72,14 @@ def vllm_arguments(rendered: harness.Rendered) -> list[Finding]:
     return [Finding("vllm-args", rel.environment, f"{where}: {problem.message}", rel.name) for problem in problems]
 
 
-def nodeports(renders: list[harness.Rendered]) -> list[Finding]:
-    from . import fleet
-    return [Finding("fleet", renders[0].release.environment, problem) for problem in fleet.nodeport_conflicts(renders)]
+def fleet_rules(env: str, renders: list[harness.Rendered]) -> list[Finding]:
+    """Ports, names, files, flags, capacity and admission: what needs every release of the environment."""
+    models = [r for r in renders if fleet.is_model_release(r.release)]
+    return [Finding("fleet", env, problem) for problem in fleet.check_environment(env, models)]
 
 
 RELEASE_CHECKS: list[Callable[[harness.Rendered], list[Finding]]] = [kubernetes_schema, vllm_arguments]
-FLEET_CHECKS: list[Callable[[list[harness.Rendered]], list[Finding]]] = [nodeports]
+FLEET_CHECKS: list[Callable[[str, list[harness.Rendered]], list[Finding]]] = [fleet_rules]
 
 
 def affected(files: Iterable[str | Path]) -> dict[str, set[str] | None]:
@@ -134,7 +135,9 @@ def verify(targets: dict[str, set[str] | None]) -> Report:
             report.checked[env] = [r.release.name for r in checked]
             for findings in pool.map(lambda r: [f for check in RELEASE_CHECKS for f in check(r)], checked):
                 report.findings += findings
-            if renders and len(renders) == len(releases):
+            if len(renders) == len(releases):  # a failed render already explains itself
                 for check in FLEET_CHECKS:
-                    report.findings += check(renders)
+                    report.findings += check(env, renders)
+    if set(targets) == set(harness.environments()):
+        report.findings += [Finding("fleet", "", problem) for problem in fleet.check_across_environments()]
     return report

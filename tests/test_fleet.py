@@ -1,0 +1,439 @@
+"""Fleet-wide rules (vllm_models.fleet): every environment passes each; a broken fixture fails each, by message."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import pytest
+import yaml
+
+from conftest import edited_release, rendered_namespace, rendered_release
+from vllm_models import fleet
+from vllm_models import render as harness
+from vllm_models import toolchain
+
+ENVIRONMENTS = harness.environments()
+FIXTURES = toolchain.ROOT / "tests" / "fixtures" / "fleet"
+
+
+def configured(env: str) -> list[harness.Release]:
+    return fleet.model_releases(env, include_disabled=True)
+
+
+def installed_renders(env: str) -> list[harness.Rendered]:
+    return [rendered_release(env, rel.name) for rel in fleet.model_releases(env)]
+
+
+def copy_of(rendered: harness.Rendered) -> harness.Rendered:
+    return harness.Rendered(rendered.release, copy.deepcopy(rendered.documents), rendered.manifest)
+
+
+def with_model_file(env: str, name: str, path) -> harness.Release:
+    """The release as helmfile defines it, reading `path` as its model file (labelled with its repo path)."""
+    rel = harness.release(env, name)
+    label = path.relative_to(toolchain.ROOT).as_posix()
+    source = harness.ValuesSource(label, yaml.safe_load(path.read_text()), path)
+    return dataclasses.replace(rel, sources=(*rel.sources[:-1], source))
+
+
+# --- The real fleet passes every rule ------------------------------------------------------------
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_environment_passes_every_fleet_rule(env):
+    assert fleet.check_environment(env) == []
+
+
+def test_the_environments_agree_on_ports_and_promote_only_what_staging_runs():
+    assert fleet.check_across_environments() == []
+
+
+def test_check_fleet_runs_the_per_environment_and_the_cross_environment_rules():
+    assert fleet.check_fleet() == []
+    assert fleet.check_fleet(["production-jp"]) == []
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_configured_nodeport_lies_in_its_categorys_range(env):
+    assert fleet.nodeport_ranges(configured(env), fleet.port_ranges()) == []
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_release_fits_the_environments_quota_with_the_largest_surge(env):
+    assert fleet.capacity(installed_renders(env), rendered_namespace(env)) == []
+
+
+# --- NodePorts: the seeds' original ports are rejected -------------------------------------------
+
+def test_the_seeds_gemma_port_30027_is_rejected_as_outside_the_vision_language_range():
+    rel = with_model_file("staging", "llms-v2-gemma-3-27b-it", FIXTURES / "gemma-3-27b-it.yaml")
+    assert fleet.nodeport_ranges([rel], fleet.port_ranges()) == [
+        "environment staging, release llms-v2-gemma-3-27b-it (tests/fixtures/fleet/gemma-3-27b-it.yaml): "
+        "service.nodePort 30027 is outside the vision-language range 30018-30022: it lies in the "
+        "language-extended range 30025-30035, which belongs to language; pick a free port in the "
+        "vision-language range 30018-30022"]
+
+
+@pytest.mark.parametrize("model, port", [("deepseek-r1", 30038), ("qwen3-32b-lmcache", 30040)])
+def test_the_seeds_language_ports_beyond_the_table_are_rejected_as_outside_every_range(model, port):
+    rel = with_model_file("staging", f"llms-v2-{model}", FIXTURES / f"{model}.yaml")
+    assert fleet.nodeport_ranges([rel], fleet.port_ranges()) == [
+        f"environment staging, release llms-v2-{model} (tests/fixtures/fleet/{model}.yaml): "
+        f"service.nodePort {port} is outside every model range (environments/fleet.yaml portRanges); "
+        f"a language model takes a free port in the language range 30006-30013 or the "
+        f"language-extended range 30025-30035"]
+
+
+def test_a_category_without_a_declared_range_is_reported():
+    rel = harness.release("staging", "llms-v2-gemma-3-27b-it")
+    ranges = [r for r in fleet.port_ranges() if r.category != "vision-language"]
+    assert fleet.nodeport_ranges([rel], ranges) == [
+        "environment staging, release llms-v2-gemma-3-27b-it (environments/staging/vision-language/gemma-3-27b-it.yaml): "
+        "service.nodePort 30018 has no range to be checked against: environments/fleet.yaml portRanges "
+        "declares none for category vision-language; add one"]
+
+
+def test_two_releases_on_one_nodeport_are_reported_with_both_files():
+    qwen = rendered_release("development", "llms-v2-qwen3-32b")
+    clash = copy_of(rendered_release("development", "llms-v2-gemma-3-27b-it"))
+    clash.one("Service")["spec"]["ports"][0]["nodePort"] = 30025
+    assert fleet.nodeport_conflicts([qwen, clash]) == [
+        "environment development: NodePort 30025 (service.nodePort) is used by 2 releases: "
+        "llms-v2-qwen3-32b (environments/development/language/qwen3-32b.yaml), "
+        "llms-v2-gemma-3-27b-it (environments/development/vision-language/gemma-3-27b-it.yaml); "
+        "give each a free port in its category's range (`vllm-models ports --env development`)"]
+
+
+# --- NodePorts: the same port in every environment, unless declared ------------------------------
+
+def fleet_with(tmp_path, env: str, name: str, port: int) -> dict[str, list[harness.Release]]:
+    moved = edited_release(tmp_path, env, name, lambda values: values["service"].update(nodePort=port))
+    return {e: [moved if (e, r.name) == (env, name) else r for r in configured(e)] for e in ENVIRONMENTS}
+
+
+def test_a_release_whose_port_differs_between_environments_is_reported_with_both_files(tmp_path):
+    releases = fleet_with(tmp_path, "production-jp", "llms-v2-qwen3-32b", 30026)
+    assert fleet.nodeport_drift(releases, ENVIRONMENTS, []) == [
+        "environment production-jp, release llms-v2-qwen3-32b (environments/production-jp/language/qwen3-32b.yaml): "
+        "service.nodePort 30026 differs from 30025 in environment development "
+        "(environments/development/language/qwen3-32b.yaml); clients and firewalls follow the port, so keep 30025, "
+        "or declare the change in environments/fleet.yaml portChanges (release: llms-v2-qwen3-32b, "
+        "environment: production-jp, nodePort: 30026, reason: ...)"]
+
+
+def test_a_port_change_declared_with_a_reason_is_accepted(tmp_path):
+    releases = fleet_with(tmp_path, "production-jp", "llms-v2-qwen3-32b", 30026)
+    change = {"release": "llms-v2-qwen3-32b", "environment": "production-jp", "nodePort": 30026,
+              "reason": "30025 is taken by a legacy service on the JP cluster"}
+    assert fleet.nodeport_drift(releases, ENVIRONMENTS, [change]) == []
+
+
+def test_a_port_change_without_a_reason_or_without_a_difference_is_reported():
+    releases = {env: configured(env) for env in ENVIRONMENTS}
+    changes = [{"release": "llms-v2-qwen3-32b", "environment": "production-jp", "nodePort": 30026},
+               {"release": "llms-v2-qwen3-32b", "environment": "staging", "nodePort": 30025, "reason": "old"}]
+    assert fleet.nodeport_drift(releases, ENVIRONMENTS, changes) == [
+        "environments/fleet.yaml portChanges[0] lacks reason: a deliberate port change names the release, "
+        "the environment, the nodePort it uses there and the reason",
+        "environments/fleet.yaml portChanges entry for release llms-v2-qwen3-32b in environment staging "
+        "(nodePort 30025) matches no port difference: that release does not use 30025 there or never "
+        "differed; remove the entry"]
+
+
+# --- Names -----------------------------------------------------------------------------------------
+
+def test_a_model_name_that_differs_from_its_file_name_is_reported(tmp_path):
+    rel = edited_release(tmp_path, "staging", "llms-v2-qwen3-32b", lambda values: values.update(modelName="qwen3"))
+    assert fleet.release_names([rel]) == [
+        "environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): "
+        "modelName 'qwen3' must equal the file name 'qwen3-32b'; set modelName: qwen3-32b or rename the file "
+        "to qwen3.yaml"]
+
+
+def test_a_fullname_override_other_than_the_release_name_is_reported(tmp_path):
+    rel = edited_release(tmp_path, "staging", "llms-v2-qwen3-32b",
+                         lambda values: values.update(fullnameOverride="qwen3-32b"))
+    assert fleet.release_names([rel]) == [
+        "environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): "
+        "fullnameOverride 'qwen3-32b' must equal the release name 'llms-v2-qwen3-32b'; "
+        "set fullnameOverride: llms-v2-qwen3-32b or drop it"]
+
+
+def test_a_release_not_named_after_its_file_is_reported():
+    rel = dataclasses.replace(harness.release("staging", "llms-v2-qwen3-32b"), name="qwen3-32b")
+    assert fleet.release_names([rel]) == [
+        "environment staging, release qwen3-32b (environments/staging/language/qwen3-32b.yaml): release name "
+        "qwen3-32b must be llms-v2-qwen3-32b (from the file name); generate releases from files in "
+        "helmfile.yaml.gotmpl",
+        "environment staging, release qwen3-32b (environments/staging/language/qwen3-32b.yaml): fullnameOverride "
+        "'llms-v2-qwen3-32b' must equal the release name 'qwen3-32b'; set fullnameOverride: qwen3-32b or drop it"]
+
+
+def test_a_file_name_that_makes_an_uppercase_or_overlong_release_name_is_reported():
+    base = harness.release("staging", "llms-v2-qwen3-32b")
+    stem = "Qwen3-" + "x" * 60
+    source = dataclasses.replace(base.sources[-1], label=f"environments/staging/language/{stem}.yaml",
+                                 data={**base.sources[-1].data, "modelName": stem, "fullnameOverride": ""})
+    rel = dataclasses.replace(base, name=f"llms-v2-{stem}", sources=(*base.sources[:-1], source))
+    assert fleet.release_names([rel]) == [
+        f"environment staging, release llms-v2-{stem} (environments/staging/language/{stem}.yaml): "
+        f"release name llms-v2-{stem} (74 characters, from the file name) is not a Kubernetes name: "
+        f"lowercase letters, digits and '-', at most 63 characters; rename the file to at most 55 such "
+        f"characters and set modelName to match"]
+
+
+def test_two_releases_serving_one_model_name_are_reported(tmp_path):
+    twin = edited_release(tmp_path, "staging", "llms-v2-qwen3-32b-lmcache",
+                          lambda values: values["deployment"].update(servedModelName="Qwen3-32B"))
+    assert fleet.served_model_names([harness.release("staging", "llms-v2-qwen3-32b"), twin]) == [
+        "environment staging: deployment.servedModelName 'Qwen3-32B' is served by 2 releases: "
+        "llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml), "
+        "llms-v2-qwen3-32b-lmcache (environments/staging/language/qwen3-32b-lmcache.yaml); "
+        "clients route by this name, so give each release its own deployment.servedModelName"]
+
+
+def test_a_selector_that_matches_another_releases_pods_is_reported():
+    qwen = rendered_release("development", "llms-v2-qwen3-32b")
+    greedy = copy_of(rendered_release("development", "llms-v2-gemma-3-27b-it"))
+    greedy.one("Service")["spec"]["selector"] = {"app.kubernetes.io/name": "vllm-models"}
+    assert fleet.selector_overlaps([qwen, greedy]) == [
+        "environment development, release llms-v2-gemma-3-27b-it "
+        "(environments/development/vision-language/gemma-3-27b-it.yaml): Service llms-v2-gemma-3-27b-it "
+        "selector {app.kubernetes.io/name=vllm-models} also matches the pods of release llms-v2-qwen3-32b "
+        "(environments/development/language/qwen3-32b.yaml); every selector must include "
+        "app.kubernetes.io/instance and model (vllm-models.selectorLabels in "
+        "charts/vllm-models/templates/_helpers.tpl), and each release its own modelName"]
+
+
+@pytest.mark.parametrize("selector, matches", [
+    ({}, True),
+    ({"matchLabels": {"model": "qwen3-32b"}}, True),
+    ({"matchLabels": {"model": "other"}}, False),
+    ({"matchExpressions": [{"key": "model", "operator": "In", "values": ["qwen3-32b", "x"]}]}, True),
+    ({"matchExpressions": [{"key": "model", "operator": "NotIn", "values": ["qwen3-32b"]}]}, False),
+    ({"matchExpressions": [{"key": "tier", "operator": "Exists"}]}, False),
+    ({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}, True),
+])
+def test_selectors_match_pod_labels_as_kubernetes_does(selector, matches):
+    assert fleet.selector_matches(selector, {"model": "qwen3-32b", "app.kubernetes.io/name": "vllm-models"}) is matches
+
+
+# --- Files and flags -------------------------------------------------------------------------------
+
+def test_a_values_file_no_release_reads_is_reported_with_the_reason(tmp_path):
+    env_dir = tmp_path / "staging"
+    for relative in ("values.yaml", "language/qwen3-32b.yaml", "language/notes.yml", "embedding/bge-m3.yaml",
+                     "language/old/qwen2.yaml"):
+        (env_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+        (env_dir / relative).write_text("{}\n")
+    assert fleet.unread_files("staging", env_dir, configured("staging"), ["language", "vision-language"]) == [
+        "environment staging: environments/staging/embedding/bge-m3.yaml belongs to no release (embedding is not "
+        "a category (environments/fleet.yaml categories: language, vision-language)); a model is "
+        "environments/staging/<category>/<modelName>.yaml: move or rename it, or delete it",
+        "environment staging: environments/staging/language/notes.yml belongs to no release (helmfile reads only "
+        "*.yaml); a model is environments/staging/<category>/<modelName>.yaml: move or rename it, or delete it",
+        "environment staging: environments/staging/language/old/qwen2.yaml belongs to no release (it is not in a "
+        "category folder); a model is environments/staging/<category>/<modelName>.yaml: move or rename it, or "
+        "delete it"]
+
+
+def test_a_release_without_its_model_file_is_reported():
+    rel = harness.release("staging", "llms-v2-qwen3-32b")
+    orphan = dataclasses.replace(rel, sources=rel.sources[:-1])
+    assert fleet.releases_without_file([orphan], toolchain.ROOT) == [
+        "environment staging, release llms-v2-qwen3-32b: has no model file environments/staging/language/qwen3-32b.yaml "
+        "(its values files: helmfile.yaml.gotmpl (inline values from environments/staging/values.yaml)); releases "
+        "come from files: add the file, or remove the release from helmfile.yaml.gotmpl"]
+
+
+def test_an_enable_flag_naming_a_missing_model_or_category_is_reported():
+    values = fleet.environment_values("development")
+    values["language"]["models"]["qwen3-33b"] = {"enabled": True}
+    values["vision_language"] = values.pop("vision-language")
+    assert fleet.enable_flags("development", values, configured("development"), ["language", "vision-language"]) == [
+        "environment development: environments/development/values.yaml vision_language is not a category "
+        "(environments/fleet.yaml categories: language, vision-language), so its flags enable nothing; rename it",
+        "environment development: environments/development/values.yaml language.models.qwen3-33b.enabled names "
+        "no model: there is no environments/development/language/qwen3-33b.yaml (models here: qwen3-32b, "
+        "qwen3-32b-lmcache); fix the name or add the file"]
+
+
+def test_an_environment_folder_outside_the_promotion_order_is_reported(tmp_path):
+    for name in ("staging", "qa"):
+        (tmp_path / name).mkdir()
+    assert fleet.environment_folders(tmp_path, ["staging"]) == [
+        "environments/qa/ is not an environment: environments/fleet.yaml promotionOrder lists staging; "
+        "add it there or remove the folder"]
+
+
+# --- Capacity --------------------------------------------------------------------------------------
+
+def jp_with_deepseek(tmp_path, edit=lambda values: None) -> list[harness.Rendered]:
+    deepseek = dataclasses.replace(edited_release(tmp_path, "production-jp", "llms-v2-deepseek-r1", edit), installed=True)
+    return [harness.render(deepseek) if rel.name == deepseek.name else rendered_release("production-jp", rel.name)
+            for rel in configured("production-jp")]
+
+
+def test_enabling_deepseek_in_production_jp_is_reported_naming_the_release_that_tips_the_gpu_quota(tmp_path):
+    problems = fleet.capacity(jp_with_deepseek(tmp_path), rendered_namespace("production-jp"))
+    assert [p.split(" is ")[0] for p in problems] == [
+        "environment production-jp: quota requests.nvidia.com/gpu", "environment production-jp: quota requests.memory",
+        "environment production-jp: quota limits.memory"]
+    assert all("release llms-v2-deepseek-r1 (environments/production-jp/language/deepseek-r1.yaml) tips it over"
+               in problem for problem in problems)
+    assert problems[0] == (
+        "environment production-jp: quota requests.nvidia.com/gpu is 24 (environments/production-jp/values.yaml "
+        "namespace.quota.requests.nvidia.com/gpu) but the enabled releases need 26 (18 for their replicas + 8 "
+        "while llms-v2-deepseek-r1 rolls out); added smallest first, release llms-v2-deepseek-r1 "
+        "(environments/production-jp/language/deepseek-r1.yaml) tips it over: disable it "
+        "(language.models.deepseek-r1.enabled: false), shrink it (replicaCount, resources, or "
+        "deployment.updateStrategy.type: Recreate), or raise the quota")
+
+
+def test_a_recreate_rollout_adds_no_surge_so_deepseek_then_fits_production_jp(tmp_path):
+    recreate = jp_with_deepseek(tmp_path, lambda values: values["deployment"].update(updateStrategy={"type": "Recreate"}))
+    assert fleet.capacity(recreate, rendered_namespace("production-jp")) == []
+
+
+def test_replicas_count_fully_and_only_the_largest_surge_is_added():
+    renders = installed_renders("staging")
+    quota = copy_of(rendered_namespace("staging"))
+    quota.one("ResourceQuota")["spec"]["hard"] = {"requests.memory": "3411Gi", "pods": "7"}
+    assert fleet.capacity(renders, quota) == [
+        "environment staging: quota requests.memory is 3411Gi (environments/staging/values.yaml "
+        "namespace.quota.requests.memory) but the enabled releases need 3412Gi (2388Gi for their replicas + "
+        "1024Gi while llms-v2-deepseek-r1 rolls out); added smallest first, release llms-v2-deepseek-r1 "
+        "(environments/staging/language/deepseek-r1.yaml) tips it over: disable it "
+        "(language.models.deepseek-r1.enabled: false), shrink it (replicaCount, resources, or "
+        "deployment.updateStrategy.type: Recreate), or raise the quota"]
+
+
+@pytest.mark.parametrize("edit, replicas, surge_pods", [
+    (lambda values: values.update(replicaCount=3), 3, 1),
+    (lambda values: values.update(autoscaling={"enabled": True, "minReplicas": 1, "maxReplicas": 4}), 4, 1),
+    (lambda values: values.update(keda={"enabled": True, "minReplicas": 1, "maxReplicas": 5}), 5, 1),
+    (lambda values: values.update(replicaCount=4) or values["deployment"].update(
+        updateStrategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "50%"}}), 4, 2),
+    (lambda values: values.update(replicaCount=2) or values["deployment"].update(updateStrategy={"type": "Recreate"}), 2, 0),
+], ids=["replicaCount", "hpa-max", "keda-max", "surge-percent", "recreate"])
+def test_a_release_holds_its_most_replicas_and_its_rollout_surge_in_the_quota(tmp_path, edit, replicas, surge_pods):
+    held = fleet.footprint(harness.render(edited_release(tmp_path, "staging", "llms-v2-qwen3-32b", edit)))
+    assert (held.replicas, held.surge_pods) == (replicas, surge_pods)
+    assert held.steady("requests.nvidia.com/gpu") == replicas and held.surge("requests.memory") == surge_pods * 200 * 2**30
+
+
+@pytest.mark.parametrize("text, value", [("200Gi", 200 * 2**30), ("4Ti", 4 * 2**40), ("500m", 0.5), ("16", 16),
+                                         (24, 24), ("1.5Gi", 1.5 * 2**30), ("2k", 2000)])
+def test_kubernetes_quantities_are_read_exactly(text, value):
+    assert fleet.quantity(text) == value
+
+
+# --- Pod Security Admission ------------------------------------------------------------------------
+
+def test_a_baseline_namespace_is_reported_to_reject_every_hostpath_model():
+    namespace = copy_of(rendered_namespace("development"))
+    namespace.one("Namespace")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = "baseline"
+    problems = fleet.pod_security(installed_renders("development"), namespace)
+    assert len(problems) == 3
+    assert problems[0] == (
+        "environment development, release llms-v2-qwen3-32b-lmcache "
+        "(environments/development/language/qwen3-32b-lmcache.yaml): Deployment llms-v2-qwen3-32b-lmcache has "
+        "hostPath volume models, which Pod Security baseline refuses, and namespace llms enforces baseline "
+        "(environments/development/values.yaml namespace.podSecurity.enforce): the API server would reject every "
+        "pod; set namespace.podSecurity.enforce: privileged, or move the model off hostPath (storage.type "
+        "existingClaim or pvc)")
+
+
+def test_baseline_refuses_privilege_host_namespaces_and_extra_capabilities_but_not_the_seeds_drop_all():
+    pod = {"hostPID": True, "containers": [
+        {"name": "vllm", "securityContext": {"privileged": True, "capabilities": {"add": ["SYS_PTRACE", "CHOWN"]}},
+         "ports": [{"containerPort": 8000, "hostPort": 8000}]},
+        {"name": "sidecar", "securityContext": {"capabilities": {"drop": ["ALL"]}}}]}
+    assert fleet.baseline_violations(pod) == [
+        "hostPID: true", "container vllm privileged: true", "container vllm adds capabilities SYS_PTRACE",
+        "container vllm hostPort 8000"]
+
+
+# --- Promotion -------------------------------------------------------------------------------------
+
+def test_a_production_model_that_staging_does_not_configure_is_reported():
+    releases = {env: configured(env) for env in ENVIRONMENTS}
+    releases["staging"] = [r for r in releases["staging"] if r.name != "llms-v2-qwen3-coder-480b"]
+    assert fleet.promotion(releases, ENVIRONMENTS) == [
+        f"environment {env}, release llms-v2-qwen3-coder-480b (environments/{env}/language/qwen3-coder-480b.yaml): "
+        f"enabled in {env} (environments/{env}/values.yaml language.models.qwen3-coder-480b.enabled) but not "
+        f"configured in staging: there is no environments/staging/language/qwen3-coder-480b.yaml; add it to "
+        f"staging first (promotion order development -> staging -> production-vn -> production-jp) or disable it here"
+        for env in ("production-vn", "production-jp")]
+
+
+def promoted(tmp_path, production_tag: str, staging_tag: str) -> dict[str, list[harness.Release]]:
+    def retag(env, tag):
+        return edited_release(tmp_path / env, env, "llms-v2-qwen3-32b", lambda values: values["image"].update(tag=tag))
+    (tmp_path / "staging").mkdir()
+    (tmp_path / "production-vn").mkdir()
+    return {"staging": [retag("staging", staging_tag)], "production-vn": [retag("production-vn", production_tag)]}
+
+
+def test_a_production_image_newer_than_stagings_is_reported(tmp_path):
+    assert fleet.promotion(promoted(tmp_path, "v0.12.0", "v0.11.0"), ["staging", "production-vn"]) == [
+        "environment production-vn, release llms-v2-qwen3-32b (environments/production-vn/language/qwen3-32b.yaml): "
+        "image tag v0.12.0 (environments/production-vn/language/qwen3-32b.yaml image.tag) is newer than staging's "
+        "v0.11.0 (environments/staging/language/qwen3-32b.yaml image.tag); production runs only what staging has "
+        "run: set staging to v0.12.0 first, or keep v0.11.0 here"]
+
+
+@pytest.mark.parametrize("production, staging", [("v0.9.2", "v0.10.2"), ("v0.11.0rc1", "v0.11.0"), ("v0.11.0", "v0.11.0")])
+def test_image_tags_compare_as_versions_not_strings(tmp_path, production, staging):
+    assert fleet.promotion(promoted(tmp_path, production, staging), ["staging", "production-vn"]) == []
+
+
+def test_an_image_tag_that_is_not_a_version_is_reported(tmp_path):
+    assert fleet.promotion(promoted(tmp_path, "latest", "v0.11.0"), ["staging", "production-vn"]) == [
+        "environment production-vn, release llms-v2-qwen3-32b (environments/production-vn/language/qwen3-32b.yaml): "
+        "image tag 'latest' (environments/production-vn/language/qwen3-32b.yaml image.tag) is not a version, so "
+        "promotion cannot compare it; pin a vLLM release such as v0.11.0"]
+
+
+def test_a_tag_inherited_from_the_environment_is_reported_at_global_image_tag(tmp_path):
+    releases = promoted(tmp_path, "v0.12.0", "v0.11.0")
+    production = releases["production-vn"][0]
+    model = production.sources[-1]
+    data = {k: v for k, v in model.data.items() if k != "image"}
+    inline = dataclasses.replace(production.sources[0], data={**production.sources[0].data,
+                                                               "global": {"image": {"tag": "v0.12.0"}}})
+    releases["production-vn"] = [dataclasses.replace(production, sources=(inline, dataclasses.replace(model, data=data)))]
+    assert fleet.origin(releases["production-vn"][0], "image.tag") == "environments/production-vn/values.yaml global.image.tag"
+    assert "(environments/production-vn/values.yaml global.image.tag) is newer than staging's v0.11.0" in \
+        fleet.promotion(releases, ["staging", "production-vn"])[0]
+
+
+def test_a_priority_class_the_namespace_release_does_not_create_is_reported(tmp_path):
+    rel = edited_release(tmp_path, "staging", "llms-v2-qwen3-32b",
+                         lambda values: values.update(priorityClassName="gpu-urgent"))
+    assert fleet.priority_classes([harness.render(rel)], rendered_namespace("staging")) == [
+        "environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): "
+        "Deployment llms-v2-qwen3-32b uses PriorityClass gpu-urgent (environments/staging/language/qwen3-32b.yaml "
+        "priorityClassName), which the llms-namespace release does not create (it creates gpu-critical, gpu-high, "
+        "gpu-normal): the API server would refuse its pods; use one of those or add it to "
+        "environments/staging/values.yaml namespace.priorityClasses"]
+
+
+def test_a_priority_class_inherited_from_the_environment_is_reported_at_global_priority_class_name():
+    namespace = copy_of(rendered_namespace("staging"))
+    namespace.documents = [d for d in namespace.documents if d["metadata"]["name"] != "gpu-high"]
+    problems = fleet.priority_classes([rendered_release("staging", "llms-v2-qwen3-32b")], namespace)
+    assert problems == [
+        "environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): "
+        "Deployment llms-v2-qwen3-32b uses PriorityClass gpu-high (environments/staging/values.yaml "
+        "global.priorityClassName), which the llms-namespace release does not create (it creates gpu-critical, "
+        "gpu-normal): the API server would refuse its pods; use one of those or add it to "
+        "environments/staging/values.yaml namespace.priorityClasses"]
+
+
+def test_a_staging_tag_that_is_not_a_version_is_reported_once_for_all_production_environments(tmp_path):
+    releases = promoted(tmp_path, "v0.11.0", "latest")
+    releases["production-jp"] = [dataclasses.replace(releases["production-vn"][0], environment="production-jp")]
+    assert fleet.promotion(releases, ["staging", "production-vn", "production-jp"]) == [
+        "environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): image tag "
+        "'latest' (environments/staging/language/qwen3-32b.yaml image.tag) is not a version, so promotion cannot "
+        "compare it; pin a vLLM release such as v0.11.0"]
