@@ -1,14 +1,84 @@
-"""`vllm-models`: the operator's command line (render and lint now; fleet commands build on it)."""
+"""`vllm-models`: add, place, promote and verify models without hand arithmetic.
+
+Exit codes: 0 ok; 1 problems found (failed checks, port conflicts, over quota, a render that
+fails); 2 usage error or refusal (nothing was written; the message says why and what to do).
+Listings print a table, or JSON with --output json. Work that takes over a second reports
+progress on stderr.
+"""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
+from . import capacity, fleet, ports, promote, scaffold, semdiff, toolchain, verify
 from . import render as harness
-from . import toolchain, verify
 
+OK, PROBLEMS, REFUSED = 0, 1, 2
+SHAPE_NAMES = ("single-gpu", "multi-gpu", "vision", "moe", "function-calling", "lmcache")
+
+
+class Progress:
+    """Status lines on stderr for work that runs over a second; nothing at all for quick (cached) runs."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.status = ""
+        self._printed = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._started = 0.0
+
+    def __enter__(self) -> "Progress":
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def update(self, status: str) -> None:
+        self.status = status
+
+    def _run(self) -> None:
+        quiet = 0
+        while not self._stop.wait(1.0):
+            line = f"vllm-models: {self.label}" + (f": {self.status}" if self.status else "") + " ..."
+            quiet += 1
+            if line != self._printed or quiet >= 10:
+                print(line, file=sys.stderr, flush=True)
+                self._printed, quiet = line, 0
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self._printed:
+            print(f"vllm-models: {self.label}: done in {time.monotonic() - self._started:.1f}s", file=sys.stderr)
+
+
+def table(headers: list[str], rows: list[list[object]], indent: str = "  ") -> str:
+    cells = [headers] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return "\n".join(indent + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
+
+
+def pairs(rows: list[list[str]], indent: str = "  ") -> str:
+    width = max(len(key) for key, _ in rows)
+    return "\n".join(f"{indent}{key.ljust(width)}  {value}" for key, value in rows)
+
+
+def emit_json(data: object) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def render_environments(envs: list[str], progress: Progress) -> dict[str, list[harness.Rendered]]:
+    """Installed model releases of each env, rendered (cached by input digest)."""
+    return {env: scaffold.installed_renders(env, lambda rel: progress.update(f"rendering {env} {rel.name}"))
+            for env in envs}
+
+
+# --- verify / render / lint ----------------------------------------------------------------------
 
 def print_report(report: verify.Report) -> None:
     for finding in report.findings:
@@ -18,75 +88,334 @@ def print_report(report: verify.Report) -> None:
     print(f"verify: {checked} release(s) in {', '.join(report.checked) or 'no environment'}: {status}", file=sys.stderr)
 
 
+def repository_path(file: str) -> Path:
+    """A changed file as given (pre-commit runs in the repository), else relative to the repository root."""
+    path = Path(file)
+    if path.is_absolute() or path.exists():
+        return path
+    return toolchain.ROOT / path
+
+
 def command_verify(args: argparse.Namespace) -> int:
     if args.files:
-        targets = verify.affected(args.files)
+        targets = verify.affected([repository_path(f) for f in args.files])
         if args.env:
             targets = {env: names for env, names in targets.items() if env == args.env}
     else:
         targets = {env: verify.ALL for env in ([args.env] if args.env else harness.environments())}
-    report = verify.verify(targets)
-    print_report(report)
-    return 0 if report.ok else 1
+    scope = ", ".join(f"{env} ({'all' if names is verify.ALL else len(names)})" for env, names in targets.items())
+    with Progress(f"verifying {scope or 'nothing'}"):
+        report = verify.verify(targets) if targets else verify.Report()
+    if args.output == "json":
+        emit_json({"ok": report.ok, "checked": report.checked,
+                   "findings": [{"check": f.check, "environment": f.environment, "release": f.release,
+                                 "message": f.message} for f in report.findings]})
+    else:
+        print_report(report)
+    return OK if report.ok else PROBLEMS
 
 
 def command_render(args: argparse.Namespace) -> int:
     if args.verify:
-        report = verify.verify({args.env: {args.release} if args.release else verify.ALL})
+        with Progress(f"verifying {args.env}"):
+            report = verify.verify({args.env: {args.release} if args.release else verify.ALL})
         print_report(report)
         if not report.ok:
-            return 1
+            return PROBLEMS
     selected = [r for r in harness.releases(args.env) if not args.release or r.name == args.release]
     if args.release and not selected:
         names = ", ".join(r.name for r in harness.releases(args.env)) or "none"
         print(f"vllm-models: environment {args.env} has no installed release {args.release} (installed: {names})",
               file=sys.stderr)
-        return 2
+        return REFUSED
     for rel in selected:
         sys.stdout.write(harness.render(rel).manifest)
-    return 0
+    return OK
+
+
+def lint_one(rel: harness.Release) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [toolchain.tool("helm3"), "lint", "--strict", str(toolchain.ROOT / rel.chart),
+                   "--namespace", rel.namespace, "--kube-version", toolchain.kube_version()]
+        for path in harness.values_files(rel, Path(tmp)):
+            command += ["--values", path]
+        try:
+            harness.run(command, environment=rel.environment, release=rel.name, sources=rel.sources)
+            return {"environment": rel.environment, "release": rel.name, "ok": True, "error": ""}
+        except harness.RenderError as error:
+            return {"environment": rel.environment, "release": rel.name, "ok": False, "error": str(error)}
 
 
 def command_lint(args: argparse.Namespace) -> int:
-    failures = 0
-    for env in [args.env] if args.env else harness.environments():
-        for rel in harness.releases(env):
-            with tempfile.TemporaryDirectory() as tmp:
-                command = [toolchain.tool("helm3"), "lint", "--strict", str(toolchain.CHART_DIR),
-                           "--namespace", rel.namespace, "--kube-version", toolchain.kube_version()]
-                for path in harness.values_files(rel, Path(tmp)):
-                    command += ["--values", path]
-                try:
-                    harness.run(command, environment=env, release=rel.name, sources=rel.sources)
-                    print(f"ok    {env}/{rel.name}")
-                except harness.RenderError as error:
-                    failures += 1
-                    print(f"FAIL  {env}/{rel.name}\n{error}", file=sys.stderr)
-    return 1 if failures else 0
+    results = []
+    with Progress("helm lint") as progress:
+        for env in [args.env] if args.env else harness.environments():
+            for rel in harness.releases(env):
+                progress.update(f"{env}/{rel.name}")
+                results.append(lint_one(rel))
+    if args.output == "json":
+        emit_json(results)
+    else:
+        for result in results:
+            if result["ok"]:
+                print(f"ok    {result['environment']}/{result['release']}")
+            else:
+                print(f"FAIL  {result['environment']}/{result['release']}\n{result['error']}", file=sys.stderr)
+    return OK if all(r["ok"] for r in results) else PROBLEMS
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vllm-models", description=__doc__)
+# --- new-model -----------------------------------------------------------------------------------
+
+def quota_left(plan: capacity.Plan) -> str:
+    gpu = "requests.nvidia.com/gpu"
+    if plan.quota is None or gpu not in plan.quota:
+        return plan.quota_note
+    return (f"{fleet.show(gpu, plan.remaining[gpu])} of {fleet.show(gpu, plan.quota[gpu])} GPUs left in "
+            f"{plan.environment} with it, rollout surge included (`vllm-models plan --env {plan.environment}`)")
+
+
+def command_new_model(args: argparse.Namespace) -> int:
+    request = scaffold.Request(args.name, args.env, args.shape, args.params_b, args.category, args.model_path,
+                               args.served_name, args.tp, args.architecture, args.tool_call_parser)
+    with Progress(f"adding {args.name} to {args.env}"):
+        plan, capacity_plan, warnings = scaffold.create(request)
+    values = plan.values
+    deployment = values["deployment"]
+    limits = values["resources"]["limits"]
+    release = f"llms-v2-{args.name}"
+    verify_command = f"vllm-models verify --env {args.env} {plan.file}"
+    order = harness.environments()
+    following = order[order.index(args.env) + 1] if order.index(args.env) + 1 < len(order) else None
+    promote_command = f"vllm-models promote {args.name} --from {args.env} --to {following}" if following else None
+    if args.output == "json":
+        emit_json({"file": plan.file, "release": release, "environment": args.env, "category": plan.category,
+                   "shape": args.shape, "nodePort": plan.port, "gpus": plan.gpus, "values": values,
+                   "capacity": capacity_plan.as_dict(), "notes": list(plan.notes) + warnings, "next": [c for c in (verify_command, promote_command) if c]})
+        return OK
+    shm = values.get("shmSize", "16Gi (chart default for one GPU)")
+    print(f"new-model: wrote {plan.file} (seed {scaffold.SHAPES[args.shape].seed}, {args.shape})")
+    print(f"new-model: enabled {plan.category}.models.{args.name}.enabled in environments/{args.env}/values.yaml")
+    print(pairs([
+        ["release", f"{release} (renders)"],
+        ["model", f"{deployment['model']} served as {deployment['servedModelName']}, {values['modelInfo']['parameters']}B "
+                  f"{values['modelInfo']['architecture']}"],
+        ["nodePort", f"{plan.port} ({plan.port_note})"],
+        ["GPUs", f"{plan.gpus} (tensorParallel {deployment['tensorParallel']}), gpuMemoryUtilization "
+                 f"{deployment['gpuMemoryUtilization']}"],
+        ["resources", f"memory {limits['memory']}, cpu {limits['cpu']} per pod (requests == limits)"],
+        ["shmSize", shm],
+        ["startup", f"failureThreshold {values['probes']['startup']['failureThreshold']} at 5s, "
+                    f"grace period {deployment['terminationGracePeriodSeconds']}s"],
+        ["image", values["image"]["tag"]],
+        ["quota", quota_left(capacity_plan)],
+    ]))
+    for note in list(plan.notes) + warnings:
+        print(f"note: {note}")
+    print("next:")
+    print(f"  {verify_command}")
+    if promote_command:
+        print(f"  {promote_command}")
+    return OK
+
+
+# --- ports ---------------------------------------------------------------------------------------
+
+def command_ports(args: argparse.Namespace) -> int:
+    envs = [args.env] if args.env else harness.environments()
+    with Progress("reading ports") as progress:
+        renders = render_environments(envs, progress)
+        drift = ports.drift()
+        reports = [ports.report(env, renders[env], drift) for env in envs]
+    # portChanges entries that match no difference belong to no one environment.
+    declarations = [p for p in drift if not p.startswith("environment ")]
+    problems = sum(len(r["conflicts"]) for r in reports) + len(declarations)
+    if args.output == "json":
+        emit_json({"environments": reports, "portChanges": declarations})
+        return PROBLEMS if problems else OK
+    for report in reports:
+        print(f"{report['environment']}")
+        print(table(["RANGE", "CATEGORY", "PORTS", "USED", "FREE", "FREE PORTS"],
+                    [[r["range"], r["category"], f"{r['from']}-{r['to']}", len(r["used"]), len(r["free"]),
+                      ports.format_ports(r["free"])] for r in report["ranges"]]))
+        used = [(u, r["range"]) for r in report["ranges"] for u in r["used"]]
+        if used:
+            print()
+            print(table(["PORT", "RANGE", "RELEASE", "STATE", "FILE"],
+                        [[u["port"], name, u["release"], "enabled" if u["enabled"] else "disabled", u["file"]]
+                         for u, name in used]))
+        if report["conflicts"]:
+            print(f"  conflicts ({len(report['conflicts'])}):")
+            for conflict in report["conflicts"]:
+                print(f"  - {conflict}")
+        else:
+            print("  conflicts: none")
+        print()
+    for declaration in declarations:
+        print(f"- {declaration}")
+    return PROBLEMS if problems else OK
+
+
+# --- promote / diff ------------------------------------------------------------------------------
+
+def print_diff(diffs, old_label: str, new_label: str) -> None:
+    text = semdiff.format_text(diffs, old_label, new_label)
+    print(text if text else "no releases to compare")
+
+
+def command_promote(args: argparse.Namespace) -> int:
+    with Progress(f"promoting {args.name} {args.source} -> {args.target}"):
+        promotion, diffs = promote.promote(args.name, args.source, args.target, force=args.force)
+    verify_command = f"vllm-models verify --env {args.target} {promotion.target_file}"
+    if args.output == "json":
+        emit_json({"file": promotion.target_file, "from": args.source, "to": args.target,
+                   "replaced": promotion.replaced, "nodePort": promotion.port, "portNote": promotion.port_note,
+                   "portChange": promotion.port_change, "diff": [d.as_dict() for d in diffs],
+                   "next": [verify_command]})
+        return OK
+    action = "updated" if promotion.replaced else "wrote"
+    print(f"promote: {action} {promotion.target_file} from {promotion.source_file}")
+    print(f"promote: enabled {promotion.category}.models.{args.name}.enabled in environments/{args.target}/values.yaml")
+    print(f"promote: nodePort {promotion.port_note}")
+    print(f"rendered difference of llms-v2-{args.name}, {args.source} -> {args.target}:")
+    print_diff(diffs, args.source, args.target)
+    print("next:")
+    print(f"  {verify_command}")
+    return OK
+
+
+def command_diff(args: argparse.Namespace) -> int:
+    with Progress(f"diffing {args.env_a} and {args.env_b}") as progress:
+        diffs = semdiff.diff_environments(args.env_a, args.env_b, args.release,
+                                          on_render=lambda rel: progress.update(f"rendering {rel.environment} {rel.name}"))
+    if args.release and not diffs:
+        print(f"vllm-models: release {args.release} is installed in neither {args.env_a} nor {args.env_b}; "
+              f"`vllm-models ports` lists every release", file=sys.stderr)
+        return REFUSED
+    if args.output == "json":
+        emit_json({"from": args.env_a, "to": args.env_b, "releases": [d.as_dict() for d in diffs]})
+    else:
+        print_diff(diffs, args.env_a, args.env_b)
+    differs = any(d.status != "unchanged" for d in diffs)
+    return PROBLEMS if args.exit_code and differs else OK
+
+
+# --- plan ----------------------------------------------------------------------------------------
+
+def command_plan(args: argparse.Namespace) -> int:
+    with Progress(f"planning {args.env}") as progress:
+        renders = render_environments([args.env], progress)[args.env]
+        plan = capacity.plan(args.env, renders)
+    if args.output == "json":
+        emit_json(plan.as_dict())
+        return PROBLEMS if plan.problems else OK
+    gpu, memory, cpu = "requests.nvidia.com/gpu", "requests.memory", "requests.cpu"
+
+    def amounts(values: dict) -> list[str]:
+        return [fleet.show(gpu, values[gpu]), fleet.show(memory, values[memory]), fleet.show(cpu, values[cpu]),
+                fleet.show("pods", values["pods"])]
+
+    rows = []
+    for f in plan.footprints:
+        rows.append([f.release.name, f.replicas, f.surge_pods, fleet.show(gpu, f.per_pod[gpu]),
+                     *amounts({r: f.steady(r) for r in capacity.RESOURCES}), fleet.show(gpu, f.surge(gpu))])
+    rows.append(["total (running)", "", "", "", *amounts(plan.steady), ""])
+    rows.append(["+ largest rollout surge", "", "", "", *amounts(plan.surge), ""])
+    rows.append(["= peak", "", "", "", *amounts(plan.peak), ""])
+    if plan.quota is not None:
+        rows.append(["quota", "", "", "", *[fleet.show(r, plan.quota[r]) if r in plan.quota else "-"
+                                            for r in (gpu, memory, cpu, "pods")], ""])
+        remaining = plan.remaining
+        rows.append(["remaining", "", "", "", *[fleet.show(r, remaining[r]) if r in remaining else "-"
+                                                for r in (gpu, memory, cpu, "pods")], ""])
+    print(f"plan: {args.env}: {len(plan.footprints)} enabled release(s); {plan.quota_note}")
+    print(table(["RELEASE", "REPLICAS", "SURGE", "GPU/POD", "GPUS", "MEMORY", "CPU", "PODS", "SURGE GPUS"], rows))
+    for problem in plan.problems:
+        print(f"over quota: {problem}")
+    return PROBLEMS if plan.problems else OK
+
+
+# --- entry point ---------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    envs = harness.environments()
+    parser = argparse.ArgumentParser(prog="vllm-models", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    def listing(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--output", choices=("table", "json"), default="table", help="table (default) or json")
+
+    p = sub.add_parser("new-model", help="write a model file from its seed template, sized, with a free port, enabled")
+    p.add_argument("name", help="model name: the file environments/ENV/CATEGORY/NAME.yaml, release llms-v2-NAME")
+    p.add_argument("--env", required=True, choices=envs)
+    p.add_argument("--category", choices=tuple(harness.fleet_data().get("categories") or ()),
+                   help="default: vision-language for --shape vision, else language")
+    p.add_argument("--shape", required=True, choices=SHAPE_NAMES, help="the seed template to start from")
+    p.add_argument("--params-b", required=True, type=int, help="parameters in whole billions (e.g. 70)")
+    p.add_argument("--model-path", help="model directory inside the container, e.g. /models/Qwen/Qwen3-32B-FP8")
+    p.add_argument("--served-name", help="name clients request (default: NAME)")
+    p.add_argument("--tp", type=int, help="tensor parallel size = GPUs per pod (default from the size)")
+    p.add_argument("--architecture", choices=("dense", "moe"), help="default: moe for --shape moe, else dense")
+    p.add_argument("--tool-call-parser", help="enable tool calling with this parser (function-calling: hermes)")
+    listing(p)
+    p.set_defaults(func=command_new_model)
+
+    p = sub.add_parser("ports", help="per port range: used and free NodePorts, and conflicts")
+    p.add_argument("--env", choices=envs)
+    listing(p)
+    p.set_defaults(func=command_ports)
+
+    p = sub.add_parser("promote", help="copy a model to the next environment, enable it, diff the renders")
+    p.add_argument("name")
+    p.add_argument("--from", dest="source", required=True, choices=envs)
+    p.add_argument("--to", dest="target", required=True, choices=envs)
+    p.add_argument("--force", action="store_true", help="allow skipping environments and going over the quota")
+    listing(p)
+    p.set_defaults(func=command_promote)
+
+    p = sub.add_parser("diff", help="semantic diff of the rendered manifests of two environments")
+    p.add_argument("env_a", choices=envs)
+    p.add_argument("env_b", choices=envs)
+    p.add_argument("--release", help="one release, e.g. llms-v2-qwen3-32b")
+    p.add_argument("--exit-code", action="store_true", help="exit 1 when the environments differ")
+    listing(p)
+    p.set_defaults(func=command_diff)
+
+    p = sub.add_parser("plan", help="GPUs, memory and CPU of every enabled release against the quota")
+    p.add_argument("--env", required=True, choices=envs)
+    listing(p)
+    p.set_defaults(func=command_plan)
+
     p = sub.add_parser("render", help="print the manifests an environment would deploy")
-    p.add_argument("--env", required=True, choices=harness.environments())
+    p.add_argument("--env", required=True, choices=envs)
     p.add_argument("--release")
     p.add_argument("--no-verify", dest="verify", action="store_false",
                    help="print the manifests without running the checks first")
     p.set_defaults(func=command_render)
+
     p = sub.add_parser("verify", help="lint, render, schema, policies and fleet checks (all, one env, or what FILES affect)")
-    p.add_argument("--env", choices=harness.environments())
+    p.add_argument("--env", choices=envs)
     p.add_argument("files", nargs="*", help="changed files (pre-commit passes them); none = everything")
+    listing(p)
     p.set_defaults(func=command_verify)
+
     p = sub.add_parser("lint", help="helm lint --strict every release with its environment's values")
-    p.add_argument("--env", choices=harness.environments())
+    p.add_argument("--env", choices=envs)
+    listing(p)
     p.set_defaults(func=command_lint)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except (scaffold.Refusal, scaffold.EditError) as error:
+        print(f"vllm-models: {error}", file=sys.stderr)
+        return REFUSED
     except (harness.RenderError, toolchain.ToolMissing) as error:
         print(f"vllm-models: {error}", file=sys.stderr)
-        return 1
+        return PROBLEMS
 
 
 if __name__ == "__main__":

@@ -1,0 +1,458 @@
+"""`new-model`: write a model file from the seed template of its shape, sized from sizing.yaml.
+
+Every number a newcomer used to look up is derived here: the NodePort (next free in the category's
+ranges), memory and CPU (sizing.yaml resources by parameters), /dev/shm (by GPUs), the startup
+threshold (size class) and grace period (grace table), the development GPU-memory cap. The enable
+flag goes into environments/<env>/values.yaml by a textual edit that keeps its comments and layout.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import copy
+import dataclasses
+import functools
+import os
+import re
+import string
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+
+from . import capacity, fleet, ports, toolchain
+from . import render as harness
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MAX_NAME = 40  # llms-v2-<name> plus the chart's longest suffix (-dashboard) stays a 63-character DNS name
+GPU_COUNTS = (1, 2, 4, 8)  # tensor-parallel sizes that divide every served model's attention heads
+
+
+class Refusal(Exception):
+    """The command will not do what was asked; the message says why and what to do instead."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    template: str
+    seed: str
+    category: str
+    architecture: str
+    gpu_memory_utilization: str  # seed "GPU Memory Utilization" by model type
+    quantization: str | None  # the seed template's
+    multi_gpu: bool | None  # True: needs >1 GPU; False: exactly 1; None: either
+    tool_call_parser: str | None = None
+    memory_factor: Decimal = Decimal(1)
+
+
+SHAPES = {
+    "single-gpu": Shape("single-gpu.yaml", "Template 1", "language", "dense", "0.85", "fp8", False),
+    "multi-gpu": Shape("multi-gpu.yaml", "Template 2", "language", "dense", "0.9", "fp8", True),
+    "vision": Shape("vision.yaml", "Template 3", "vision-language", "dense", "0.95", None, None),
+    "moe": Shape("moe.yaml", "Template 4", "language", "moe", "0.95", None, None),
+    "function-calling": Shape("function-calling.yaml", "Template 5", "language", "dense", "0.9", None, None,
+                              tool_call_parser="hermes"),
+    # Seed Template 6 sizes a 32B model at 300Gi/24 CPU where the table says 200Gi/16: half again
+    # for the CPU-side KV cache.
+    "lmcache": Shape("lmcache.yaml", "Template 6", "language", "dense", "0.85", None, None,
+                     memory_factor=Decimal("1.5")),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    name: str
+    env: str
+    shape: str
+    params_b: int
+    category: str | None = None
+    model_path: str | None = None
+    served_name: str | None = None
+    tp: int | None = None
+    architecture: str | None = None
+    tool_call_parser: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Everything new-model derived, for the summary it prints."""
+
+    category: str
+    file: str  # repo-relative
+    text: str
+    port: int
+    port_note: str
+    gpus: int
+    values: dict
+    notes: tuple[str, ...]
+
+
+@functools.lru_cache(maxsize=None)
+def sizing() -> dict:
+    return yaml.safe_load((toolchain.CHART_DIR / "sizing.yaml").read_text())["sizing"]
+
+
+def last_row(rows: list[dict], key: str, amount: int, **match) -> dict:
+    """The last row whose `key` is <= amount (and whose optional fields equal `match`): sizing.yaml's rule."""
+    found = {}
+    for row in rows:
+        if row[key] <= amount and all(row.get(k, v) == v for k, v in match.items()):
+            found = row
+    return found
+
+
+def default_gpus(params_b: int) -> int:
+    """Seed "Right-Sizing GPU Resources" (FP8 on 80GB GPUs): up to 40B one GPU, 70B four, 405B+ eight."""
+    return 1 if params_b <= 40 else 4 if params_b <= 100 else 8
+
+
+def quantity_times(quantity: str, factor: Decimal) -> str:
+    number, unit = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", str(quantity)).groups()
+    value = (Decimal(number) * factor).normalize()
+    return f"{value:f}{unit}"
+
+
+def environment_values_text(env: str) -> str:
+    return (toolchain.ENVIRONMENTS_DIR / env / "values.yaml").read_text()
+
+
+def validate(req: Request) -> tuple[Shape, str, int, str]:
+    """Shape, category, GPUs, architecture for the request; Refusal on any inconsistency."""
+    envs = harness.environments()
+    if req.env not in envs:
+        raise Refusal(f"environment {req.env} is not in environments/fleet.yaml promotionOrder ({', '.join(envs)})")
+    if not NAME.match(req.name) or len(req.name) > MAX_NAME:
+        raise Refusal(f"NAME {req.name!r} must be lowercase letters, digits and '-', at most {MAX_NAME} characters "
+                      f"(the release is llms-v2-NAME, a Kubernetes name); e.g. llama-3-3-70b-instruct")
+    shape = SHAPES[req.shape]
+    category = req.category or shape.category
+    if (category == "vision-language") != (req.shape == "vision"):
+        raise Refusal(f"--shape {req.shape} does not fit --category {category}: vision-language models use "
+                      f"--shape vision (its --tp and --architecture cover multi-GPU and MoE ones), and "
+                      f"--shape vision needs --category vision-language")
+    if req.params_b < 1:
+        raise Refusal(f"--params-b {req.params_b}: the parameter count in whole billions, at least 1")
+    gpus = req.tp or default_gpus(req.params_b)
+    if shape.multi_gpu is True:
+        gpus = req.tp or max(2, gpus)
+    if shape.multi_gpu is False:
+        if req.tp not in (None, 1):
+            raise Refusal(f"--shape single-gpu runs on one GPU, not --tp {req.tp}; use --shape multi-gpu --tp {req.tp}")
+        if req.params_b > 40:
+            raise Refusal(f"--shape single-gpu fits models up to 40B on one 80GB GPU (seed: Template 1 for 7B-32B); "
+                          f"a {req.params_b}B model needs --shape multi-gpu (default --tp {default_gpus(req.params_b)})")
+        gpus = 1
+    if gpus not in GPU_COUNTS:
+        raise Refusal(f"--tp {gpus}: tensor parallel size must be one of {', '.join(map(str, GPU_COUNTS))} "
+                      f"(GPUs of one node; attention heads must divide evenly)")
+    if shape.multi_gpu is True and gpus < 2:
+        raise Refusal("--shape multi-gpu needs --tp 2 or more; use --shape single-gpu for one GPU")
+    architecture = req.architecture or shape.architecture
+    if req.shape == "moe" and architecture != "moe":
+        raise Refusal("--shape moe is for mixture-of-experts models: drop --architecture dense or pick another shape")
+    return shape, category, gpus, architecture
+
+
+def existing(name: str) -> list[str]:
+    """Model files for NAME anywhere in the fleet (repo-relative)."""
+    categories = harness.fleet_data().get("categories") or []
+    return [f"environments/{env}/{category}/{name}.yaml" for env in harness.environments() for category in categories
+            if (toolchain.ENVIRONMENTS_DIR / env / category / f"{name}.yaml").exists()]
+
+
+def served_names(env: str) -> dict[str, str]:
+    return {str(fleet.lookup(rel.values(), "deployment.servedModelName")): rel.model_file
+            for rel in fleet.model_releases(env, include_disabled=True)}
+
+
+def image_tag(env: str) -> str:
+    values = yaml.safe_load(environment_values_text(env)) or {}
+    tag = ((values.get("global") or {}).get("image") or {}).get("tag")
+    if not tag:
+        raise Refusal(f"environments/{env}/values.yaml sets no global.image.tag, so the new model would have no "
+                      f"vLLM version; set global.image.tag (e.g. v0.11.0)")
+    return str(tag)
+
+
+def build(req: Request) -> Plan:
+    """Derive every value and the file text; refuses before anything is written."""
+    shape, category, gpus, architecture = validate(req)
+    found = existing(req.name)
+    if found:
+        here = [f for f in found if f.startswith(f"environments/{req.env}/")]
+        if here:
+            raise Refusal(f"{here[0]} already exists (release llms-v2-{req.name}); pick another NAME, or edit that file")
+        holders = [f.split("/")[1] for f in found]
+        order = harness.environments()
+        earlier = [env for env in holders if order.index(env) < order.index(req.env)]
+        source = earlier[-1] if earlier else holders[0]
+        raise Refusal(f"model {req.name} already exists in the fleet ({', '.join(found)}); to run it in {req.env} "
+                      f"use `vllm-models promote {req.name} --from {source} --to {req.env}` so it keeps its port")
+    served = req.served_name or req.name
+    taken_names = served_names(req.env)
+    if served in taken_names:
+        raise Refusal(f"served model name {served!r} is already served in {req.env} by {taken_names[served]} "
+                      f"(deployment.servedModelName); pass --served-name with another name")
+
+    table = sizing()
+    envs = harness.environments()
+    later = envs[envs.index(req.env):]
+    port = ports.next_free(category, later)
+    port_note = f"free in {', '.join(later)}, so promotion keeps it"
+    if port is None:
+        port = ports.next_free(category, [req.env])
+        port_note = f"free in {req.env}; later environments use every such port, so promotion will allocate another"
+    if port is None:
+        ranges = ", ".join(f"{r.name} {r.first}-{r.last}" for r in ports.category_ranges(category)) or "none"
+        raise Refusal(f"no free NodePort for category {category} in {req.env}: its ranges ({ranges}) in "
+                      f"environments/fleet.yaml portRanges are full; free one (`vllm-models ports --env {req.env}`) "
+                      f"or add a range to portRanges")
+
+    size = last_row(table["sizeClasses"], "minParamsB", req.params_b)
+    grace = last_row(table["terminationGrace"], "minParamsB", req.params_b, architecture=architecture)["seconds"]
+    resources = last_row(table["resources"], "minParamsB", req.params_b)
+    memory = quantity_times(resources["memory"], shape.memory_factor)
+    cpu = quantity_times(str(resources["cpu"]), shape.memory_factor)
+    shm = last_row(table["sharedMemory"], "minGPUs", gpus)["size"]
+    if gpus > 1 and fleet.quantity(shm) >= fleet.quantity(memory):
+        raise Refusal(f"/dev/shm for {gpus} GPUs ({shm}, sizing.yaml sharedMemory) would not fit below the memory "
+                      f"limit of a {req.params_b}B model ({memory}, sizing.yaml resources); use a smaller --tp")
+    utilization = Decimal(shape.gpu_memory_utilization)
+    notes = []
+    if req.env == "development":
+        cap = Decimal(str(table["gpuMemoryUtilization"]["developmentMax"]))
+        if utilization > cap:
+            notes.append(f"gpuMemoryUtilization {utilization} capped at {cap} for development (sizing.yaml developmentMax)")
+            utilization = cap
+    model_path = req.model_path or f"/models/{req.name}"
+    if not req.model_path:
+        notes.append(f"deployment.model defaults to {model_path}; pass --model-path with the directory under the "
+                     f"host's model path (e.g. /models/meta-llama/Llama-3.3-70B-Instruct-FP8)")
+    parser = req.tool_call_parser or shape.tool_call_parser
+    startup = size["startupFailureThreshold"]
+
+    blocks = {
+        "quantization": f"  quantization: {shape.quantization}\n" if shape.quantization else "",
+        "expert_parallel": "\n  # MoE: expert parallelism\n  enableExpertParallel: true\n  asyncScheduling: true\n"
+        if architecture == "moe" else "",
+        "function_call": f"\n  # Function calling\n  functionCall: true\n  toolCallParser: \"{parser}\"\n"
+        if parser else "",
+        "parallel": f"\n# Shared memory for NCCL (sizing.yaml sharedMemory: {gpus} GPUs -> {shm})\nshmSize: {shm}\n\n"
+                    f"nccl:\n  gpuMem: true\n  logLevel: \"WARN\"\n" if gpus > 1 else "",
+    }
+    note = (f"# Sized from charts/vllm-models/sizing.yaml: size class {size['name']} ({size['seedRow']}),\n"
+            f"# resources row {resources['minParamsB']}B+, grace {grace}s, startup threshold {startup}.")
+    text = string.Template((TEMPLATES / shape.template).read_text()).substitute(
+        name=req.name, params=req.params_b, architecture=architecture, image_tag=image_tag(req.env),
+        model_path=model_path, served_name=served, gpus=gpus, gpu_memory_utilization=f"{utilization.normalize():f}",
+        grace=grace, node_port=port, memory=memory, cpu=cpu, startup_threshold=startup,
+        startup_minutes=f"{Decimal(startup * 5) / 60:.0f}", tool_call_parser=parser or "", sizing_note=note, **blocks)
+    text = re.sub(r"\n{3,}", "\n\n", text).rstrip("\n") + "\n"
+    return Plan(category, f"environments/{req.env}/{category}/{req.name}.yaml", text, port, port_note, gpus,
+                yaml.safe_load(text), tuple(notes))
+
+
+# --- Textual YAML edits that keep comments and layout ----------------------------------------------
+
+class EditError(Exception):
+    pass
+
+
+_ENTRY = re.compile(r"^(?P<indent> *)(?P<key>[^\s#'\"-][^:#]*?|'[^']*'|\"[^\"]*\")\s*:(?P<sep>\s*)(?P<value>[^#]*?)"
+                    r"(?P<comment>\s+#.*)?$")
+
+
+def _content(line: str) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and not stripped.startswith("#")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _entries(lines: list[str], start: int, end: int, indent: int) -> list[tuple[str, int]]:
+    found = []
+    for index in range(start, end):
+        line = lines[index].rstrip("\n")
+        if _content(line) and _indent(line) == indent:
+            match = _ENTRY.match(line)
+            if match:
+                found.append((match.group("key").strip("'\""), index))
+    return found
+
+
+def _last_content(lines: list[str], start: int, end: int) -> int:
+    """Index just after the last content line of [start, end), or start."""
+    last = start
+    for index in range(start, end):
+        if _content(lines[index]):
+            last = index + 1
+    return last
+
+
+def set_key(text: str, path: list[str], value: str, *, label: str) -> str:
+    """Set `path` to the scalar `value` in block-style YAML text, adding missing keys at the end of their
+    parent; every other line is kept byte for byte. The result is re-read to prove nothing else moved."""
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    start, end, indent = 0, len(lines), 0
+    for depth, key in enumerate(path):
+        entries = _entries(lines, start, end, indent)
+        match = [i for i, (k, _) in enumerate(entries) if k == key]
+        if not match:
+            at = _last_content(lines, start, end)
+            new = []
+            for offset, part in enumerate(path[depth:]):
+                last = depth + offset == len(path) - 1
+                new.append(f"{' ' * (indent + 2 * offset)}{part}:{' ' + value if last else ''}\n")
+            if depth == 0 and at > 0:
+                new.insert(0, "\n")
+            lines[at:at] = new
+            break
+        position = match[0]
+        line_index = entries[position][1]
+        span_end = entries[position + 1][1] if position + 1 < len(entries) else end
+        parsed = _ENTRY.match(lines[line_index].rstrip("\n"))
+        if depth == len(path) - 1:
+            if _last_content(lines, line_index + 1, span_end) > line_index + 1:
+                raise EditError(f"{label}: {'.'.join(path)} holds a block, not a value")
+            comment = parsed.group("comment") or ""
+            lines[line_index] = f"{parsed.group('indent')}{parsed.group('key')}: {value}{comment}\n"
+            break
+        if parsed.group("value").strip():
+            raise EditError(f"{label}: {'.'.join(path[:depth + 1])} is written in flow style "
+                            f"({parsed.group('value').strip()}); write it as an indented block")
+        children = [i for i in range(line_index + 1, span_end) if _content(lines[i])]
+        start, end = line_index + 1, span_end
+        indent = _indent(lines[children[0]]) if children else indent + 2
+    result = "".join(lines)
+    expected = copy.deepcopy(yaml.safe_load(text) or {})
+    node = expected
+    for key in path[:-1]:
+        if node.get(key) is None:
+            node[key] = {}
+        node = node[key]
+        if not isinstance(node, dict):
+            raise EditError(f"{label}: {key} is not a mapping")
+    node[path[-1]] = yaml.safe_load(value)
+    if yaml.safe_load(result) != expected:
+        raise EditError(f"{label}: setting {'.'.join(path)} textually would change other keys; "
+                        f"set it by hand to {value}")
+    return result
+
+
+def append_item(text: str, key: str, item: dict, *, label: str) -> str:
+    """Append `item` to the top-level list `key` (block style, or an empty `[]`), keeping everything else."""
+    rendered = yaml.safe_dump([item], sort_keys=False, default_flow_style=False)
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    entries = _entries(lines, 0, len(lines), 0)
+    found = [(i, index) for i, (k, index) in enumerate(entries) if k == key]
+    if not found:
+        lines += ["\n", f"{key}:\n", *[f"  {line}" for line in rendered.splitlines(keepends=True)]]
+    else:
+        position, index = found[0]
+        parsed = _ENTRY.match(lines[index].rstrip("\n"))
+        span_end = entries[position + 1][1] if position + 1 < len(entries) else len(lines)
+        if parsed.group("value").strip() == "[]":
+            lines[index] = f"{parsed.group('indent')}{parsed.group('key')}:{parsed.group('comment') or ''}\n"
+        elif parsed.group("value").strip():
+            raise EditError(f"{label}: {key} is written in flow style; write it as an indented block list")
+        at = _last_content(lines, index + 1, span_end)
+        lines[at:at] = [f"  {line}" for line in rendered.splitlines(keepends=True)]
+    result = "".join(lines)
+    expected = copy.deepcopy(yaml.safe_load(text) or {})
+    expected[key] = (expected.get(key) or []) + [item]
+    if yaml.safe_load(result) != expected:
+        raise EditError(f"{label}: appending to {key} textually would change other keys; add the entry by hand")
+    return result
+
+
+def enable(env: str, category: str, name: str) -> tuple[str, list[str]]:
+    """The env's values.yaml text with `<category>.models.<name>.enabled: true`, and warnings."""
+    label = f"environments/{env}/values.yaml"
+    text = environment_values_text(env)
+    if "enabled" not in ((yaml.safe_load(text) or {}).get(category) or {}):
+        # A category with no flag yet is one this environment never ran: adding a model turns it on.
+        text = set_key(text, [category, "enabled"], "true", label=label)
+    new = set_key(text, [category, "models", name, "enabled"], "true", label=label)
+    warnings = []
+    category_flag = ((yaml.safe_load(new) or {}).get(category) or {}).get("enabled")
+    if category_flag is not True:
+        warnings.append(f"{label}: {category}.enabled is {category_flag!r}, so no {category} model is installed in "
+                        f"{env}; set {category}.enabled: true")
+    return new, warnings
+
+
+class Edits:
+    """Files to write together, undone together if a check after writing refuses the result."""
+
+    def __init__(self) -> None:
+        self.texts: dict[Path, str] = {}
+        self.originals: dict[Path, str | None] = {}
+
+    def set(self, relative: str, text: str) -> None:
+        self.texts[toolchain.ROOT / relative] = text
+
+    def apply(self) -> None:
+        for path, text in self.texts.items():
+            self.originals[path] = path.read_text() if path.exists() else None
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        harness.fleet_data.cache_clear()
+
+    def rollback(self) -> None:
+        for path, original in self.originals.items():
+            if original is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_text(original)
+        self.originals.clear()
+        harness.fleet_data.cache_clear()
+
+
+def render_all(releases: list[harness.Release], on_render=None) -> list[harness.Rendered]:
+    """Render releases in parallel (helm runs are subprocesses), in the given order."""
+    def one(rel: harness.Release) -> harness.Rendered:
+        if on_render:
+            on_render(rel)
+        return harness.render(rel)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        return list(pool.map(one, releases))
+
+
+def installed_renders(env: str, on_render=None) -> list[harness.Rendered]:
+    return render_all(fleet.model_releases(env), on_render)
+
+
+def checked_write(edits: Edits, env: str, release: str, *, allow_over_quota: bool = False):
+    """Write the edits, render `release` in env and check the quota; undo everything on failure.
+    Returns the release's render and the environment's capacity plan with it."""
+    edits.apply()
+    try:
+        renders = installed_renders(env)
+        rendered = next((r for r in renders if r.release.name == release), None) or harness.render(harness.release(env, release))
+        plan = capacity.plan(env, renders)
+        if plan.problems and not allow_over_quota:
+            others = capacity.plan(env, [r for r in renders if r.release.name != release])
+            raise Refusal(f"{capacity.shortfall(others, plan, release)} (nothing was written):\n  "
+                          + "\n  ".join(plan.problems))
+        return rendered, plan
+    except BaseException:
+        edits.rollback()
+        raise
+
+
+def create(req: Request):
+    """new-model: derive, write the model file and the enable flag, render, check the quota.
+    Returns what was derived, the environment's capacity plan with the model, and warnings."""
+    plan = build(req)
+    edits = Edits()
+    edits.set(plan.file, plan.text)
+    values_text, warnings = enable(req.env, plan.category, req.name)
+    edits.set(f"environments/{req.env}/values.yaml", values_text)
+    _rendered, capacity_plan = checked_write(edits, req.env, f"llms-v2-{req.name}")
+    return plan, capacity_plan, warnings

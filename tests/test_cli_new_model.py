@@ -1,0 +1,151 @@
+"""`vllm-models new-model`: the file it writes renders and passes every check with no edit; refusals say why."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from cli_repo import copy_repository, described, fleet_problems, run, run_json
+
+# One case per seed template, each sized to fit what staging's quota leaves (moe: a 30B-A3B-style model).
+SHAPES = [
+    ("single-gpu", "mistral-7b-instruct", ["--params-b", "7"]),
+    ("multi-gpu", "llama-3-1-70b-instruct", ["--params-b", "70"]),
+    ("vision", "qwen2-5-vl-7b-instruct", ["--params-b", "7"]),
+    ("moe", "qwen3-30b-a3b", ["--params-b", "30", "--tp", "2"]),
+    ("function-calling", "hermes-3-8b", ["--params-b", "8"]),
+    ("lmcache", "qwen3-8b-lmcache", ["--params-b", "8"]),
+]
+
+
+@pytest.mark.parametrize("shape, name, extra", SHAPES, ids=[s[0] for s in SHAPES])
+def test_the_file_new_model_writes_renders_and_passes_every_check_unedited(tmp_path, shape, name, extra):
+    root = copy_repository(tmp_path)
+    values_before = (root / "environments/staging/values.yaml").read_text()
+    created = run(root, "new-model", name, "--env", "staging", "--shape", shape, *extra)
+    assert created.returncode == 0, f"new-model {name} --shape {shape}: {described(created)}"
+    category = "vision-language" if shape == "vision" else "language"
+    file = f"environments/staging/{category}/{name}.yaml"
+    assert f"wrote {file}" in created.stdout
+    assert f"vllm-models verify --env staging {file}" in created.stdout, "new-model prints the next command"
+
+    values = yaml.safe_load((root / file).read_text())
+    assert values["fullnameOverride"] == f"llms-v2-{name}" and values["modelName"] == name
+    assert values["resources"]["limits"] == values["resources"]["requests"], f"{file}: requests must equal limits"
+    flags = yaml.safe_load((root / "environments/staging/values.yaml").read_text())
+    assert flags[category]["models"][name] == {"enabled": True}, f"{name} is not enabled in staging/values.yaml"
+    values_after = (root / "environments/staging/values.yaml").read_text()
+    flag = f"    {name}:\n      enabled: true\n"
+    assert flag in values_after and values_after.replace(flag, "", 1) == values_before, (
+        f"environments/staging/values.yaml: the edit must be the flag alone, comments and layout kept:\n{values_after}")
+
+    code, report = run_json(root, "verify", "--env", "staging", file)
+    assert code == 0 and report["findings"] == [], f"staging/{name} ({file}) fails verify: {report['findings']}"
+    assert report["checked"] == {"staging": [f"llms-v2-{name}"]}
+    assert fleet_problems(root, "staging") == [], f"fleet rules fail after new-model {name}"
+
+
+def test_new_model_sizes_a_70b_multi_gpu_model_from_the_seed_tables(tmp_path):
+    root = copy_repository(tmp_path)
+    code, out = run_json(root, "new-model", "llama-70b", "--env", "staging", "--shape", "multi-gpu", "--params-b", "70")
+    assert code == 0, out
+    values = out["values"]
+    assert (values["deployment"]["tensorParallel"], values["deployment"]["numGPUs"]) == (4, 4)
+    assert values["resources"]["limits"] == {"nvidia.com/gpu": 4, "memory": "400Gi", "cpu": "32"}
+    assert values["shmSize"] == "32Gi", "sizing.yaml sharedMemory: 4 GPUs -> 32Gi"
+    assert values["probes"]["startup"]["failureThreshold"] == 180, "size class large (50B+): threshold 180"
+    assert values["deployment"]["terminationGracePeriodSeconds"] == 120, "grace table: 30B-70B -> 120s"
+    assert values["deployment"]["gpuMemoryUtilization"] == 0.9
+
+
+def test_new_model_caps_gpu_memory_utilization_in_development(tmp_path):
+    root = copy_repository(tmp_path)
+    code, out = run_json(root, "new-model", "gemma-3-4b-it", "--env", "development", "--shape", "vision",
+                         "--params-b", "4")
+    assert code == 0, out
+    assert out["values"]["deployment"]["gpuMemoryUtilization"] == 0.8, "sizing.yaml developmentMax is 0.80"
+    assert any("developmentMax" in note for note in out["notes"]), out["notes"]
+
+
+def test_new_model_takes_a_port_that_later_environments_also_have_free(tmp_path):
+    root = copy_repository(tmp_path)
+    first = run_json(root, "new-model", "model-a", "--env", "staging", "--shape", "single-gpu", "--params-b", "8")[1]
+    # production-vn gets a (disabled) model on the next port: staging must skip it, or promotion would move ports.
+    planted = root / "environments/production-vn/language/holder.yaml"
+    text = (root / "environments/production-vn/language/qwen3-32b.yaml").read_text()
+    planted.write_text(text.replace("qwen3-32b", "holder").replace("Qwen3-32B", "Holder")
+                       .replace("nodePort: 30025", f"nodePort: {first['nodePort'] + 1}"))
+    code, second = run_json(root, "new-model", "model-b", "--env", "staging", "--shape", "single-gpu", "--params-b", "8")
+    assert code == 0, second
+    assert second["nodePort"] == first["nodePort"] + 2, (
+        f"staging model-b got {second['nodePort']}; {first['nodePort'] + 1} is held by {planted} in production-vn")
+
+
+def test_new_model_refuses_a_name_that_exists(tmp_path):
+    root = copy_repository(tmp_path)
+    result = run(root, "new-model", "qwen3-32b", "--env", "staging", "--shape", "single-gpu", "--params-b", "32")
+    assert result.returncode == 2, described(result)
+    assert "environments/staging/language/qwen3-32b.yaml already exists (release llms-v2-qwen3-32b); pick another " \
+           "NAME, or edit that file" in result.stderr
+
+
+def test_new_model_refuses_a_model_of_another_environment_and_points_to_promote(tmp_path):
+    root = copy_repository(tmp_path)
+    result = run(root, "new-model", "qwen3-32b-lmcache", "--env", "production-jp", "--shape", "lmcache",
+                 "--params-b", "32")
+    assert result.returncode == 2, described(result)
+    assert "use `vllm-models promote qwen3-32b-lmcache --from production-vn --to production-jp` so it keeps its port" \
+        in result.stderr
+    assert not (root / "environments/production-jp/language/qwen3-32b-lmcache.yaml").exists()
+
+
+def test_new_model_refuses_when_the_categorys_port_ranges_are_full(tmp_path):
+    root = copy_repository(tmp_path)
+    fleet_file = root / "environments/fleet.yaml"
+    fleet = yaml.safe_load(fleet_file.read_text())
+    used = sorted(yaml.safe_load(p.read_text())["service"]["nodePort"]
+                  for p in (root / "environments/staging/language").glob("*.yaml"))
+    # Shrink the language ranges to exactly the ports staging's models hold.
+    fleet["portRanges"] = [r for r in fleet["portRanges"] if r["category"] != "language"] + [
+        {"name": "language", "category": "language", "from": used[0], "to": used[0]},
+        {"name": "language-extended", "category": "language", "from": used[1], "to": used[-1]}]
+    assert used[1:] == list(range(used[1], used[-1] + 1)), f"staging's language ports are not contiguous: {used}"
+    fleet_file.write_text(yaml.safe_dump(fleet, sort_keys=False))
+    result = run(root, "new-model", "one-more", "--env", "staging", "--shape", "single-gpu", "--params-b", "8")
+    assert result.returncode == 2, described(result)
+    assert (f"no free NodePort for category language in staging: its ranges (language {used[0]}-{used[0]}, "
+            f"language-extended {used[1]}-{used[-1]}) in environments/fleet.yaml portRanges are full") in result.stderr
+    assert not (root / "environments/staging/language/one-more.yaml").exists()
+
+
+def test_new_model_refuses_a_shape_that_needs_more_gpus_than_the_quota_leaves(tmp_path):
+    root = copy_repository(tmp_path)
+    _, plan = run_json(root, "plan", "--env", "staging")
+    left = int(plan["remaining"]["requests.nvidia.com/gpu"])
+    assert left < 8, f"this case needs staging to have under 8 GPUs left under its quota; plan says {left}"
+    values_before = (root / "environments/staging/values.yaml").read_bytes()
+    result = run(root, "new-model", "deepseek-v3", "--env", "staging", "--shape", "moe", "--params-b", "671")
+    assert result.returncode == 2, described(result)
+    assert (f"vllm-models: llms-v2-deepseek-v3 adds 8 GPU(s) at peak (8 per pod x 1 replica(s)) but the quota of "
+            f"staging leaves {left} GPU(s)") in result.stderr
+    assert "(nothing was written)" in result.stderr
+    assert not (root / "environments/staging/language/deepseek-v3.yaml").exists()
+    assert (root / "environments/staging/values.yaml").read_bytes() == values_before, "refusal must undo the flag"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--shape", "single-gpu", "--params-b", "70"],
+     "--shape single-gpu fits models up to 40B on one 80GB GPU (seed: Template 1 for 7B-32B); a 70B model needs "
+     "--shape multi-gpu (default --tp 4)"),
+    (["--shape", "multi-gpu", "--params-b", "70", "--tp", "3"],
+     "--tp 3: tensor parallel size must be one of 1, 2, 4, 8"),
+    (["--shape", "vision", "--params-b", "7", "--category", "language"],
+     "--shape vision does not fit --category language"),
+    (["--shape", "moe", "--params-b", "30", "--architecture", "dense"],
+     "--shape moe is for mixture-of-experts models"),
+])
+def test_new_model_refuses_inconsistent_options_before_writing(tmp_path, args, message):
+    root = copy_repository(tmp_path)
+    result = run(root, "new-model", "some-model", "--env", "staging", *args)
+    assert result.returncode == 2, described(result)
+    assert message in result.stderr
+    assert not list((root / "environments/staging").rglob("some-model.yaml"))

@@ -1,0 +1,64 @@
+"""`vllm-models verify FILES`: checks what the changed files affect, and renders only that."""
+from __future__ import annotations
+
+import re
+
+import yaml
+from cli_repo import REPOSITORY, copy_repository, described, run, run_json, template_renders
+
+
+def test_verify_of_one_changed_model_file_renders_only_that_release(tmp_path):
+    root = copy_repository(tmp_path)
+    warm = run(root, "verify", "--env", "staging")
+    assert warm.returncode in (0, 1), described(warm)
+    before = template_renders(root)
+    assert before, "verify --env staging rendered nothing into the copy's cache"
+
+    changed = root / "environments/staging/language/qwen3-32b.yaml"
+    changed.write_text(changed.read_text() + "\nreplicaCount: 1\n")
+    code, report = run_json(root, "verify", "environments/staging/language/qwen3-32b.yaml")
+    helm_runs = template_renders(root) - before
+    assert len(helm_runs) == 1, (f"verify of one staging model file ran helm template {len(helm_runs)} times; "
+                                 f"only llms-v2-qwen3-32b changed")
+    assert report["checked"] == {"staging": ["llms-v2-qwen3-32b"]}, report["checked"]
+
+
+def test_verify_of_an_environment_values_file_checks_every_release_of_that_environment(tmp_path):
+    root = copy_repository(tmp_path)
+    _, report = run_json(root, "verify", "environments/development/values.yaml")
+    _, listing = run_json(root, "ports", "--env", "development")
+    enabled = {u["release"] for r in listing["environments"][0]["ranges"] for u in r["used"] if u["enabled"]}
+    assert list(report["checked"]) == ["development"], report["checked"]
+    assert enabled <= set(report["checked"]["development"]), (
+        f"verify of environments/development/values.yaml skipped {enabled - set(report['checked']['development'])}")
+
+
+def test_verify_of_files_that_feed_no_release_checks_nothing(tmp_path):
+    root = copy_repository(tmp_path)
+    (root / "README.md").write_text("notes\n")
+    code, report = run_json(root, "verify", "README.md")
+    assert (code, report["checked"], report["findings"]) == (0, {}, [])
+    assert template_renders(root) == set(), "verify rendered releases for a file no release reads"
+
+
+def test_verify_reports_a_broken_model_file_by_file_and_key(tmp_path):
+    root = copy_repository(tmp_path)
+    broken = root / "environments/staging/language/qwen3-32b.yaml"
+    broken.write_text(broken.read_text().replace("numGPUs: 1", "numGPUs: 2"))
+    result = run(root, "verify", "environments/staging/language/qwen3-32b.yaml")
+    assert result.returncode == 1, described(result)
+    assert "deployment.tensorParallel (1) must equal deployment.numGPUs (2)" in result.stderr, described(result)
+    assert "environments/staging/language/qwen3-32b.yaml" in result.stderr
+
+
+def test_the_pre_commit_hook_runs_verify_on_exactly_the_files_that_feed_renders():
+    config = yaml.safe_load((REPOSITORY / ".pre-commit-config.yaml").read_text())
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    assert all(repo["repo"] == "local" for repo in config["repos"]), "remote hook repositories need a download"
+    hook = hooks["vllm-models-verify"]
+    assert hook["entry"] == ".venv/bin/vllm-models verify" and hook.get("pass_filenames", True)
+    files = re.compile(hook["files"])
+    feeding = ["environments/staging/values.yaml", "environments/fleet.yaml", "charts/vllm-models/values.yaml",
+               "charts/llms-namespace/templates/resourcequota.yaml", "policies/gpu.rego", "helmfile.yaml.gotmpl"]
+    assert [f for f in feeding if not files.search(f)] == [], hook["files"]
+    assert [f for f in ("README.md", "tests/test_service.py", "docs/helmfile.yaml.gotmpl") if files.search(f)] == []
