@@ -1,5 +1,8 @@
 """Validate rendered objects against the official Kubernetes OpenAPI schemas (kubernetes-validate).
 
+Custom resources (ServiceMonitor, PrometheusRule, ScaledObject) are validated against the upstream
+CRD schemas kept in data/crds/ (see PROVENANCE.md there).
+
 kubernetes-validate's own `validate()` reloads the multi-megabyte definitions file on every call;
 here each (version, kind, apiVersion) validator is built once per process and reused, with the
 same schema files and the same strict mode (unknown fields are errors).
@@ -7,11 +10,16 @@ same schema files and the same strict mode (unknown fields are errors).
 from __future__ import annotations
 
 import functools
+import json
 import re
+from pathlib import Path
 
 import jsonschema
 import kubernetes_validate.utils as kv
 from referencing import Registry, Resource
+
+
+CRD_DIR = Path(__file__).parent / "data" / "crds"
 
 
 class NoSchema(Exception):
@@ -55,9 +63,45 @@ def validate(document: dict, version: str) -> list[str]:
     try:
         checker = validator(version, document.get("apiVersion", ""), document.get("kind", ""))
     except NoSchema as missing:
-        return [f"{name}: {missing}"]
+        try:  # custom resources (ServiceMonitor, ...): the upstream CRD schemas in data/crds
+            return crd_violations(document)
+        except LookupError:
+            return [f"{name}: {missing}"]
     problems = []
     for error in sorted(checker.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
         path = ".".join(str(p) for p in error.absolute_path) or "(root)"
         problems.append(f"{name}: {path}: {error.message} (Kubernetes {kv.major_minor(version)} schema)")
     return problems
+
+
+def _strict(schema: dict) -> dict:
+    """A copy of a CRD schema that refuses unknown fields, as the API server's strict field validation does."""
+    strict = dict(schema)
+    if "properties" in schema:
+        strict["properties"] = {name: _strict(sub) for name, sub in schema["properties"].items()}
+        if "additionalProperties" not in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+            strict["additionalProperties"] = False
+    if isinstance(schema.get("additionalProperties"), dict):
+        strict["additionalProperties"] = _strict(schema["additionalProperties"])
+    if isinstance(schema.get("items"), dict):
+        strict["items"] = _strict(schema["items"])
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        if keyword in schema:
+            strict[keyword] = [_strict(sub) for sub in schema[keyword]]
+    return strict
+
+
+@functools.lru_cache(maxsize=None)
+def crd_validator(api_version: str, kind: str) -> jsonschema.Draft7Validator:
+    group, _, version = api_version.rpartition("/")
+    path = CRD_DIR / f"{group}_{version}_{kind}.json"
+    if not path.exists():
+        raise LookupError(f"no CRD schema for {api_version} {kind} in {CRD_DIR} (see its PROVENANCE.md)")
+    return jsonschema.Draft7Validator(_strict(json.loads(path.read_text())))
+
+
+def crd_violations(obj: dict) -> list[str]:
+    """Where a custom resource breaks its CRD's schema, one line per error: path, problem."""
+    validator = crd_validator(obj["apiVersion"], obj["kind"])
+    return [f"{obj['kind']} {obj['metadata']['name']}: {'.'.join(str(p) for p in error.absolute_path) or '<root>'}: {error.message}"
+            for error in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path)))]

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import fleet, kube_validate, toolchain, values_check
+from . import fleet, kube_validate, metrics, toolchain, values_check
 from . import render as harness
 
 ALL = None  # every release of an environment
@@ -72,13 +72,25 @@ def vllm_arguments(rendered: harness.Rendered) -> list[Finding]:
     return [Finding("vllm-args", rel.environment, f"{where}: {problem.message}", rel.name) for problem in problems]
 
 
+def metric_names(rendered: harness.Rendered) -> list[Finding]:
+    """Alerts, dashboard and autoscaler read only metrics the release's vLLM version exports."""
+    rel = rendered.release
+    if not rendered.objects("Deployment"):
+        return []
+    try:
+        problems = metrics.metric_problems(rendered)
+    except metrics.CatalogMissing as missing:
+        problems = [f"{fleet.where(rendered)}: {missing}"]
+    return [Finding("metrics", rel.environment, problem, rel.name) for problem in problems]
+
+
 def fleet_rules(env: str, renders: list[harness.Rendered]) -> list[Finding]:
     """Ports, names, files, flags, capacity and admission: what needs every release of the environment."""
     models = [r for r in renders if fleet.is_model_release(r.release)]
     return [Finding("fleet", env, problem) for problem in fleet.check_environment(env, models)]
 
 
-RELEASE_CHECKS: list[Callable[[harness.Rendered], list[Finding]]] = [kubernetes_schema, vllm_arguments]
+RELEASE_CHECKS: list[Callable[[harness.Rendered], list[Finding]]] = [kubernetes_schema, vllm_arguments, metric_names]
 FLEET_CHECKS: list[Callable[[str, list[harness.Rendered]], list[Finding]]] = [fleet_rules]
 
 

@@ -1,0 +1,74 @@
+"""The KEDA ScaledObject: optional scaling on queue depth and KV-cache usage, never beside the HPA."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import edited_release
+from vllm_models import kube_validate, metrics
+from vllm_models import render as harness
+
+
+def with_keda(tmp_path, env: str, name: str, **keda) -> harness.Release:
+    def edit(values):
+        values["keda"] = {"enabled": True, **keda}
+    return edited_release(tmp_path, env, name, edit)
+
+
+def refusal(rel: harness.Release) -> str:
+    with pytest.raises(harness.RenderError) as refused:
+        harness.render(rel, use_cache=False)
+    return str(refused.value)
+
+
+def test_no_release_scales_with_keda_unless_it_asks_to(rendered):
+    assert rendered.objects("ScaledObject") == [], metrics.where(rendered)
+
+
+@pytest.mark.parametrize("env, tag", [("staging", "v0.11.0"), ("production-jp", "v0.10.2")])
+def test_keda_scales_the_deployment_on_waiting_requests_and_kv_cache_usage_of_this_release(tmp_path, env, tag):
+    rendered = harness.render(with_keda(tmp_path, env, "llms-v2-qwen3-32b", waitingRequestsPerReplica=5, kvCacheUsagePercent=75))
+    assert metrics.image_tag(rendered) == tag
+    scaled = rendered.one("ScaledObject")
+    spec = scaled["spec"]
+    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                      "name": rendered.one("Deployment")["metadata"]["name"]}
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (1, 2)
+    assert spec["fallback"] == {"failureThreshold": 3, "replicas": 1}
+    triggers = {t["name"]: t for t in spec["triggers"]}
+    assert {name: t["metadata"]["threshold"] for name, t in triggers.items()} == {"requests-waiting": "5", "kv-cache-usage": "0.75"}
+    assert {t["metricType"] for t in triggers.values()} == {"AverageValue"}, "KEDA's fallback needs AverageValue triggers"
+    assert metrics.metric_names(triggers["requests-waiting"]["metadata"]["query"]) == ["vllm:num_requests_waiting"]
+    assert metrics.metric_names(triggers["kv-cache-usage"]["metadata"]["query"]) == ["vllm:kv_cache_usage_perc"]
+    for trigger in triggers.values():
+        [selector] = metrics.selectors(metrics.parse(trigger["metadata"]["query"]))
+        assert metrics.label_matchers(selector) == {"namespace": "llms", "model_name": "Qwen3-32B"}
+    assert metrics.metric_problems(rendered) == []
+    assert rendered.objects("HorizontalPodAutoscaler") == [], "KEDA creates its own HPA"
+    assert "replicas" not in rendered.one("Deployment")["spec"], "a replicas field would reset KEDA's count on every upgrade"
+    assert kube_validate.crd_violations(scaled) == []
+
+
+def test_the_crd_check_reports_a_scaledobject_without_triggers(tmp_path):
+    scaled = harness.render(with_keda(tmp_path, "staging", "llms-v2-qwen3-32b")).one("ScaledObject")
+    del scaled["spec"]["triggers"]
+    assert kube_validate.crd_violations(scaled) == ["ScaledObject llms-v2-qwen3-32b: spec: 'triggers' is a required property"]
+
+
+def test_keda_beside_the_cpu_autoscaler_is_refused_naming_both_keys(tmp_path):
+    def edit(values):
+        values["keda"] = {"enabled": True}
+        values["autoscaling"] = {"enabled": True}
+    message = refusal(edited_release(tmp_path, "staging", "llms-v2-qwen3-32b", edit))
+    assert "vllm-models: autoscaling.enabled and keda.enabled are both true" in message
+    assert "autoscaling.enabled is set in environments/staging/language/qwen3-32b.yaml" in message
+    assert "keda.enabled is set in environments/staging/language/qwen3-32b.yaml" in message
+
+
+def test_keda_max_replicas_not_above_min_replicas_is_refused(tmp_path):
+    message = refusal(with_keda(tmp_path, "staging", "llms-v2-qwen3-32b", minReplicas=2, maxReplicas=2))
+    assert "keda.maxReplicas (2) must exceed keda.minReplicas (2), or KEDA can never scale" in message
+
+
+def test_a_fallback_outside_the_replica_range_is_refused(tmp_path):
+    message = refusal(with_keda(tmp_path, "staging", "llms-v2-qwen3-32b", maxReplicas=3, fallback={"replicas": 4}))
+    assert "keda.fallback.replicas (4) must lie between keda.minReplicas (1) and keda.maxReplicas (3)" in message
