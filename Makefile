@@ -57,3 +57,70 @@ clean: ## Remove the render cache (keeps .tools and .venv)
 .PHONY: bench
 bench: setup ## Benchmark the suite against a bare helm template, and its growth with fleet size (docs/benchmark.md)
 	$(BIN)/python scripts/bench.py
+
+.PHONY: generate-docs
+generate-docs: setup ## Regenerate the parameter table of charts/vllm-models/README.md from values.yaml
+	@$(BIN)/python scripts/generate_chart_docs.py
+
+.PHONY: lint-examples
+lint-examples: setup ## helm lint --strict the chart with each example values file (the seeds' six templates)
+	@$(BIN)/python -m vllm_models.chart_examples
+
+VLLM ?= 0.11.0
+.PHONY: generate-vllm-catalog
+generate-vllm-catalog: ## Regenerate src/vllm_models/data/vllm/v$(VLLM).json from vLLM $(VLLM)'s real parser (throwaway 2.5 GB venv in $$TMPDIR)
+	scripts/vllm_catalog/generate.sh $(VLLM)
+
+.PHONY: verify-vllm-args
+verify-vllm-args: setup ## Parse every rendered command line with the real parser of its image's vLLM version (slow: installs vLLM)
+	$(BIN)/python scripts/vllm_catalog/export_args.py .render/vllm-args
+	for args in .render/vllm-args/*.json; do scripts/vllm_catalog/verify.sh "$$(basename "$$args" .json)" "$$args"; done
+
+# Operator CLI: thin wrappers around .venv/bin/vllm-models (`vllm-models <command> --help` documents
+# every option). Exit codes: 0 ok, 1 problems found, 2 usage error or refusal (make reports any
+# non-zero exit as its own error 2). OUTPUT=json prints JSON; ARGS passes extra options through.
+# ENV is passed only when given on the command line for commands where it is optional.
+OUTPUT ?= table
+ARGS ?=
+OPTIONAL_ENV = $(if $(filter command line environment,$(origin ENV)),--env $(ENV))
+
+.PHONY: new-model
+new-model: setup ## Add a model: NAME=x ENV=staging SHAPE=multi-gpu PARAMS=70 [CATEGORY=..] [ARGS="--tp 4 --model-path P"]
+	@$(CLI) new-model $(NAME) --env $(ENV) --shape $(SHAPE) --params-b $(PARAMS) \
+		$(if $(CATEGORY),--category $(CATEGORY)) --output $(OUTPUT) $(ARGS)
+
+.PHONY: ports
+ports: setup ## NodePorts per range: used, free, conflicts (all environments, or ENV=env)
+	@$(CLI) ports $(OPTIONAL_ENV) --output $(OUTPUT)
+
+.PHONY: promote
+promote: setup ## Copy model NAME from FROM to TO (the next environment), enable it, show the rendered diff [ARGS=--force]
+	@$(CLI) promote $(NAME) --from $(FROM) --to $(TO) --output $(OUTPUT) $(ARGS)
+
+.PHONY: diff
+diff: setup ## Semantic diff of the rendered manifests of environments A and B [RELEASE=llms-v2-x]
+	@$(CLI) diff $(A) $(B) $(if $(RELEASE),--release $(RELEASE)) --output $(OUTPUT) $(ARGS)
+
+.PHONY: plan
+plan: setup ## Capacity of ENV (default staging): GPUs, memory, CPU per enabled release vs the quota
+	@$(CLI) plan --env $(ENV) --output $(OUTPUT)
+
+.PHONY: verify
+verify: setup ## Render and check what FILES affect (all of ENV, or everything, without FILES)
+	@$(CLI) verify $(OPTIONAL_ENV) --output $(OUTPUT) $(FILES)
+
+# --- Policies (policies/*.rego; conftest when on PATH, else regopy in-process) ---
+
+.PHONY: policy
+policy: setup ## Print every policy result for each release of ENV (default staging); RELEASE=name for one
+	@$(BIN)/python -m vllm_models.policy --env $(ENV) $(if $(RELEASE),--release $(RELEASE))
+
+.PHONY: generate-policy-docs
+generate-policy-docs: setup ## Regenerate the rule table in policies/README.md from the rules' METADATA blocks
+	@$(BIN)/python -m vllm_models.policy --write-docs
+
+# --- Golden renders (tests/golden/: every environment's releases and every chart example) ---
+
+.PHONY: update-golden
+update-golden: setup ## Rewrite tests/golden/ from the current chart and environments (review the diff, then commit)
+	@$(BIN)/python scripts/update_golden.py

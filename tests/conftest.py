@@ -13,6 +13,8 @@ import pytest
 from vllm_models import fleet
 from vllm_models import render as harness
 
+pytest_plugins = ["policy_support"]  # lists the policy exceptions in force after a run
+
 
 @functools.lru_cache(maxsize=None)
 def installed_releases() -> tuple[harness.Release, ...]:

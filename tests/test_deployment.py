@@ -1,21 +1,18 @@
-"""The Deployment: GPU shape and QoS, for every release of every environment."""
+"""The Deployment: the GPU pod the chart builds, from the examples and from every release of every environment."""
 from __future__ import annotations
 
-import copy
+import re
 
 import pytest
 
 from conftest import edited_release
-from vllm_models import checks
+from vllm_models import chart_examples
 from vllm_models import render as harness
 
-
-def test_every_release_runs_as_many_parallel_shards_as_it_has_gpus(rendered):
-    assert checks.gpu_parallelism(rendered) == []
-
-
-def test_every_container_has_requests_equal_to_limits(rendered):
-    assert checks.guaranteed_qos(rendered) == []
+STANDARD_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
+                   "app.kubernetes.io/component", "app.kubernetes.io/managed-by", "app.kubernetes.io/part-of",
+                   "helm.sh/chart", "model")
+UNITS = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
 
 def test_a_model_file_whose_gpus_differ_from_tensor_parallel_is_refused_naming_environment_file_and_values(tmp_path):
@@ -30,27 +27,219 @@ def test_a_model_file_whose_gpus_differ_from_tensor_parallel_is_refused_naming_e
     assert "helm3 template llms-v2-qwen3-32b" in message
 
 
-def staging_qwen():
-    return harness.render(harness.release("staging", "llms-v2-qwen3-32b"))
+def quantity(text: str) -> float:
+    number, unit = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", str(text)).groups()
+    return float(number) * UNITS[unit]
 
 
-def test_the_parallelism_check_reports_args_that_do_not_match_the_gpu_limit():
-    rendered = staging_qwen()
-    broken = harness.Rendered(rendered.release, copy.deepcopy(rendered.documents), rendered.manifest)
-    args = broken.container()["args"]
-    args[args.index("--tensor-parallel-size") + 1] = "2"
-    assert checks.gpu_parallelism(broken) == [
-        "environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): "
-        "Deployment llms-v2-qwen3-32b runs --tensor-parallel-size 2 x --pipeline-parallel-size 1 = 2 "
-        "but its nvidia.com/gpu limit is 1; set deployment.tensorParallel x pipelineParallel equal to "
-        "deployment.numGPUs"]
+def pod_spec(rendered: harness.Rendered) -> dict:
+    return rendered.one("Deployment")["spec"]["template"]["spec"]
 
 
-def test_the_qos_check_reports_a_request_below_its_limit():
-    rendered = staging_qwen()
-    broken = harness.Rendered(rendered.release, copy.deepcopy(rendered.documents), rendered.manifest)
-    broken.container()["resources"]["requests"]["memory"] = "100Gi"
-    assert checks.guaranteed_qos(broken) == [
-        "environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): "
-        "Deployment llms-v2-qwen3-32b container vllm memory request 100Gi != limit 200Gi; "
-        "set resources.requests.memory equal to resources.limits.memory (Guaranteed QoS)"]
+def volume(rendered: harness.Rendered, name: str) -> dict:
+    return next(v for v in pod_spec(rendered)["volumes"] if v["name"] == name)
+
+
+def env_of(rendered: harness.Rendered) -> dict:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in rendered.container()["env"]}
+
+
+def with_values(tmp_path, overrides: dict, example: str = "single-gpu") -> harness.Rendered:
+    return chart_examples.render_with(example, overrides, tmp_path)
+
+
+def with_gpus(tmp_path, count: int) -> harness.Rendered:
+    """multi-gpu.yaml on `count` GPUs, its shmSize removed so the chart sizes /dev/shm."""
+    def edit(values: dict) -> None:
+        values.pop("shmSize")
+        values["deployment"].update(tensorParallel=count, numGPUs=count)
+        for side in ("limits", "requests"):
+            values["resources"][side]["nvidia.com/gpu"] = count
+    return chart_examples.render_edited("multi-gpu", edit, tmp_path)
+
+
+def where(rendered: harness.Rendered) -> str:
+    return f"environment {rendered.release.environment}, release {rendered.release.name}"
+
+
+def test_every_object_of_every_release_carries_the_standard_labels(rendered):
+    for doc in rendered.documents:
+        expected = [label for label in STANDARD_LABELS
+                    if not (doc["kind"] == "Pod" and label == "model")]  # the helm test pod is no Service endpoint
+        missing = [label for label in expected if label not in doc["metadata"].get("labels", {})]
+        assert missing == [], f"{where(rendered)}: {doc['kind']} {doc['metadata']['name']} lacks labels {missing}"
+
+
+def test_every_release_selects_its_pods_by_name_instance_and_model_only(rendered):
+    selector = rendered.one("Deployment")["spec"]["selector"]["matchLabels"]
+    assert sorted(selector) == ["app.kubernetes.io/instance", "app.kubernetes.io/name", "model"], (
+        f"{where(rendered)}: Deployment selector {selector}")
+    labels = rendered.one("Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= labels.items(), f"{where(rendered)}: pod labels {labels} miss the selector {selector}"
+
+
+def test_every_release_sizes_dev_shm_in_memory_and_below_the_memory_limit(rendered):
+    dshm = volume(rendered, "dshm")["emptyDir"]
+    limit = rendered.container()["resources"]["limits"]["memory"]
+    assert dshm["medium"] == "Memory", f"{where(rendered)}: /dev/shm {dshm}"
+    assert quantity(dshm["sizeLimit"]) < quantity(limit), f"{where(rendered)}: /dev/shm {dshm['sizeLimit']} >= memory limit {limit}"
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in rendered.container()["volumeMounts"]
+
+
+def test_every_release_probes_health_on_the_http_port(rendered):
+    container = rendered.container()
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health", "port": "http"}, f"{where(rendered)}: {probe} {container[probe]}"
+    assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+
+
+def test_every_release_runs_with_the_safe_security_defaults(rendered):
+    pod, container = pod_spec(rendered), rendered.container()
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, f"{where(rendered)}: {pod['securityContext']}"
+    assert "hostPID" not in pod and not container["securityContext"].get("privileged"), f"{where(rendered)}: privileged"
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False, f"{where(rendered)}: {container['securityContext']}"
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}, f"{where(rendered)}: {container['securityContext']}"
+
+
+def test_the_model_metadata_is_stamped_for_policies():
+    deployment = chart_examples.render("moe").one("Deployment")
+    labels = deployment["metadata"]["labels"]
+    assert {k: labels[k] for k in ("model", "vllm-models.io/category", "vllm-models.io/architecture",
+                                   "vllm-models.io/size-class", "app.kubernetes.io/version")} == {
+        "model": "deepseek-r1", "vllm-models.io/category": "language", "vllm-models.io/architecture": "moe",
+        "vllm-models.io/size-class": "massive", "app.kubernetes.io/version": "v0.10.2"}
+    assert deployment["metadata"]["annotations"] == {
+        "vllm-models.io/parameters-billions": "671", "vllm-models.io/served-model-name": "DeepSeek-R1",
+        "vllm-models.io/startup-budget-seconds": "2400"}
+
+
+def test_gpu_requests_and_limits_follow_num_gpus_when_resources_leave_them_out(tmp_path):
+    rendered = chart_examples.render_edited(
+        "multi-gpu", lambda v: [v["resources"][side].pop("nvidia.com/gpu") for side in ("limits", "requests")], tmp_path)
+    resources = rendered.container()["resources"]
+    assert resources["limits"]["nvidia.com/gpu"] == resources["requests"]["nvidia.com/gpu"] == 4
+
+
+def test_requests_default_to_the_limits(tmp_path):
+    rendered = chart_examples.render_edited("single-gpu", lambda v: v["resources"].pop("requests"), tmp_path)
+    resources = rendered.container()["resources"]
+    assert resources["requests"] == resources["limits"] == {"cpu": "16", "memory": "200Gi", "nvidia.com/gpu": 1}
+
+
+@pytest.mark.parametrize("count, size", [(2, "16Gi"), (4, "32Gi"), (8, "64Gi")])
+def test_dev_shm_defaults_to_the_seeds_table_by_gpus_per_pod(count, size, tmp_path):
+    assert volume(with_gpus(tmp_path, count), "dshm")["emptyDir"] == {"medium": "Memory", "sizeLimit": size}
+
+
+def test_one_gpu_gets_the_tables_16gi_dev_shm_and_no_nccl_settings(tmp_path):
+    rendered = with_values(tmp_path, {"nccl": {"gpuMem": True, "logLevel": "INFO"}})
+    assert volume(rendered, "dshm")["emptyDir"]["sizeLimit"] == "16Gi"
+    assert not [name for name in env_of(rendered) if name.startswith("NCCL_")]
+
+
+def test_nccl_settings_become_environment_variables_on_multi_gpu_pods(tmp_path):
+    assert env_of(with_values(tmp_path, {"nccl": {"gpuMem": False, "logLevel": "INFO"}}, "multi-gpu"))["NCCL_DEBUG"] == "INFO"
+    assert "NCCL_CUMEM_ENABLE" not in env_of(with_values(tmp_path, {"nccl": {"gpuMem": False}}, "multi-gpu"))
+
+
+def test_the_hugging_face_token_comes_from_a_secret_reference(tmp_path):
+    rendered = with_values(tmp_path, {"huggingface": {"tokenSecret": {"name": "hf", "key": "hf-token"}}})
+    assert env_of(rendered)["HF_TOKEN"] == {"secretKeyRef": {"name": "hf", "key": "hf-token"}}
+
+
+def test_scheduling_settings_reach_the_pod(tmp_path):
+    pod = pod_spec(with_values(tmp_path, {"runtimeClassName": "nvidia", "priorityClassName": "gpu-critical",
+                                          "global": {"nodeSelector": {"pool": "gpu", "zone": "a"}},
+                                          "nodeSelector": {"zone": "b"}}))
+    assert pod["runtimeClassName"] == "nvidia"
+    assert pod["priorityClassName"] == "gpu-critical"
+    assert pod["nodeSelector"] == {"pool": "gpu", "zone": "b"}
+    assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+
+
+def test_the_environments_priority_class_applies_when_the_release_sets_none(tmp_path):
+    assert pod_spec(with_values(tmp_path, {"global": {"priorityClassName": "gpu-high"}}))["priorityClassName"] == "gpu-high"
+    assert "priorityClassName" not in pod_spec(chart_examples.render("single-gpu"))
+
+
+def test_gpu_products_join_every_required_node_term(tmp_path):
+    product = {"key": "nvidia.com/gpu.product", "operator": "In", "values": ["NVIDIA-H100-80GB-HBM3"]}
+    alone = pod_spec(with_values(tmp_path, {"gpuProducts": ["NVIDIA-H100-80GB-HBM3"]}))["affinity"]
+    assert alone == {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [product]}]}}}
+    zone_a = {"key": "zone", "operator": "In", "values": ["a"]}
+    pool = {"key": "pool", "operator": "Exists"}
+    merged = pod_spec(with_values(tmp_path, {"gpuProducts": ["NVIDIA-H100-80GB-HBM3"], "affinity": {"nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [zone_a]}, {"matchExpressions": [pool]}]}}}}))["affinity"]
+    assert merged["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"] == [
+        {"matchExpressions": [zone_a, product]}, {"matchExpressions": [pool, product]}]
+
+
+def test_topology_spread_counts_the_releases_pods_unless_told_otherwise(tmp_path):
+    constraint = {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"}
+    own = {**constraint, "topologyKey": "zone", "labelSelector": {"matchLabels": {"team": "inference"}}}
+    spread = pod_spec(with_values(tmp_path, {"deployment": {"topologySpreadConstraints": [constraint, own]}}))[
+        "topologySpreadConstraints"]
+    assert spread == [{**constraint, "labelSelector": {"matchLabels": {
+        "app.kubernetes.io/name": "vllm-models", "app.kubernetes.io/instance": "llms-v2-qwen3-32b", "model": "qwen3-32b"}}},
+        own]
+
+
+@pytest.mark.parametrize("seconds, threshold", [(1800, 360), (1801, 361)])
+def test_slow_start_turns_one_number_into_the_startup_probe(seconds, threshold, tmp_path):
+    rendered = with_values(tmp_path, {"slowStart": {"maxStartupSeconds": seconds}, "probes": {"startup": {"failureThreshold": None}}})
+    assert rendered.container()["startupProbe"]["failureThreshold"] == threshold
+    assert rendered.one("Deployment")["spec"]["progressDeadlineSeconds"] == threshold * 5 + 600
+
+
+@pytest.mark.parametrize("parameters, architecture, threshold, grace", [
+    (8, "dense", 60, 60), (32, "dense", 120, 120), (70, "dense", 180, 120), (405, "dense", 360, 180),
+    (671, "dense", 480, 180), (671, "moe", 480, 300)])
+def test_startup_budget_and_grace_come_from_the_seeds_tables_by_size(parameters, architecture, threshold, grace, tmp_path):
+    def edit(values: dict) -> None:
+        values["modelInfo"].update(parameters=parameters, architecture=architecture)
+        values["deployment"].pop("terminationGracePeriodSeconds")
+        values["probes"]["startup"].pop("failureThreshold")
+    rendered = chart_examples.render_edited("single-gpu", edit, tmp_path)
+    assert rendered.container()["startupProbe"]["failureThreshold"] == threshold
+    assert pod_spec(rendered)["terminationGracePeriodSeconds"] == grace
+
+
+def test_a_pre_stop_pause_lets_endpoints_drain_before_vllm_stops(tmp_path):
+    lifecycle = with_values(tmp_path, {"deployment": {"preStopSleepSeconds": 30}}).container()["lifecycle"]
+    assert lifecycle == {"preStop": {"exec": {"command": ["sleep", "30"]}}}
+
+
+def test_rollouts_add_a_pod_before_removing_one_unless_recreate_is_chosen(tmp_path):
+    assert chart_examples.render("single-gpu").one("Deployment")["spec"]["strategy"] == {
+        "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    recreate = with_values(tmp_path, {"deployment": {"updateStrategy": {"type": "Recreate"}}})
+    assert recreate.one("Deployment")["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_the_page_cache_drop_is_an_opt_in_that_runs_before_every_vllm_start(tmp_path):
+    rendered = with_values(tmp_path, {"dropPageCache": {"enabled": True}})
+    container = rendered.container()
+    assert container["command"] == ["/bin/sh", "-c", 'sync && echo 3 > /proc/sys/vm/drop_caches && exec vllm serve "$@"',
+                                    "vllm-serve"]
+    assert container["args"] == chart_examples.render("single-gpu").container()["args"]
+    assert container["securityContext"]["privileged"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is True
+    assert pod_spec(rendered)["hostPID"] is True
+
+
+def test_prometheus_scrape_annotations_are_on_by_default_and_can_be_turned_off(tmp_path):
+    on = chart_examples.render("single-gpu").one("Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert {k: on[k] for k in ("prometheus.io/scrape", "prometheus.io/port", "prometheus.io/path")} == {
+        "prometheus.io/scrape": "true", "prometheus.io/port": "8000", "prometheus.io/path": "/metrics"}
+    off = with_values(tmp_path, {"metrics": {"podAnnotations": False}}).one("Deployment")
+    assert not [k for k in off["spec"]["template"]["metadata"]["annotations"] if k.startswith("prometheus.io/")]
+
+
+def test_extra_pod_labels_and_annotations_are_added_next_to_the_charts(tmp_path):
+    template = with_values(tmp_path, {"deployment": {"podLabels": {"team": "inference"},
+                                                     "podAnnotations": {"example.com/owner": "ml"}}}).one("Deployment")["spec"]["template"]
+    assert template["metadata"]["labels"]["team"] == "inference"
+    assert template["metadata"]["labels"]["model"] == "qwen3-32b"
+    assert template["metadata"]["annotations"]["example.com/owner"] == "ml"

@@ -32,3 +32,38 @@ def test_two_releases_on_one_nodeport_are_reported_with_both_files():
         "llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml), "
         "llms-v2-llama-3-3-70b-instruct (environments/staging/language/llama-3-3-70b-instruct.yaml); "
         "give each a free port in its category's range (`vllm-models ports --env staging`)"]
+
+
+# --- Service types and wiring, from the examples ---------------------------------------------------
+# (imported here, not at the top: this block is appended to the module)
+from vllm_models import chart_examples  # noqa: E402
+
+
+def test_every_service_of_every_release_selects_its_pods_on_the_named_port(rendered):
+    service = rendered.one("Service")
+    pod = rendered.one("Deployment")["spec"]["template"]
+    where = f"environment {rendered.release.environment}, release {rendered.release.name}"
+    assert service["spec"]["selector"] == rendered.one("Deployment")["spec"]["selector"]["matchLabels"], f"{where}: selector"
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items(), f"{where}: selector misses the pods"
+    container_ports = {p["name"] for c in pod["spec"]["containers"] for p in c["ports"]}
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"] and "http" in container_ports, where
+
+
+def test_a_nodeport_service_exposes_its_port_on_every_node():
+    ports = chart_examples.render("single-gpu").one("Service")["spec"]["ports"]
+    assert ports == [{"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP", "nodePort": 30025}]
+
+
+def test_a_cluster_ip_service_has_no_node_port(tmp_path):
+    service = chart_examples.render_with("single-gpu", {"service": {"type": "ClusterIP", "nodePort": None, "port": 80}},
+                                         tmp_path).one("Service")
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+
+
+def test_a_load_balancer_service_keeps_a_chosen_node_port_and_its_annotations(tmp_path):
+    service = chart_examples.render_with("single-gpu", {"service": {
+        "type": "LoadBalancer", "annotations": {"example.com/internal": "true"}}}, tmp_path).one("Service")
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert service["spec"]["ports"][0]["nodePort"] == 30025
+    assert service["metadata"]["annotations"] == {"example.com/internal": "true"}

@@ -27,6 +27,15 @@ CACHE_DIR = toolchain.ROOT / ".render" / "cache"
 NAMESPACE_CHART = "llms-namespace"
 
 
+class ManifestLoader(yaml.SafeLoader):
+    """SafeLoader that reads the plain scalars `=` and `<<` as strings, as Go's YAML (helm, kubectl) does:
+    helm's toYaml leaves them unquoted, and PyYAML's SafeLoader has no constructor for them."""
+
+
+ManifestLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
+ManifestLoader.add_constructor("tag:yaml.org,2002:merge", yaml.SafeLoader.construct_yaml_str)
+
+
 class RenderError(Exception):
     """helm or helmfile refused; str() shows the command, helm's stderr and where the key is set."""
 
@@ -129,7 +138,9 @@ def split_key(key: str) -> list[str]:
 
 def keys_named_in(message: str) -> list[str]:
     """Values keys the chart names in its fail messages (`vllm-models: deployment.numGPUs (2) ...`)."""
-    keys = re.findall(r"\b((?:[a-z][A-Za-z]*\.)+(?:nvidia\.com/gpu|[a-z][A-Za-z]*))\b", message)
+    # A top-level key (extraEnv, shmSize) has no dot: the chart names it first, right after "vllm-models: ".
+    keys = re.findall(r"vllm-models: ([a-z][A-Za-z]*)(?![.A-Za-z/])", message)
+    keys += re.findall(r"\b((?:[a-z][A-Za-z]*\.)+nvidia\.com/gpu|(?:[a-z][A-Za-z]*\.)+[a-z][A-Za-z]*)\b", message)
     seen: list[str] = []
     for key in keys:
         if key not in seen and not key.startswith(("vllm-models.", "kubernetes.io")):
@@ -215,6 +226,16 @@ def _helmfile_inputs(env: str) -> str:
                    _binary_identity(toolchain.tool("helmfile")))
 
 
+def values_data(path: Path) -> dict:
+    """A values file's mapping, for messages and merged views; {} when it is not a YAML mapping
+    (values_check reports that file by name, and helm refuses it when it renders)."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def releases(env: str, *, include_disabled: bool = False) -> list[Release]:
     """The releases helmfile defines for an environment, in helmfile order."""
     command = [toolchain.tool("helmfile"), "--file", str(toolchain.HELMFILE), "-e", env, "build"]
@@ -227,7 +248,7 @@ def releases(env: str, *, include_disabled: bool = False) -> list[Release]:
             for value in entry.get("values") or []:
                 if isinstance(value, str):
                     path = toolchain.ROOT / value
-                    sources.append(ValuesSource(value, yaml.safe_load(path.read_text()) or {}, path))
+                    sources.append(ValuesSource(value, values_data(path), path))
                 else:
                     sources.append(ValuesSource(f"helmfile.yaml.gotmpl (inline values from environments/{env}/values.yaml)", value))
             release = Release(env, entry["name"], entry.get("namespace", ""), entry["chart"],
@@ -265,6 +286,22 @@ def template_command(rel: Release, values_files: list[str], *, helm: str = "helm
     return command
 
 
+def render_values_files(name: str, files: Iterable[str | Path], *, namespace: str = "llms", helm: str = "helm3",
+                        kube_version: str | None = None, use_cache: bool = True) -> Rendered:
+    """`helm template` the chart with values files outside helmfile (chart examples, bad-values cases), in order.
+
+    The result's release has no environment; its sources are the files, labelled repo-relative.
+    """
+    sources = []
+    for file in files:
+        path = Path(file).resolve()
+        label = str(path.relative_to(toolchain.ROOT)) if path.is_relative_to(toolchain.ROOT) else str(path)
+        sources.append(ValuesSource(label, yaml.safe_load(path.read_text()) or {}, path))
+    chart = str(toolchain.CHART_DIR.relative_to(toolchain.ROOT))
+    rel = Release("", name, namespace, chart, True, {}, tuple(sources))
+    return render(rel, helm=helm, kube_version=kube_version, use_cache=use_cache)
+
+
 def render(rel: Release, *, helm: str = "helm3", kube_version: str | None = None, use_cache: bool = True) -> Rendered:
     """`helm template` the release with its helmfile values, in order; parsed documents."""
     chart_dir = (toolchain.ROOT / rel.chart).resolve()
@@ -279,5 +316,5 @@ def render(rel: Release, *, helm: str = "helm3", kube_version: str | None = None
             return run(command, environment=rel.environment, release=rel.name, sources=rel.sources)
 
         manifest = _cached("helm-template-" + _digest(*identity), compute) if use_cache else compute()
-    documents = [doc for doc in yaml.safe_load_all(manifest) if doc]
+    documents = [doc for doc in yaml.load_all(manifest, Loader=ManifestLoader) if doc]
     return Rendered(rel, documents, manifest)

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import fleet, kube_validate, metrics, toolchain, values_check
+from . import fleet, kube_validate, metrics, policy, toolchain, values_check
 from . import render as harness
 
 ALL = None  # every release of an environment
@@ -84,13 +84,21 @@ def metric_names(rendered: harness.Rendered) -> list[Finding]:
     return [Finding("metrics", rel.environment, problem, rel.name) for problem in problems]
 
 
+def policies(rendered: harness.Rendered) -> list[Finding]:
+    """The Rego policies (policies/*.rego) over the release's objects; declared exceptions do not fail."""
+    rel = rendered.release
+    return [Finding("policy", rel.environment, str(violation), rel.name)
+            for violation in policy.evaluate_release(rendered)
+            if violation.severity == "deny" and not violation.excepted]
+
+
 def fleet_rules(env: str, renders: list[harness.Rendered]) -> list[Finding]:
     """Ports, names, files, flags, capacity and admission: what needs every release of the environment."""
     models = [r for r in renders if fleet.is_model_release(r.release)]
     return [Finding("fleet", env, problem) for problem in fleet.check_environment(env, models)]
 
 
-RELEASE_CHECKS: list[Callable[[harness.Rendered], list[Finding]]] = [kubernetes_schema, vllm_arguments, metric_names]
+RELEASE_CHECKS: list[Callable[[harness.Rendered], list[Finding]]] = [kubernetes_schema, policies, vllm_arguments, metric_names]
 FLEET_CHECKS: list[Callable[[str, list[harness.Rendered]], list[Finding]]] = [fleet_rules]
 
 
@@ -138,7 +146,10 @@ def verify(targets: dict[str, set[str] | None]) -> Report:
             except harness.RenderError as error:
                 report.findings.append(Finding("helmfile", env, str(error)))
                 continue
-            usable = [rel for rel in releases if not any(s.label in broken for s in rel.sources)]
+            # helmfile inlines the environment file's `global`: its label names that file
+            usable = [rel for rel in releases
+                      if not any(s.label in broken or any(f"from {file})" in s.label for file in broken)
+                                 for s in rel.sources)]
             results = list(pool.map(_render, usable))
             renders = [r for r in results if isinstance(r, harness.Rendered)]
             report.findings += [r for r in results if isinstance(r, Finding)]

@@ -1,4 +1,4 @@
-{{/* vllm-models.managedFlags: every vLLM flag the chart sets from a key, mapped to that key (extraArgs may not repeat them). */}}
+{{/* vllm-models.managedFlags: every vLLM flag the chart sets from a key, mapped to that key (extraArgs may not repeat them); data parallelism is replicas, tokens come from a Secret. */}}
 {{- define "vllm-models.managedFlags" -}}
 --model: deployment.model
 --served-model-name: deployment.servedModelName
@@ -29,6 +29,9 @@
 --mm-processor-cache-type: deployment.kvOffloading.mmProcessorCacheType
 --compilation-config: deployment.cudaGraphMode
 -O: deployment.cudaGraphMode
+--data-parallel-size: replicaCount
+-dp: replicaCount
+--hf-token: huggingface.tokenSecret
 {{- end -}}
 
 {{/* vllm-models.args: the complete `vllm serve` argument list, built from values in this one place (YAML list). */}}
@@ -43,9 +46,9 @@
 {{- end -}}
 {{- $args = concat $args (list "--gpu-memory-utilization" (toString $d.gpuMemoryUtilization)) -}}
 {{- if $d.maxModelLen -}}
-{{- $args = concat $args (list "--max-model-len" (toString $d.maxModelLen)) -}}
+{{- $args = concat $args (list "--max-model-len" (toString (int64 $d.maxModelLen))) -}}
 {{- end -}}
-{{- $args = concat $args (list "--max-num-seqs" (toString $d.maxNumSeqs)) -}}
+{{- $args = concat $args (list "--max-num-seqs" (toString (int64 $d.maxNumSeqs))) -}}
 {{- $args = append $args (ternary "--enable-chunked-prefill" "--no-enable-chunked-prefill" $d.enableChunkedPrefill) -}}
 {{- $args = append $args (ternary "--enable-prefix-caching" "--no-enable-prefix-caching" .Values.prefixCaching.enable) -}}
 {{- if $d.quantization -}}
@@ -58,8 +61,9 @@
 {{- if $d.limitMmPerPrompt -}}
 {{- $args = concat $args (list "--limit-mm-per-prompt" $d.limitMmPerPrompt) -}}
 {{- end -}}
+{{- /* --disable-mm-preprocessor-cache is deprecated in v0.10.2 and v0.11.0; a zero-size cache is its replacement. */ -}}
 {{- if $d.disableMmPreprocessorCache -}}
-{{- $args = append $args "--disable-mm-preprocessor-cache" -}}
+{{- $args = concat $args (list "--mm-processor-cache-gb" "0") -}}
 {{- end -}}
 {{- end -}}
 {{- if $d.enableExpertParallel -}}
@@ -85,10 +89,25 @@
 {{- $args = concat $args (list "--compilation-config" (dict "cudagraph_mode" $d.cudaGraphMode | toJson)) -}}
 {{- end -}}
 {{- $managed := include "vllm-models.managedFlags" . | fromYaml -}}
+{{- $seen := dict -}}
 {{- range $d.extraArgs -}}
-{{- $flag := regexReplaceAll "=.*$" (toString .) "" -}}
-{{- if hasKey $managed $flag -}}
-{{- fail (printf "vllm-models: deployment.extraArgs sets %s, which the chart manages from %s; set that key instead of passing the flag" $flag (get $managed $flag)) -}}
+{{- $given := regexReplaceAll "=.*$" (toString .) "" -}}
+{{- /* vLLM reads --a_b as --a-b, and --no-x negates --x: compare in that canonical form. */ -}}
+{{- $flag := $given -}}
+{{- if hasPrefix "--" $flag -}}
+{{- $flag = printf "--%s" (trimPrefix "--" $flag | replace "_" "-") -}}
+{{- end -}}
+{{- range $candidate := list $flag (regexReplaceAll "^--no-" $flag "--") -}}
+{{- if hasKey $managed $candidate -}}
+{{- fail (printf "vllm-models: deployment.extraArgs sets %s, which the chart manages from %s; set that key instead of passing the flag" $given (get $managed $candidate)) -}}
+{{- end -}}
+{{- end -}}
+{{- /* argparse keeps only the last of a repeated flag; --middleware is the one vLLM flag that appends. */ -}}
+{{- if and (regexMatch "^-[a-zA-Z-]" $flag) (ne $flag "--middleware") -}}
+{{- if hasKey $seen $flag -}}
+{{- fail (printf "vllm-models: deployment.extraArgs sets %s twice; vLLM keeps only the last one, so give it once" $given) -}}
+{{- end -}}
+{{- $_ := set $seen $flag true -}}
 {{- end -}}
 {{- end -}}
 {{- toYaml (concat $args $d.extraArgs) -}}
@@ -105,7 +124,12 @@
 {{- end -}}
 {{- end -}}
 {{- if $d.attentionBackend -}}
-{{- $env = append $env (dict "name" "VLLM_ATTENTION_BACKEND" "value" $d.attentionBackend) -}}
+{{- $backend := $d.attentionBackend -}}
+{{- /* vLLM v0.11.0 renamed TRITON_ATTN_VLLM_V1 to TRITON_ATTN; earlier versions know only the old name. */ -}}
+{{- if and (eq $backend "TRITON_ATTN") (semverCompare "<0.11.0" (include "vllm-models.vllmVersion" .)) -}}
+{{- $backend = "TRITON_ATTN_VLLM_V1" -}}
+{{- end -}}
+{{- $env = append $env (dict "name" "VLLM_ATTENTION_BACKEND" "value" $backend) -}}
 {{- end -}}
 {{- if $d.kvOffloading.enabled -}}
 {{- $env = concat $env (list (dict "name" "LMCACHE_LOCAL_CPU" "value" "True") (dict "name" "LMCACHE_MAX_LOCAL_CPU_SIZE" "value" (toString $d.kvOffloading.cpuOffloadingBufferSize))) -}}

@@ -21,9 +21,9 @@
 
 {{/* vllm-models.selectorLabels: the minimal, immutable labels that select the release's pods. */}}
 {{- define "vllm-models.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "vllm-models.name" . }}
+app.kubernetes.io/name: {{ include "vllm-models.name" . | quote }}
 app.kubernetes.io/instance: {{ .Release.Name }}
-model: {{ .Values.modelName }}
+model: {{ .Values.modelName | quote }}
 {{- end -}}
 
 {{/* vllm-models.labels: standard labels on every object, plus the model metadata policies read. */}}
@@ -43,6 +43,16 @@ vllm-models.io/size-class: {{ include "vllm-models.sizeClass" . | fromYaml | dig
 {{- define "vllm-models.modelAnnotations" -}}
 vllm-models.io/parameters-billions: {{ .Values.modelInfo.parameters | quote }}
 vllm-models.io/served-model-name: {{ .Values.deployment.servedModelName | quote }}
+{{- end -}}
+
+{{/* vllm-models.podAnnotations: the annotations the chart puts on every pod (model facts, Prometheus scrape). */}}
+{{- define "vllm-models.podAnnotations" -}}
+{{ include "vllm-models.modelAnnotations" . }}
+{{- if .Values.metrics.podAnnotations }}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .Values.deployment.port | quote }}
+prometheus.io/path: /metrics
+{{- end }}
 {{- end -}}
 
 {{/* vllm-models.serviceAccountName: the ServiceAccount the pods run as. */}}

@@ -62,14 +62,10 @@
 {{- end -}}
 {{- end -}}
 
-{{/* vllm-models.quantityBytes: a Kubernetes memory quantity (e.g. 16Gi, 500M, 1Ti) as a byte count; fails on other forms. */}}
+{{/* vllm-models.quantityBytes: a Kubernetes memory quantity (64Gi, 500M, 1Ti; values.schema.json admits no other form) as a byte count. */}}
 {{- define "vllm-models.quantityBytes" -}}
 {{- $quantity := toString . -}}
 {{- $units := dict "" 1 "k" 1000 "K" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 -}}
-{{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?(k|K|M|G|T|Ki|Mi|Gi|Ti)?$" $quantity) -}}
-{{- fail (printf "vllm-models: memory quantity %q is not of the form 64Gi, 500Mi or 1Ti" $quantity) -}}
-{{- end -}}
 {{- $unit := regexFind "[a-zA-Z]+$" $quantity -}}
-{{- $number := trimSuffix $unit $quantity -}}
-{{- mulf (float64 $number) (get $units $unit) -}}
+{{- mulf (float64 (trimSuffix $unit $quantity)) (get $units $unit) -}}
 {{- end -}}

@@ -41,6 +41,15 @@
 {{- if ge (include "vllm-models.quantityBytes" $shm | float64) (include "vllm-models.quantityBytes" $limits.memory | float64) -}}
 {{- fail (printf "vllm-models: shmSize (%s) must be below resources.limits.memory (%s): /dev/shm is memory-backed and counts against the pod's memory limit; raise the limit or lower shmSize" $shm $limits.memory) -}}
 {{- end -}}
+{{- if .Values.shmSize -}}
+{{- $floor := "" -}}
+{{- range (include "vllm-models.sizing" . | fromYaml).sharedMemory -}}
+{{- if ge $gpus (int .minGPUs) }}{{ $floor = .size }}{{ end -}}
+{{- end -}}
+{{- if lt (include "vllm-models.quantityBytes" $shm | float64) (include "vllm-models.quantityBytes" $floor | float64) -}}
+{{- fail (printf "vllm-models: shmSize (%s) is below %s, the seed's /dev/shm size for %d GPU(s) per pod (NCCL runs out of shared memory); raise it, or leave shmSize empty to use the table" $shm $floor $gpus) -}}
+{{- end -}}
+{{- end -}}
 
 {{- $managedEnv := list "VLLM_LOGGING_LEVEL" "NCCL_DEBUG" "NCCL_CUMEM_ENABLE" "VLLM_ATTENTION_BACKEND" "LMCACHE_LOCAL_CPU" "LMCACHE_MAX_LOCAL_CPU_SIZE" "HF_TOKEN" -}}
 {{- $seen := dict -}}
@@ -49,6 +58,12 @@
 {{- fail (printf "vllm-models: extraEnv sets %s twice; keep one entry" .name) -}}
 {{- end -}}
 {{- $_ := set $seen .name true -}}
+{{- if eq .name "NVIDIA_VISIBLE_DEVICES" -}}
+{{- fail "vllm-models: extraEnv sets NVIDIA_VISIBLE_DEVICES, which overrides the GPUs the NVIDIA device plugin assigned (and can expose every GPU of the node); remove it and request GPUs with deployment.numGPUs" -}}
+{{- end -}}
+{{- if and (hasKey . "value") (hasKey . "valueFrom") -}}
+{{- fail (printf "vllm-models: extraEnv %s has both value and valueFrom; Kubernetes accepts one, keep one" .name) -}}
+{{- end -}}
 {{- if and (hasKey . "value") (regexMatch "(?i)(token|secret|password|api_?key|credential)" .name) -}}
 {{- fail (printf "vllm-models: extraEnv %s has an inline value; secrets go through a Secret: use huggingface.tokenSecret for HF_TOKEN, or valueFrom.secretKeyRef" .name) -}}
 {{- end -}}
@@ -57,14 +72,33 @@
 {{- end -}}
 {{- end -}}
 
-{{- if and $d.kvOffloading.enabled (ne $d.kvOffloading.backend "lmcache") -}}
-{{- fail (printf "vllm-models: deployment.kvOffloading.backend %q is not supported; use lmcache" $d.kvOffloading.backend) -}}
-{{- end -}}
 {{- if and $d.toolCallParser (not $d.functionCall) -}}
 {{- fail "vllm-models: deployment.toolCallParser is set but deployment.functionCall is false; set functionCall: true to enable tool calling, or drop the parser" -}}
 {{- end -}}
+{{- $kv := $d.kvOffloading -}}
+{{- if and $d.disableMmPreprocessorCache (not (kindIs "invalid" $kv.mmProcessorCacheGb)) -}}
+{{- fail (printf "vllm-models: deployment.disableMmPreprocessorCache and deployment.kvOffloading.mmProcessorCacheGb (%v) both size the multimodal processor cache (--mm-processor-cache-gb); keep one" $kv.mmProcessorCacheGb) -}}
+{{- end -}}
+{{- if and $kv.mmProcessorCacheType (semverCompare "<0.11.0" (include "vllm-models.vllmVersion" .)) -}}
+{{- fail (printf "vllm-models: deployment.kvOffloading.mmProcessorCacheType (%s) needs vLLM v0.11.0 or newer (--mm-processor-cache-type); image.tag is %s: drop the key or raise the tag" $kv.mmProcessorCacheType (include "vllm-models.imageTag" .)) -}}
+{{- end -}}
 {{- if and (not $d.visionModel) (or $d.limitMmPerPrompt $d.disableMmPreprocessorCache) -}}
 {{- fail "vllm-models: deployment.limitMmPerPrompt and deployment.disableMmPreprocessorCache apply only to vision models; set deployment.visionModel: true" -}}
+{{- end -}}
+
+{{- /* Pod labels and annotations are maps: a key given twice would render twice, and which one
+       Kubernetes keeps depends on the parser. The chart's own keys win by refusing the override. */ -}}
+{{- $chartLabels := include "vllm-models.labels" . | fromYaml -}}
+{{- range $key, $value := $d.podLabels -}}
+{{- if hasKey $chartLabels $key -}}
+{{- fail (printf "vllm-models: deployment.podLabels.%s is a label the chart sets (%v); pick another label name" $key (get $chartLabels $key)) -}}
+{{- end -}}
+{{- end -}}
+{{- $chartAnnotations := include "vllm-models.podAnnotations" . | fromYaml -}}
+{{- range $key, $value := $d.podAnnotations -}}
+{{- if hasKey $chartAnnotations $key -}}
+{{- fail (printf "vllm-models: deployment.podAnnotations.%s is an annotation the chart sets (%v); drop it (the scrape annotations follow metrics.podAnnotations)" $key (get $chartAnnotations $key)) -}}
+{{- end -}}
 {{- end -}}
 
 {{- if and (eq .Values.service.type "NodePort") (not .Values.service.nodePort) -}}
@@ -82,6 +116,12 @@
 {{- else if and (eq .Values.storage.type "existingClaim") (not .Values.storage.existingClaim) -}}
 {{- fail "vllm-models: storage.existingClaim is required for storage.type existingClaim: the name of the PersistentVolumeClaim holding the models" -}}
 {{- end -}}
+{{- $root := trimSuffix "/" .Values.storage.mountPath -}}
+{{- if and (hasPrefix "/" $d.model) (not (hasPrefix (printf "%s/" $root) $d.model)) -}}
+{{- fail (printf "vllm-models: deployment.model (%s) is not below storage.mountPath (%s), where the model files are mounted; write the path as %s/<org>/<model> or change storage.mountPath" $d.model .Values.storage.mountPath $root) -}}
+{{- else if and (eq .Values.storage.type "hostPath") $d.model (not (hasPrefix (printf "%s/" $root) $d.model)) -}}
+{{- fail (printf "vllm-models: deployment.model (%s) is not a path below storage.mountPath (%s), but storage.type hostPath mounts a host directory there for nothing else; write the model's path as %s/<org>/<model>, or use storage.type pvc or existingClaim" $d.model .Values.storage.mountPath $root) -}}
+{{- end -}}
 
 {{- $replicas := int .Values.replicaCount -}}
 {{- if .Values.autoscaling.enabled -}}
@@ -89,6 +129,8 @@
 {{- if le (int .Values.autoscaling.maxReplicas) $replicas -}}
 {{- fail (printf "vllm-models: autoscaling.maxReplicas (%v) must exceed autoscaling.minReplicas (%v), or the autoscaler can never scale" .Values.autoscaling.maxReplicas .Values.autoscaling.minReplicas) -}}
 {{- end -}}
+{{- else if and .Values.keda .Values.keda.enabled -}}
+{{- $replicas = int .Values.keda.minReplicas -}}
 {{- end -}}
 {{- if and (eq (include "vllm-models.pdbEnabled" .) "true") (not (kindIs "invalid" .Values.podDisruptionBudget.minAvailable)) -}}
 {{- if ge (int .Values.podDisruptionBudget.minAvailable) $replicas -}}
@@ -98,10 +140,82 @@
 
 {{- $budget := int (include "vllm-models.startupBudgetSeconds" .) -}}
 {{- $grace := int (include "vllm-models.terminationGracePeriodSeconds" .) -}}
+{{- /* The seed's tables in sizing.yaml, which the policies apply to the rendered objects too. */ -}}
+{{- $class := include "vllm-models.sizeClass" . | fromYaml -}}
+{{- if lt $budget (int $class.maxLoadSeconds) -}}
+{{- $source := ternary (printf "slowStart.maxStartupSeconds (%v)" .Values.slowStart.maxStartupSeconds) (printf "probes.startup.failureThreshold (%s) x probes.startup.periodSeconds (%v)" (include "vllm-models.startupFailureThreshold" .) .Values.probes.startup.periodSeconds) (not (empty .Values.slowStart.maxStartupSeconds)) -}}
+{{- fail (printf "vllm-models: %s gives the model %d s to load, but the seed's table gives a %s model (%vB) up to %v s; raise it, or set slowStart.maxStartupSeconds to at least %v" $source $budget $class.name .Values.modelInfo.parameters $class.maxLoadSeconds $class.maxLoadSeconds) -}}
+{{- end -}}
+{{- if $d.terminationGracePeriodSeconds -}}
+{{- $floor := 0 -}}
+{{- range (include "vllm-models.sizing" . | fromYaml).terminationGrace -}}
+{{- if and (ge (int $.Values.modelInfo.parameters) (int .minParamsB)) (or (not .architecture) (eq .architecture $.Values.modelInfo.architecture)) }}{{ $floor = .seconds }}{{ end -}}
+{{- end -}}
+{{- if lt $grace (int $floor) -}}
+{{- fail (printf "vllm-models: deployment.terminationGracePeriodSeconds (%d) is below %v s, the seed's grace for a %vB %s model, so in-flight requests are cut off; raise it or leave it null to use the table" $grace $floor .Values.modelInfo.parameters .Values.modelInfo.architecture) -}}
+{{- end -}}
+{{- end -}}
 {{- if le $grace (int $d.preStopSleepSeconds) -}}
 {{- fail (printf "vllm-models: deployment.terminationGracePeriodSeconds (%d) must exceed deployment.preStopSleepSeconds (%v), or vLLM is killed before it can finish in-flight requests" $grace $d.preStopSleepSeconds) -}}
 {{- end -}}
 {{- if and $d.progressDeadlineSeconds (le (int $d.progressDeadlineSeconds) $budget) -}}
 {{- fail (printf "vllm-models: deployment.progressDeadlineSeconds (%v) must exceed the startup budget (%d s), or rollouts are marked failed while the model still loads" $d.progressDeadlineSeconds $budget) -}}
+{{- end -}}
+
+{{- /* Rules the API server applies across fields of the Kubernetes objects passed through; the schema
+       checks each field alone. Refused here by key rather than by the cluster at install time. */ -}}
+{{- range $index, $t := .Values.tolerations -}}
+{{- $operator := $t.operator | default "Equal" -}}
+{{- if and (not $t.key) (ne $operator "Exists") -}}
+{{- fail (printf "vllm-models: tolerations[%d] has no key, so its operator must be Exists (it is %s); set operator: Exists or give the taint's key" $index $operator) -}}
+{{- end -}}
+{{- if and (eq $operator "Exists") $t.value -}}
+{{- fail (printf "vllm-models: tolerations[%d] has operator Exists and value %q; drop the value or use operator: Equal" $index $t.value) -}}
+{{- end -}}
+{{- if and (hasKey $t "tolerationSeconds") (ne ($t.effect | default "") "NoExecute") -}}
+{{- fail (printf "vllm-models: tolerations[%d].tolerationSeconds applies only to effect NoExecute; set effect: NoExecute or drop tolerationSeconds" $index) -}}
+{{- end -}}
+{{- end -}}
+{{- range $context := list "securityContext" "containerSecurityContext" -}}
+{{- range $field := list "seccompProfile" "appArmorProfile" -}}
+{{- $profile := get (get $.Values $context | default dict) $field -}}
+{{- if and $profile (ne (eq $profile.type "Localhost") (not (empty $profile.localhostProfile))) -}}
+{{- fail (printf "vllm-models: %s.%s.localhostProfile must be set exactly when %s.%s.type is Localhost (type is %s)" $context $field $context $field $profile.type) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $sysctls := dict -}}
+{{- range ((.Values.securityContext | default dict).sysctls | default list) -}}
+{{- if hasKey $sysctls .name -}}
+{{- fail (printf "vllm-models: securityContext.sysctls sets %s twice; keep one entry" .name) -}}
+{{- end -}}
+{{- $_ := set $sysctls .name true -}}
+{{- end -}}
+{{- $spreads := dict -}}
+{{- $selector := include "vllm-models.selectorLabels" . | fromYaml -}}
+{{- range $index, $c := $d.topologySpreadConstraints -}}
+{{- $where := printf "deployment.topologySpreadConstraints[%d]" $index -}}
+{{- $pair := printf "%s/%s" $c.topologyKey $c.whenUnsatisfiable -}}
+{{- if hasKey $spreads $pair -}}
+{{- fail (printf "vllm-models: %s repeats topologyKey %s with whenUnsatisfiable %s; merge the two constraints" $where $c.topologyKey $c.whenUnsatisfiable) -}}
+{{- end -}}
+{{- $_ := set $spreads $pair true -}}
+{{- if and (hasKey $c "minDomains") (ne $c.whenUnsatisfiable "DoNotSchedule") -}}
+{{- fail (printf "vllm-models: %s.minDomains applies only to whenUnsatisfiable DoNotSchedule; set it or drop minDomains" $where) -}}
+{{- end -}}
+{{- range (($c.labelSelector | default dict).matchExpressions | default list) -}}
+{{- if and (has .operator (list "In" "NotIn")) (not .values) -}}
+{{- fail (printf "vllm-models: %s.labelSelector.matchExpressions on %s: operator %s needs values" $where .key .operator) -}}
+{{- end -}}
+{{- if and (has .operator (list "Exists" "DoesNotExist")) .values -}}
+{{- fail (printf "vllm-models: %s.labelSelector.matchExpressions on %s: operator %s takes no values; drop them" $where .key .operator) -}}
+{{- end -}}
+{{- end -}}
+{{- $matchLabels := $c.labelSelector | default (dict "matchLabels" $selector) | dig "matchLabels" dict -}}
+{{- range $c.matchLabelKeys -}}
+{{- if hasKey $matchLabels . -}}
+{{- fail (printf "vllm-models: %s.matchLabelKeys lists %s, which the labelSelector already matches; drop it from one of them" $where .) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}

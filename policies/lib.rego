@@ -1,0 +1,227 @@
+# Shared helpers for every policy: what the input is, which objects are pods, and the seeds'
+# tables (data.sizing from charts/vllm-models/sizing.yaml). No deny/warn rules here.
+#
+# Rules read manifests only through `objects` (never `input` directly), so a Rego unit test
+# mocks one value (`with data.main.objects as [...]`). `with input as` is avoided on purpose:
+# regopy (rego-cpp), the in-process engine, crashes when a rule calls a built-in under it.
+package main
+
+# conftest --combine gives a list of {path, contents}, one entry per YAML document; without
+# --combine each document is the input on its own (cross-object rules then see one object).
+objects := [item.contents | some item in input; is_object(item.contents)] if {
+	is_array(input)
+} else := [input] if {
+	is_object(input)
+} else := []
+
+# The release being checked, from the combined input's path `<environment>/<release>.yaml`
+# (the layout vllm_models.policy writes; see policies/README.md).
+target := {"environment": parts[count(parts) - 2], "release": trim_suffix(parts[count(parts) - 1], ".yaml")} if {
+	parts := split(input[0].path, "/")
+	count(parts) >= 2
+}
+
+pod_template_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
+
+# Every pod the release can create: {kind, name, metadata, spec, labels, progress_deadline}.
+# Arrays, not sets: regopy hashes every member of a set, which costs more than the rules.
+pods := array.concat(
+	[pod_view(obj, obj.spec.template) | some obj in objects; obj.kind in pod_template_kinds],
+	array.concat(
+		[pod_view(obj, obj.spec.jobTemplate.spec.template) | some obj in objects; obj.kind == "CronJob"],
+		[pod_view(obj, obj) | some obj in objects; obj.kind == "Pod"],
+	),
+)
+
+pod_view(obj, template) := {
+	"kind": obj.kind,
+	"name": obj.metadata.name,
+	"metadata": obj.metadata,
+	"spec": template.spec,
+	"labels": object.get(template, ["metadata", "labels"], {}),
+	# Deployments only; the whole object is not carried along (copying it costs regopy ~15%).
+	"progress_deadline": object.get(obj, ["spec", "progressDeadlineSeconds"], 600),
+}
+
+# Pods that serve traffic: everything but helm hooks (the `helm test` Pod).
+serving_pods := [pod | some pod in pods; not helm_hook(pod.metadata)]
+
+helm_hook(metadata) if metadata.annotations["helm.sh/hook"]
+
+containers(spec) := array.concat(object.get(spec, "initContainers", []), object.get(spec, "containers", []))
+
+# GPU workloads: Deployments whose container asks for nvidia.com/gpu. Each entry carries the
+# GPU container, its command line and the parallelism parsed from it (once, for every rule).
+gpu_deployments := [{"pod": pod, "container": c, "cmd": cmd, "gpus": gpu_limit(c), "parallelism": parallelism(cmd)} |
+	some pod in pods
+	pod.kind == "Deployment"
+	some c in pod.spec.containers
+	gpu_limit(c) > 0
+	cmd := command_line(c)
+]
+
+command_line(c) := array.concat(object.get(c, "command", []), object.get(c, "args", []))
+
+gpu_limit(c) := number(c.resources.limits["nvidia.com/gpu"])
+
+# Messages: format(template, args) replaces each %v with the next argument. It stands in for
+# sprintf because regopy's sprintf quotes some strings (literals, concat results) passed
+# through variables; format gives the same text under conftest (OPA) and regopy.
+format(template, args) := concat("", [piece |
+	parts := split(template, "%v")
+	some i
+	part := parts[i]
+	piece := concat("", [part, placeholder(args, i)])
+])
+
+placeholder(args, i) := text(args[i]) if i < count(args)
+
+placeholder(args, i) := "" if i >= count(args)
+
+text(value) := value if is_string(value)
+
+text(value) := sprintf("%v", [value]) if not is_string(value)
+
+# "<Kind> <name>" and "<Kind> <name> container <c>" as every message starts.
+subject(pod) := format("%v %v", [pod.kind, pod.name])
+
+container_subject(pod, c) := format("%v %v container %v", [pod.kind, pod.name, c.name])
+
+# --- vLLM command lines ------------------------------------------------------------------
+
+# The value of a flag given as `--flag value` or `--flag=value`; the last one wins (argparse).
+flag(cmd, names) := flag_value(cmd, hits[count(hits) - 1], names) if {
+	hits := [i | some i; arg := cmd[i]; flag_matches(arg, names)]
+	count(hits) > 0
+}
+
+flag_matches(arg, names) if arg in names
+
+flag_matches(arg, names) if {
+	some name in names
+	startswith(arg, concat("", [name, "="]))
+}
+
+flag_value(cmd, i, names) := cmd[i + 1] if cmd[i] in names
+
+flag_value(cmd, i, names) := substring(cmd[i], indexof(cmd[i], "=") + 1, -1) if not cmd[i] in names
+
+flag_number(cmd, names, default_value) := number(flag(cmd, names)) if {
+	number(flag(cmd, names))
+} else := default_value
+
+# vLLM accepts dashes or underscores in long flags and these short forms.
+tensor_parallel_flags := {"--tensor-parallel-size", "--tensor_parallel_size", "-tp"}
+
+pipeline_parallel_flags := {"--pipeline-parallel-size", "--pipeline_parallel_size", "-pp"}
+
+data_parallel_flags := {"--data-parallel-size", "--data_parallel_size", "-dp"}
+
+# GPUs one vLLM server uses: tensor x pipeline x data parallel (each defaults to 1).
+parallelism(cmd) := {"tp": tp, "pp": pp, "dp": dp, "gpus": (tp * pp) * dp} if {
+	tp := flag_number(cmd, tensor_parallel_flags, 1)
+	pp := flag_number(cmd, pipeline_parallel_flags, 1)
+	dp := flag_number(cmd, data_parallel_flags, 1)
+}
+
+# The served model: `--model`, else `vllm serve`'s first positional argument.
+model_path(c) := flag(command_line(c), {"--model"})
+
+model_path(c) := c.args[0] if {
+	not flag(command_line(c), {"--model"})
+	not startswith(c.args[0], "-")
+}
+
+# --- Quantities and probes --------------------------------------------------------------
+
+quantity(q) := units.parse(text(q))
+
+# A number, or a string holding one; undefined otherwise (to_number would raise).
+number(v) := v if is_number(v)
+
+number(v) := to_number(v) if {
+	is_string(v)
+	regex.match(`^-?[0-9]+(\.[0-9]+)?$`, v)
+}
+
+whole_number(v) if {
+	n := number(v)
+	n == floor(n)
+}
+
+larger(a, b) := a if a >= b
+
+larger(a, b) := b if a < b
+
+# The longest a probe lets a container go unanswered before acting (Kubernetes defaults).
+probe_window(probe) := object.get(probe, "initialDelaySeconds", 0) + (object.get(probe, "failureThreshold", 3) * object.get(probe, "periodSeconds", 10))
+
+# --- The seeds' tables (data.sizing) ----------------------------------------------------
+
+# What the chart stamps on a GPU Deployment: size class and architecture labels, parameter annotation.
+model_facts(pod) := {
+	"size_class": pod.metadata.labels["vllm-models.io/size-class"],
+	"architecture": object.get(pod.metadata.labels, "vllm-models.io/architecture", "dense"),
+	"parameters": number(pod.metadata.annotations["vllm-models.io/parameters-billions"]),
+}
+
+size_class(name) := row if {
+	some row in data.sizing.sizeClasses
+	row.name == name
+}
+
+# Rows apply from their minimum upwards; the last matching row wins, as in the chart.
+size_class_for(parameters) := rows[count(rows) - 1].name if {
+	rows := [row | some row in data.sizing.sizeClasses; parameters >= row.minParamsB]
+	count(rows) > 0
+}
+
+grace_seconds_for(parameters, architecture) := rows[count(rows) - 1].seconds if {
+	rows := [row | some row in data.sizing.terminationGrace; parameters >= row.minParamsB; object.get(row, "architecture", architecture) == architecture]
+	count(rows) > 0
+}
+
+shm_size_for(gpus) := rows[count(rows) - 1].size if {
+	rows := [row | some row in data.sizing.sharedMemory; gpus >= row.minGPUs]
+	count(rows) > 0
+}
+
+# --- Label selectors --------------------------------------------------------------------
+
+# A Service's plain selector map.
+selects(selector, labels) if {
+	every key, value in selector {
+		labels[key] == value
+	}
+}
+
+# A metav1.LabelSelector (matchLabels and matchExpressions); an empty one selects every pod.
+label_selector_matches(selector, labels) if {
+	selects(object.get(selector, "matchLabels", {}), labels)
+	every expression in object.get(selector, "matchExpressions", []) {
+		expression_matches(expression, labels)
+	}
+}
+
+expression_matches(e, labels) if {
+	e.operator == "In"
+	labels[e.key] in e.values
+}
+
+expression_matches(e, labels) if {
+	e.operator == "NotIn"
+	not labels[e.key] in e.values
+}
+
+expression_matches(e, labels) if {
+	e.operator == "Exists"
+	labels[e.key]
+}
+
+expression_matches(e, labels) if {
+	e.operator == "DoesNotExist"
+	not labels[e.key]
+}
+
+# "k=v, k2=v2", sorted, for messages.
+label_text(labels) := concat(", ", sort([concat("=", [key, labels[key]]) | some key in object.keys(labels)]))

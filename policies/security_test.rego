@@ -1,0 +1,173 @@
+package main
+
+# --- image_tag_pinned ---
+
+test_image_tag_pinned_passes_on_a_registry_with_a_port_and_a_tag if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "registry.local:5000/vllm/vllm-openai:v0.11.0"}])
+	count(deny_image_tag_pinned) == 0 with data.main.objects as [d]
+}
+
+test_image_tag_pinned_passes_on_a_digest if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "vllm/vllm-openai@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}])
+	count(deny_image_tag_pinned) == 0 with data.main.objects as [d]
+}
+
+test_image_tag_pinned_fails_on_latest if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "vllm/vllm-openai:latest"}])
+	deny_image_tag_pinned == {"[image_tag_pinned] Deployment llms-v2-demo container vllm: image vllm/vllm-openai:latest is not pinned to a release; set a tag such as v0.11.0 (image.tag or global.image.tag) or a digest"} with data.main.objects as [d]
+}
+
+test_image_tag_pinned_fails_without_a_tag_behind_a_registry_port if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "registry.local:5000/vllm-openai"}])
+	deny_image_tag_pinned == {"[image_tag_pinned] Deployment llms-v2-demo container vllm: image registry.local:5000/vllm-openai is not pinned to a release; set a tag such as v0.11.0 (image.tag or global.image.tag) or a digest"} with data.main.objects as [d]
+}
+
+# --- privileged ---
+
+test_privileged_passes_on_an_unprivileged_container if {
+	count(deny_privileged) == 0 with data.main.objects as fixture_release
+}
+
+test_privileged_fails_on_a_privileged_container if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/containers/0/securityContext/privileged", "value": true}])
+	deny_privileged == {"[privileged] Deployment llms-v2-demo container vllm: runs privileged; remove securityContext.privileged (dropPageCache.enabled needs it: declare that in policies/exceptions.yaml with a reason)"} with data.main.objects as [d]
+}
+
+# --- host_namespaces ---
+
+test_host_namespaces_passes_when_set_to_false if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/hostNetwork", "value": false}])
+	count(deny_host_namespaces) == 0 with data.main.objects as [d]
+}
+
+test_host_namespaces_fails_on_the_host_pid_namespace if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/hostPID", "value": true}])
+	deny_host_namespaces == {"[host_namespaces] Deployment llms-v2-demo: sets hostPID: true and shares the node's namespace; remove it (dropPageCache.enabled sets hostPID: declare that in policies/exceptions.yaml with a reason)"} with data.main.objects as [d]
+}
+
+# --- host_port ---
+
+test_host_port_passes_without_host_ports if {
+	count(deny_host_port) == 0 with data.main.objects as fixture_release
+}
+
+test_host_port_fails_on_a_host_port if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/containers/0/ports/0/hostPort", "value": 8000}])
+	deny_host_port == {"[host_port] Deployment llms-v2-demo container vllm: port http binds hostPort 8000 on the node; remove hostPort and reach the model through its Service"} with data.main.objects as [d]
+}
+
+# --- added_capabilities ---
+
+test_added_capabilities_passes_on_an_empty_add_list if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/containers/0/securityContext/capabilities/add", "value": []}])
+	count(deny_added_capabilities) == 0 with data.main.objects as [d]
+}
+
+test_added_capabilities_fails_on_sys_ptrace if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/containers/0/securityContext/capabilities/add", "value": ["SYS_PTRACE"]}])
+	deny_added_capabilities == {"[added_capabilities] Deployment llms-v2-demo container vllm: adds capabilities SYS_PTRACE; remove containerSecurityContext.capabilities.add (declare a debugging need in policies/exceptions.yaml)"} with data.main.objects as [d]
+}
+
+# --- privilege_escalation ---
+
+test_privilege_escalation_passes_when_disabled if {
+	count(deny_privilege_escalation) == 0 with data.main.objects as fixture_release
+}
+
+test_privilege_escalation_fails_when_left_to_the_default if {
+	d := json.patch(fixture_deployment, [{"op": "remove", "path": "/spec/template/spec/containers/0/securityContext/allowPrivilegeEscalation"}])
+	deny_privilege_escalation == {"[privilege_escalation] Deployment llms-v2-demo container vllm: allowPrivilegeEscalation is unset (defaults to true); set containerSecurityContext.allowPrivilegeEscalation: false"} with data.main.objects as [d]
+}
+
+test_privilege_escalation_fails_when_allowed if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/securityContext/allowPrivilegeEscalation", "value": true}])
+	deny_privilege_escalation == {"[privilege_escalation] Deployment llms-v2-demo container vllm: allowPrivilegeEscalation is true; set containerSecurityContext.allowPrivilegeEscalation: false"} with data.main.objects as [d]
+}
+
+# --- seccomp ---
+
+test_seccomp_passes_when_set_on_the_container_only if {
+	d := json.patch(fixture_deployment, [
+		{"op": "remove", "path": "/spec/template/spec/securityContext/seccompProfile"},
+		{"op": "add", "path": "/spec/template/spec/containers/0/securityContext/seccompProfile", "value": {"type": "RuntimeDefault"}},
+	])
+	count(deny_seccomp) == 0 with data.main.objects as [d]
+}
+
+test_seccomp_fails_without_a_profile if {
+	d := json.patch(fixture_deployment, [{"op": "remove", "path": "/spec/template/spec/securityContext/seccompProfile"}])
+	deny_seccomp == {"[seccomp] Deployment llms-v2-demo container vllm: seccomp profile is unset; set securityContext.seccompProfile.type: RuntimeDefault"} with data.main.objects as [d]
+}
+
+test_seccomp_fails_when_a_container_opts_out if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/containers/0/securityContext/seccompProfile", "value": {"type": "Unconfined"}}])
+	deny_seccomp == {"[seccomp] Deployment llms-v2-demo container vllm: seccomp profile is Unconfined; set securityContext.seccompProfile.type: RuntimeDefault"} with data.main.objects as [d]
+}
+
+# --- drop_all_capabilities ---
+
+test_drop_all_capabilities_passes_when_all_are_dropped if {
+	count(deny_drop_all_capabilities) == 0 with data.main.objects as fixture_release
+}
+
+test_drop_all_capabilities_fails_when_only_some_are_dropped if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/securityContext/capabilities/drop", "value": ["NET_RAW"]}])
+	deny_drop_all_capabilities == {"[drop_all_capabilities] Deployment llms-v2-demo container vllm: does not drop ALL capabilities; set containerSecurityContext.capabilities.drop: [ALL]"} with data.main.objects as [d]
+}
+
+# --- service_account_token ---
+
+test_service_account_token_passes_when_never_mounted if {
+	count(deny_service_account_token) == 0 with data.main.objects as fixture_release
+}
+
+test_service_account_token_fails_when_the_pod_mounts_it if {
+	d := json.patch(fixture_deployment, [{"op": "remove", "path": "/spec/template/spec/automountServiceAccountToken"}])
+	deny_service_account_token == {"[service_account_token] Deployment llms-v2-demo: mounts a service account token (automountServiceAccountToken is not false); set automountServiceAccountToken: false in the pod spec"} with data.main.objects as [d]
+}
+
+test_service_account_token_fails_when_the_service_account_mounts_it if {
+	a := json.patch(fixture_service_account, [{"op": "replace", "path": "/automountServiceAccountToken", "value": true}])
+	deny_service_account_token == {"[service_account_token] ServiceAccount llms-v2-demo: automountServiceAccountToken is not false, so every pod using it gets an API token; set automountServiceAccountToken: false"} with data.main.objects as [a]
+}
+
+# --- env_secret_literals ---
+
+test_env_secret_literals_passes_on_token_limits_and_secret_references if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": {"name": "VLLM_MAX_TOKENS", "value": "4096"}}])
+	count(deny_env_secret_literals) == 0 with data.main.objects as [d]
+}
+
+test_env_secret_literals_fails_on_a_literal_hugging_face_token if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/env/1", "value": {"name": "HF_TOKEN", "value": "hf_xxxxxxxxxxxxx"}}])
+	deny_env_secret_literals == {"[env_secret_literals] Deployment llms-v2-demo container vllm: env HF_TOKEN has a literal value that looks like a credential (value withheld); reference a Secret with valueFrom.secretKeyRef (huggingface.tokenSecret for HF_TOKEN)"} with data.main.objects as [d]
+}
+
+test_env_secret_literals_fails_on_a_token_under_an_innocent_name if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": {"name": "EXTRA", "value": "hf_abcdefghijklmnopqrstuvwxyz012345"}}])
+	deny_env_secret_literals == {"[env_secret_literals] Deployment llms-v2-demo container vllm: env EXTRA has a literal value that looks like a credential (value withheld); reference a Secret with valueFrom.secretKeyRef (huggingface.tokenSecret for HF_TOKEN)"} with data.main.objects as [d]
+}
+
+# --- host_path ---
+
+test_host_path_passes_for_the_read_only_model_directory if {
+	count(deny_host_path) == 0 with data.main.objects as fixture_release
+}
+
+test_host_path_fails_when_the_model_directory_is_writable if {
+	d := json.patch(fixture_deployment, [{"op": "remove", "path": "/spec/template/spec/containers/0/volumeMounts/0/readOnly"}])
+	deny_host_path == {"[host_path] Deployment llms-v2-demo container vllm: hostPath /var/modas-models/fp8_models/ (volume models) is mounted writable at /models; mount it readOnly: true"} with data.main.objects as [d]
+}
+
+test_host_path_fails_for_a_host_directory_that_holds_no_served_model if {
+	d := json.patch(fixture_deployment, [
+		{"op": "add", "path": "/spec/template/spec/volumes/-", "value": {"name": "docker", "hostPath": {"path": "/var/run/docker.sock"}}},
+		{"op": "add", "path": "/spec/template/spec/containers/0/volumeMounts/-", "value": {"name": "docker", "mountPath": "/var/run/docker.sock", "readOnly": true}},
+	])
+	deny_host_path == {"[host_path] Deployment llms-v2-demo: hostPath /var/run/docker.sock (volume docker) is not the directory of a served model; only the model directory may come from the host (storage.type, hps.models.path)"} with data.main.objects as [d]
+}
+
+test_host_path_fails_when_the_model_is_served_from_elsewhere if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/args/0", "value": "Qwen/Qwen3-32B"}])
+	deny_host_path == {"[host_path] Deployment llms-v2-demo: hostPath /var/modas-models/fp8_models/ (volume models) is not the directory of a served model; only the model directory may come from the host (storage.type, hps.models.path)"} with data.main.objects as [d]
+}

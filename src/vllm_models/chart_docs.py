@@ -1,0 +1,168 @@
+"""The chart's parameter table, generated from the `# --` comments in values.yaml.
+
+A `# --` comment directly above a key documents it. A documented mapping whose own keys carry
+no `# --` comment is a block, shown as one row with its whole default (securityContext,
+resources); one whose keys are documented is a section, and its keys get the rows. A leaf (a
+key whose value is not a mapping with keys) is documented by its own comment or by the block
+it sits in; anything else is undocumented, which the tests refuse.
+
+`make generate-docs` rewrites the table between the markers in charts/vllm-models/README.md;
+the prose around it is written by hand.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+
+import yaml
+
+from . import toolchain
+
+VALUES = toolchain.CHART_DIR / "values.yaml"
+SCHEMA = toolchain.CHART_DIR / "values.schema.json"
+README = toolchain.CHART_DIR / "README.md"
+BEGIN = "<!-- BEGIN PARAMETERS: generated from values.yaml by `make generate-docs`; edit values.yaml, not this table -->"
+END = "<!-- END PARAMETERS -->"
+MARKER = "# --"
+
+
+@dataclasses.dataclass(frozen=True)
+class Key:
+    path: tuple[str, ...]
+    description: str | None  # text of its `# --` comment; None when it has none
+    default: object
+    children: tuple["Key", ...]
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.path)
+
+    @property
+    def documented_below(self) -> bool:
+        return any(child.description is not None or child.documented_below for child in self.children)
+
+    @property
+    def is_block(self) -> bool:
+        return self.description is not None and not self.documented_below
+
+
+def _comment_above(lines: list[str], line: int) -> str | None:
+    """The `# --` comment (with its continuation lines) right above a 0-based line, if any."""
+    block: list[str] = []
+    index = line - 1
+    while index >= 0 and lines[index].strip().startswith("#"):
+        block.insert(0, lines[index].strip())
+        index -= 1
+    starts = [i for i, text in enumerate(block) if text.startswith(MARKER)]
+    if not starts:
+        return None
+    first = block[starts[-1]][len(MARKER):].strip()
+    rest = [text.lstrip("#").strip() for text in block[starts[-1] + 1:]]
+    return " ".join([first, *rest]).strip()
+
+
+def _keys(node: yaml.MappingNode, lines: list[str], prefix: tuple[str, ...]) -> tuple[Key, ...]:
+    keys = []
+    for key_node, value_node in node.value:
+        path = prefix + (str(key_node.value),)
+        children: tuple[Key, ...] = ()
+        if isinstance(value_node, yaml.MappingNode):
+            children = _keys(value_node, lines, path)
+        default = yaml.safe_load(yaml.serialize(value_node))
+        keys.append(Key(path, _comment_above(lines, key_node.start_mark.line), default, children))
+    return tuple(keys)
+
+
+def parse(text: str | None = None) -> tuple[Key, ...]:
+    """The keys of values.yaml as a tree, in file order, with their `# --` descriptions."""
+    text = VALUES.read_text() if text is None else text
+    root = yaml.compose(text)
+    return _keys(root, text.splitlines(), ()) if isinstance(root, yaml.MappingNode) else ()
+
+
+def walk(keys: tuple[Key, ...]):
+    for key in keys:
+        yield key
+        yield from walk(key.children)
+
+
+def rows(keys: tuple[Key, ...]) -> list[Key]:
+    """The keys the table shows: documented leaves, blocks and sections, in file order (a block's keys are in its row)."""
+    found = []
+    for key in keys:
+        if key.description is not None:
+            found.append(key)
+        if not key.is_block:
+            found += rows(key.children)
+    return found
+
+
+def undocumented(keys: tuple[Key, ...], covered: bool = False) -> list[str]:
+    """Leaves with no `# --` comment of their own and not inside a documented block."""
+    missing = []
+    for key in keys:
+        inside = covered or key.is_block
+        if key.children:
+            missing += undocumented(key.children, inside)
+        elif key.description is None and not inside:
+            missing.append(key.name)
+    return missing
+
+
+def schema_node(path: tuple[str, ...], schema: dict | None = None) -> dict | None:
+    """The schema entry of a values key, or None when the schema does not declare it."""
+    node = json.loads(SCHEMA.read_text()) if schema is None else schema
+    for part in path:
+        node = node.get("properties", {}).get(part)
+        if node is None:
+            return None
+    return node
+
+
+def _type(node: dict | None) -> str:
+    kind = (node or {}).get("type", "")
+    return " or ".join(kind) if isinstance(kind, list) else kind
+
+
+def _cell(text: str) -> str:
+    """Text for a table cell: pipes escaped, and <placeholders> outside code spans kept visible (not HTML)."""
+    parts = text.replace("|", "\\|").replace("\n", " ").split("`")
+    for index in range(0, len(parts), 2):
+        parts[index] = parts[index].replace("<", "&lt;").replace(">", "&gt;")
+    return "`".join(parts)
+
+
+def table(keys: tuple[Key, ...] | None = None, schema: dict | None = None) -> str:
+    keys = parse() if keys is None else keys
+    schema = json.loads(SCHEMA.read_text()) if schema is None else schema
+    lines = ["| Key | Type | Default | Description |", "| --- | --- | --- | --- |"]
+    for key in rows(keys):
+        default = "" if key.documented_below else f"`{json.dumps(key.default, separators=(', ', ': '))}`"
+        lines.append(f"| `{key.name}` | {_type(schema_node(key.path, schema))} | {_cell(default)} | {_cell(key.description or '')} |")
+    return "\n".join(lines)
+
+
+def render_readme(current: str) -> str:
+    """The README with the table between the markers regenerated; the hand-written prose is kept."""
+    if BEGIN not in current or END not in current:
+        raise ValueError(f"{README.relative_to(toolchain.ROOT)} lacks the markers {BEGIN!r} ... {END!r}")
+    head, _, rest = current.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    return f"{head}{BEGIN}\n{table()}\n{END}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    current = README.read_text()
+    updated = render_readme(current)
+    if argv == ["--check"]:
+        if updated != current:
+            print(f"{README.relative_to(toolchain.ROOT)} is out of date with values.yaml: run `make generate-docs`",
+                  file=sys.stderr)
+            return 1
+        return 0
+    if updated != current:
+        README.write_text(updated)
+        print(f"wrote {README.relative_to(toolchain.ROOT)}")
+    return 0

@@ -1,0 +1,201 @@
+"""The vLLM arguments helper (`vllm-models.args` in _args.tpl): every key to its flag, checked against vLLM itself.
+
+The committed catalogs (src/vllm_models/data/vllm/) hold the flags each vLLM version's own parser
+accepts; every command line the chart can build must be one the version in image.tag accepts.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from vllm_models import chart_examples, toolchain, vllm_args
+from vllm_models import render as harness
+
+CATALOG_VERSIONS = ["v0.10.2", "v0.11.0"]  # the seeds' tag and the fleet's (Chart.yaml appVersion)
+
+# Every optional argument on at once, in two renders (a vision model and an LMCache one, as the
+# multimodal cache is sized either by disableMmPreprocessorCache or by kvOffloading).
+EVERYTHING = {
+    "deployment": {
+        "tensorParallel": 2, "pipelineParallel": 2, "maxModelLen": 32768, "quantization": "fp8",
+        "enableExpertParallel": True, "asyncScheduling": True, "functionCall": True, "toolCallParser": "hermes",
+        "cudaGraphMode": "FULL_AND_PIECEWISE", "extraArgs": ["--max-num-batched-tokens", "8192"],
+    },
+}
+VISION = {"deployment": {"visionModel": True, "limitMmPerPrompt": '{"image": 4}', "disableMmPreprocessorCache": True,
+                         "attentionBackend": "FLASH_ATTN"}}
+LMCACHE = {"deployment": {"kvOffloading": {"enabled": True, "mmProcessorCacheGb": 2}}}
+
+
+def args_of(tmp_path, example: str, *overrides: dict, tag: str | None = None) -> list[str]:
+    merged: dict = {}
+    for override in overrides:
+        harness.deep_merge(merged, json.loads(json.dumps(override)))
+    if tag:
+        harness.deep_merge(merged, {"image": {"tag": tag}})
+    return chart_examples.render_with(example, merged, tmp_path).container()["args"]
+
+
+def managed_flags() -> dict[str, str]:
+    """The flag -> key map of `vllm-models.managedFlags`, read from _args.tpl."""
+    text = (toolchain.CHART_DIR / "templates" / "_args.tpl").read_text()
+    body = text.split('{{- define "vllm-models.managedFlags" -}}', 1)[1].split("{{- end -}}", 1)[0]
+    return dict(line.split(": ", 1) for line in body.strip().splitlines())
+
+
+def flags_in(args: list[str]) -> list[str]:
+    return [arg.split("=", 1)[0] for arg in args if arg.startswith("-")]
+
+
+@pytest.mark.parametrize("tag", CATALOG_VERSIONS)
+@pytest.mark.parametrize("shape", [VISION, LMCACHE], ids=["vision", "lmcache"])
+def test_every_argument_the_chart_can_build_is_one_vllm_accepts(tag, shape, tmp_path):
+    args = args_of(tmp_path, "multi-gpu", EVERYTHING, shape, tag=tag)
+    problems = [p.message for p in vllm_args.check_args(args, tag)]
+    assert problems == [], f"vLLM {tag} refuses the chart's arguments {args}: {problems}"
+
+
+@pytest.mark.parametrize("name", chart_examples.names())
+def test_each_examples_arguments_are_accepted_by_the_vllm_of_its_image_tag(name):
+    rendered = chart_examples.render(name)
+    tag = chart_examples.values(name)["image"]["tag"]
+    problems = [p.message for p in vllm_args.check_args(rendered.container()["args"], tag)]
+    assert problems == [], f"example {name}: vLLM {tag} refuses: {problems}"
+
+
+# Flags some catalogued version lacks, with the version the chart requires before it emits them
+# (the refusal below that version is a case in tests/test_bad_values.py).
+VERSION_GATED = {"--mm-processor-cache-type": "v0.11.0"}
+
+
+def release(tag: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in vllm_args.catalog_version(tag).split("."))
+
+
+@pytest.mark.parametrize("tag", CATALOG_VERSIONS)
+def test_every_flag_the_chart_manages_exists_in_vllm_or_is_gated_by_version(tag):
+    known = vllm_args.load_catalog(tag)["flags"]
+    missing = sorted(flag for flag in managed_flags() if flag not in known)
+    expected = sorted(flag for flag, since in VERSION_GATED.items()
+                      if release(tag) < release(since))
+    assert missing == expected, (f"_args.tpl vllm-models.managedFlags names flags vLLM {tag} does not have: {missing}; "
+                                 f"the chart gates only {expected} by version")
+
+
+@pytest.mark.parametrize("shape", [VISION, LMCACHE], ids=["vision", "lmcache"])
+def test_every_flag_the_chart_sets_is_one_extra_args_may_not_repeat(shape, tmp_path):
+    args = args_of(tmp_path, "multi-gpu", EVERYTHING, shape)
+    chart_set = flags_in(args[:args.index("--max-num-batched-tokens")])
+    unguarded = sorted(set(chart_set) - set(managed_flags()))
+    assert unguarded == [], f"_args.tpl sets {unguarded} but vllm-models.managedFlags does not list them"
+
+
+def test_every_optional_key_reaches_its_flag(tmp_path):
+    args = args_of(tmp_path, "multi-gpu", EVERYTHING, VISION)
+    expected = [
+        "/models/meta-llama/Llama-3.3-70B-Instruct-FP8", "--served-model-name", "Llama-3.3-70B-Instruct",
+        "--host", "0.0.0.0", "--port", "8000", "--tensor-parallel-size", "2", "--pipeline-parallel-size", "2",
+        "--gpu-memory-utilization", "0.9", "--max-model-len", "32768", "--max-num-seqs", "256",
+        "--enable-chunked-prefill", "--enable-prefix-caching", "--quantization", "fp8", "--trust-remote-code",
+        "--limit-mm-per-prompt", '{"image": 4}', "--mm-processor-cache-gb", "0",
+        "--enable-expert-parallel", "--async-scheduling", "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
+        "--compilation-config", '{"cudagraph_mode":"FULL_AND_PIECEWISE"}',
+        "--max-num-batched-tokens", "8192",
+    ]
+    assert args == expected
+
+
+def test_kv_offloading_connects_lmcache_with_valid_json(tmp_path):
+    args = args_of(tmp_path, "single-gpu", LMCACHE)
+    config = args[args.index("--kv-transfer-config") + 1]
+    assert json.loads(config) == {"kv_connector": "LMCacheConnectorV1", "kv_role": "kv_both"}
+    assert args[args.index("--mm-processor-cache-gb") + 1] == "2"
+
+
+def test_switches_turned_off_say_so_or_leave_their_flag_out(tmp_path):
+    args = args_of(tmp_path, "single-gpu", {"deployment": {"enableChunkedPrefill": False, "trustRemoteCode": False,
+                                                           "quantization": None},
+                                            "prefixCaching": {"enable": False}})
+    assert "--no-enable-chunked-prefill" in args and "--enable-chunked-prefill" not in args
+    assert "--no-enable-prefix-caching" in args and "--enable-prefix-caching" not in args
+    assert "--trust-remote-code" not in args and "--quantization" not in args
+
+
+def test_vision_flags_stay_out_of_a_model_that_is_not_vision(tmp_path):
+    args = args_of(tmp_path, "single-gpu", {})
+    assert not [arg for arg in args if "mm" in arg], args
+
+
+def test_extra_args_come_last_unchanged(tmp_path):
+    extra = ["--max-num-batched-tokens=16384", "--seed", "0"]
+    args = args_of(tmp_path, "single-gpu", {"deployment": {"extraArgs": extra}})
+    assert args[-3:] == extra
+
+
+@pytest.mark.parametrize("extra, given, key", [
+    (["--max-model-len", "8192"], "--max-model-len", "deployment.maxModelLen"),
+    (["--max-model-len=8192"], "--max-model-len", "deployment.maxModelLen"),
+    (["--tensor-parallel-size", "8"], "--tensor-parallel-size", "deployment.tensorParallel"),
+    (["--tensor-parallel-size=8"], "--tensor-parallel-size", "deployment.tensorParallel"),
+    (["-tp", "8"], "-tp", "deployment.tensorParallel"),
+    (["--tensor_parallel_size=8"], "--tensor_parallel_size", "deployment.tensorParallel"),
+    (["--no-enable-prefix-caching"], "--no-enable-prefix-caching", "prefixCaching.enable"),
+    (["--no-trust-remote-code"], "--no-trust-remote-code", "deployment.trustRemoteCode"),
+    (["--data-parallel-size", "2"], "--data-parallel-size", "replicaCount"),
+    (["--hf-token=hf_abc"], "--hf-token", "huggingface.tokenSecret"),
+], ids=lambda value: value if isinstance(value, str) else " ".join(value))
+def test_extra_args_may_not_set_a_flag_the_chart_manages_in_any_spelling(extra, given, key, tmp_path):
+    with pytest.raises(harness.RenderError) as refused:
+        args_of(tmp_path, "single-gpu", {"deployment": {"extraArgs": extra}})
+    first = refused.value.stderr.splitlines()[0]
+    assert first.endswith(f"): vllm-models: deployment.extraArgs sets {given}, which the chart manages from {key}; "
+                          "set that key instead of passing the flag"), first
+
+
+def test_tensor_parallelism_given_through_extra_args_cannot_leave_dev_shm_sized_for_one_gpu(tmp_path):
+    with pytest.raises(harness.RenderError) as refused:
+        args_of(tmp_path, "single-gpu", {"deployment": {"extraArgs": ["-tp", "4"]}})
+    assert "which the chart manages from deployment.tensorParallel" in refused.value.stderr
+    rendered = chart_examples.render_with(
+        "single-gpu", {"deployment": {"tensorParallel": 4, "numGPUs": 4},
+                       "resources": {"limits": {"nvidia.com/gpu": 4}, "requests": {"nvidia.com/gpu": 4}}}, tmp_path)
+    dshm = next(v for v in rendered.one("Deployment")["spec"]["template"]["spec"]["volumes"] if v["name"] == "dshm")
+    assert dshm["emptyDir"]["sizeLimit"] == "32Gi"
+
+
+def attention_backends() -> list[str]:
+    schema = json.loads((toolchain.CHART_DIR / "values.schema.json").read_text())
+    return [b for b in schema["properties"]["deployment"]["properties"]["attentionBackend"]["enum"] if b]
+
+
+@pytest.mark.parametrize("tag", CATALOG_VERSIONS)
+@pytest.mark.parametrize("backend", attention_backends())
+def test_every_attention_backend_the_schema_offers_is_one_the_version_has(backend, tag, tmp_path):
+    rendered = chart_examples.render_with("vision", {"deployment": {"attentionBackend": backend}, "image": {"tag": tag}},
+                                          tmp_path)
+    value = next(e["value"] for e in rendered.container()["env"] if e["name"] == "VLLM_ATTENTION_BACKEND")
+    problems = [p.message for p in vllm_args.check_attention_backend(value, tag)]
+    assert problems == [], f"attentionBackend {backend} renders VLLM_ATTENTION_BACKEND={value}, which vLLM {tag} lacks: {problems}"
+
+
+def test_the_tool_call_parsers_the_seeds_name_exist_in_each_version():
+    for tag in CATALOG_VERSIONS:
+        parsers = vllm_args.load_catalog(tag)["tool_call_parsers"]
+        assert {"qwen3_coder", "deepseek_v3", "hermes"} <= set(parsers), f"vLLM {tag} parsers: {parsers}"
+        assert "deepseek" not in parsers, "the seed's `deepseek` parser appeared: revisit the MoE example's correction"
+
+
+def test_the_schemas_quantization_methods_exist_in_each_version():
+    schema = json.loads((toolchain.CHART_DIR / "values.schema.json").read_text())
+    methods = [m for m in schema["properties"]["deployment"]["properties"]["quantization"]["enum"] if m]
+    for tag in CATALOG_VERSIONS:
+        unknown = sorted(set(methods) - set(vllm_args.load_catalog(tag)["quantization_methods"]))
+        assert unknown == [], f"values.schema.json deployment.quantization offers {unknown}, unknown to vLLM {tag}"
+
+
+def test_the_managed_flag_table_is_read_whole():
+    flags = managed_flags()
+    assert flags["--tensor-parallel-size"] == "deployment.tensorParallel"
+    assert all(re.fullmatch(r"-{1,2}[a-zA-Z][-a-z]*", flag) for flag in flags), flags

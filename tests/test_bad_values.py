@@ -1,0 +1,350 @@
+"""Bad values get the message a user reads: one case per schema rule family and per `fail` in the chart.
+
+Each case is an example values file plus one file of overrides, rendered by the real helm; the
+failing overrides must be refused with exactly the message below, and the passing neighbour
+(the nearest accepted value) must render. Schema messages are helm's own; the chart's `fail`
+messages are `vllm-models: <key> (<value>) ...; <fix>`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import pytest
+
+from vllm_models import chart_examples
+from vllm_models import render as harness
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    id: str
+    bad: dict | Callable[[dict], None]  # overrides on top of the example, or an edit of the example itself
+    message: str
+    good: dict | Callable[[dict], None]
+    example: str = "single-gpu"
+
+
+def without(*keys: str) -> Callable[[dict], None]:
+    """An edit removing resources keys such as "limits.cpu" (an overrides file cannot remove a key)."""
+    def edit(values: dict) -> None:
+        for key in keys:
+            side, _, resource = key.partition(".")
+            del values["resources"][side][resource]
+    return edit
+
+
+def render_case(example: str, change, tmp_path) -> harness.Rendered:
+    if callable(change):
+        return chart_examples.render_edited(example, change, tmp_path)
+    return chart_examples.render_with(example, change, tmp_path)
+
+
+SPREAD = {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"}
+
+SCHEMA_CASES = [
+    Case("unknown key", {"deployment": {"tensorParalel": 4}},
+         "- deployment: Additional property tensorParalel is not allowed",
+         {"deployment": {"tensorParallel": 1}}),
+    Case("wrong type", {"deployment": {"numGPUs": "1"}},
+         "- deployment.numGPUs: Invalid type. Expected: integer, given: string",
+         {"deployment": {"numGPUs": 1}}),
+    Case("enum", {"service": {"type": "Nodeport"}},
+         '- service.type: service.type must be one of the following: "NodePort", "ClusterIP", "LoadBalancer"',
+         {"service": {"type": "LoadBalancer"}}),
+    Case("minimum", {"service": {"nodePort": 29999}},
+         "- service.nodePort: Must be greater than or equal to 30000",
+         {"service": {"nodePort": 30000}}),
+    Case("maximum", {"service": {"nodePort": 32768}},
+         "- service.nodePort: Must be less than or equal to 32767",
+         {"service": {"nodePort": 32767}}),
+    Case("exclusive minimum", {"deployment": {"gpuMemoryUtilization": 0}},
+         "- deployment.gpuMemoryUtilization: Must be greater than 0",
+         {"deployment": {"gpuMemoryUtilization": 0.01}}),
+    Case("maximum of a fraction", {"deployment": {"gpuMemoryUtilization": 1.01}},
+         "- deployment.gpuMemoryUtilization: Must be less than or equal to 1",
+         {"deployment": {"gpuMemoryUtilization": 1}}),
+    Case("pattern: image tag latest", {"image": {"tag": "latest"}},
+         "- image.tag: Does not match pattern '^$|^v[0-9]+\\.[0-9]+\\.[0-9]+([.-][0-9A-Za-z.-]+)?$'",
+         {"image": {"tag": "v0.11.0"}}),
+    Case("pattern: a disruption budget of 0% blocks every eviction", {"podDisruptionBudget": {"enabled": True, "maxUnavailable": "0%"}},
+         "- podDisruptionBudget.maxUnavailable: Does not match pattern '^([1-9][0-9]*|[1-9][0-9]?%|100%)$'",
+         {"podDisruptionBudget": {"enabled": True, "maxUnavailable": "50%"}}),
+    Case("minimum: a disruption budget of 0 blocks every eviction", {"podDisruptionBudget": {"enabled": True, "maxUnavailable": 0}},
+         "- podDisruptionBudget.maxUnavailable: Must be greater than or equal to 1",
+         {"podDisruptionBudget": {"enabled": True, "maxUnavailable": 1}}),
+    Case("min length", {"image": {"repository": ""}},
+         "- image.repository: String length must be greater than or equal to 1",
+         {"image": {"repository": "registry.example.com/vllm/vllm-openai"}}),
+    Case("max length", {"modelName": "m" * 56},
+         "- modelName: String length must be less than or equal to 55",
+         {"modelName": "m" * 55}),
+    Case("min properties", {"extraEnv": [{"name": "POD_IP", "valueFrom": {}}]},
+         "- extraEnv.0.valueFrom: Must have at least 1 properties",
+         {"extraEnv": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]}),
+    Case("min items", {"storage": {"type": "pvc", "pvc": {"accessModes": []}}},
+         "- storage.pvc.accessModes: Array must have at least 1 items",
+         {"storage": {"type": "pvc", "pvc": {"accessModes": ["ReadWriteOnce"]}}}),
+    Case("required property", {"deployment": {"topologySpreadConstraints": [{"maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule"}]}},
+         "- deployment.topologySpreadConstraints.0: topologyKey is required",
+         {"deployment": {"topologySpreadConstraints": [{"maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule",
+                                                        "topologyKey": "kubernetes.io/hostname"}]}}),
+    Case("one value source", {"extraEnv": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"},
+                                                                            "secretKeyRef": {"name": "s", "key": "k"}}}]},
+         "- extraEnv.0.valueFrom: Must have at most 1 properties",
+         {"extraEnv": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]}),
+    Case("not: helm test image latest", {"helmTest": {"image": "curlimages/curl:latest"}},
+         "- helmTest.image: Must not validate the schema (not)",
+         {"helmTest": {"image": "curlimages/curl:8.11.1"}}),
+    Case("strict Kubernetes objects: a misspelled security setting", {"containerSecurityContext": {"allowPrivilegeEscalaton": True}},
+         "- containerSecurityContext: Additional property allowPrivilegeEscalaton is not allowed",
+         {"containerSecurityContext": {"allowPrivilegeEscalation": False}}),
+    Case("strict Kubernetes objects: a toleration", {"tolerations": [{"key": "nvidia.com/gpu", "operator": "Exist"}]},
+         '- tolerations.0.operator: tolerations.0.operator must be one of the following: "Exists", "Equal"',
+         {"tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}]}),
+]
+
+FAIL_CASES = [
+    Case("modelName required", {"modelName": ""},
+         "vllm-models: modelName is required: the model identifier, e.g. qwen3-32b (the fleet names the release llms-v2-<modelName>)",
+         {"modelName": "qwen3-32b-b"}),
+    Case("modelInfo.parameters required", {"modelInfo": {"parameters": None}},
+         "vllm-models: modelInfo.parameters is required: the model's size in whole billions (e.g. 32), which sets probe budgets and grace period",
+         {"modelInfo": {"parameters": 8}}),
+    Case("image tag required", {"image": {"tag": ""}},
+         "vllm-models: image.tag (or global.image.tag) is required: pin a vLLM release such as v0.11.0",
+         {"image": {"tag": ""}, "global": {"image": {"tag": "v0.11.0"}}}),
+    Case("model required", {"deployment": {"model": ""}},
+         "vllm-models: deployment.model is required: the model path inside the container, e.g. /models/Qwen/Qwen3-32B-FP8",
+         {"deployment": {"model": "/models/Qwen/Qwen3-8B"}}),
+    Case("served model name required", {"deployment": {"servedModelName": ""}},
+         "vllm-models: deployment.servedModelName is required: the name clients send in requests",
+         {"deployment": {"servedModelName": "qwen3"}}),
+    Case("seed key deployment.priorityClassName", {"deployment": {"priorityClassName": "gpu-critical"}},
+         "vllm-models: deployment.priorityClassName is not read; move it to the top-level key priorityClassName "
+         "(where the seeds' model templates put it)",
+         {"priorityClassName": "gpu-critical"}),
+    Case("seed key deployment.nccl", {"deployment": {"nccl": {"gpuMem": True}}},
+         "vllm-models: deployment.nccl is not read; move it to the top-level key nccl (where the seeds' model templates put it)",
+         {"nccl": {"gpuMem": True}}),
+    Case("seed key deployment.extraEnv", {"deployment": {"extraEnv": [{"name": "NCCL_IB_DISABLE", "value": "0"}]}},
+         "vllm-models: deployment.extraEnv is not read; move it to the top-level key extraEnv (where the seeds' model templates put it)",
+         {"extraEnv": [{"name": "NCCL_IB_DISABLE", "value": "0"}]}),
+    Case("tensor parallel equals GPUs", {"deployment": {"tensorParallel": 2}},
+         "vllm-models: deployment.tensorParallel (2) must equal deployment.numGPUs (4): vLLM shards the model over "
+         "exactly the pod's GPUs; set both to the same value",
+         {"deployment": {"tensorParallel": 4}}, example="multi-gpu"),
+    Case("tensor x pipeline parallel equals GPUs", {"deployment": {"tensorParallel": 2, "pipelineParallel": 3}},
+         "vllm-models: deployment.tensorParallel (2) x deployment.pipelineParallel (3) = 6 must equal deployment.numGPUs (4)",
+         {"deployment": {"tensorParallel": 2, "pipelineParallel": 2}}, example="multi-gpu"),
+    Case("GPU limit equals numGPUs", {"resources": {"limits": {"nvidia.com/gpu": 2}}},
+         "vllm-models: resources.limits.nvidia.com/gpu (2) must equal deployment.numGPUs (1); drop it to let the chart set it from numGPUs",
+         without("limits.nvidia.com/gpu", "requests.nvidia.com/gpu")),
+    Case("GPU request equals numGPUs", {"resources": {"requests": {"nvidia.com/gpu": 0}}},
+         "vllm-models: resources.requests.nvidia.com/gpu (0) must equal deployment.numGPUs (1); drop it to let the chart set it from numGPUs",
+         {"resources": {"requests": {"nvidia.com/gpu": 1}}}),
+    Case("cpu limit required", without("limits.cpu", "requests.cpu"),
+         "vllm-models: resources.limits.cpu is required: GPU pods need Guaranteed QoS (see the seed's sizing table)",
+         without("requests.cpu")),
+    Case("requests equal limits", {"resources": {"requests": {"memory": "100Gi"}}},
+         "vllm-models: resources.requests.memory (100Gi) must equal resources.limits.memory (200Gi) for Guaranteed QoS; "
+         "set both to the same value or drop the request",
+         without("requests.memory")),
+    Case("shm below the memory limit", {"shmSize": "200Gi"},
+         "vllm-models: shmSize (200Gi) must be below resources.limits.memory (200Gi): /dev/shm is memory-backed and counts "
+         "against the pod's memory limit; raise the limit or lower shmSize",
+         {"shmSize": "199Gi"}),
+    Case("shm at least the seed's table", {"shmSize": "16Gi"},
+         "vllm-models: shmSize (16Gi) is below 32Gi, the seed's /dev/shm size for 4 GPU(s) per pod (NCCL runs out of "
+         "shared memory); raise it, or leave shmSize empty to use the table",
+         {"shmSize": "32Gi"}, example="multi-gpu"),
+    Case("extraEnv once per name", {"extraEnv": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]},
+         "vllm-models: extraEnv sets A twice; keep one entry",
+         {"extraEnv": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}),
+    Case("extraEnv value or valueFrom", {"extraEnv": [{"name": "A", "value": "1", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]},
+         "vllm-models: extraEnv A has both value and valueFrom; Kubernetes accepts one, keep one",
+         {"extraEnv": [{"name": "A", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]}),
+    Case("no inline token", {"extraEnv": [{"name": "HF_TOKEN", "value": "hf_abc"}]},
+         "vllm-models: extraEnv HF_TOKEN has an inline value; secrets go through a Secret: use huggingface.tokenSecret "
+         "for HF_TOKEN, or valueFrom.secretKeyRef",
+         {"extraEnv": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}]}),
+    Case("extraEnv may not set what a key sets", {"extraEnv": [{"name": "NCCL_DEBUG", "value": "INFO"}]},
+         "vllm-models: extraEnv sets NCCL_DEBUG, which the chart sets from its own key (global.logging.level, nccl.*, "
+         "deployment.attentionBackend, deployment.kvOffloading or huggingface.tokenSecret); set that key instead",
+         {"extraEnv": [{"name": "NCCL_IB_DISABLE", "value": "0"}]}),
+    Case("the device plugin assigns the GPUs", {"extraEnv": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]},
+         "vllm-models: extraEnv sets NVIDIA_VISIBLE_DEVICES, which overrides the GPUs the NVIDIA device plugin assigned "
+         "(and can expose every GPU of the node); remove it and request GPUs with deployment.numGPUs",
+         {"extraEnv": [{"name": "CUDA_DEVICE_ORDER", "value": "PCI_BUS_ID"}]}),
+    Case("tool parser needs function calling", {"deployment": {"toolCallParser": "hermes"}},
+         "vllm-models: deployment.toolCallParser is set but deployment.functionCall is false; set functionCall: true "
+         "to enable tool calling, or drop the parser",
+         {"deployment": {"toolCallParser": "hermes", "functionCall": True}}),
+    Case("function calling needs a tool parser", {"deployment": {"functionCall": True}},
+         "vllm-models: deployment.toolCallParser is required when deployment.functionCall is true, e.g. hermes, "
+         "qwen3_coder or deepseek_v3",
+         {"deployment": {"functionCall": True, "toolCallParser": "hermes"}}),
+    Case("multimodal settings need a vision model", {"deployment": {"limitMmPerPrompt": '{"image": 2}'}},
+         "vllm-models: deployment.limitMmPerPrompt and deployment.disableMmPreprocessorCache apply only to vision models; "
+         "set deployment.visionModel: true",
+         {"deployment": {"limitMmPerPrompt": '{"image": 2}', "visionModel": True}}),
+    Case("one size for the multimodal cache", {"deployment": {"disableMmPreprocessorCache": True,
+                                                               "kvOffloading": {"mmProcessorCacheGb": 4}}},
+         "vllm-models: deployment.disableMmPreprocessorCache and deployment.kvOffloading.mmProcessorCacheGb (4) both "
+         "size the multimodal processor cache (--mm-processor-cache-gb); keep one",
+         {"deployment": {"disableMmPreprocessorCache": True}}, example="vision"),
+    Case("cache type needs vLLM v0.11.0", {"deployment": {"kvOffloading": {"mmProcessorCacheType": "lru"}}},
+         "vllm-models: deployment.kvOffloading.mmProcessorCacheType (lru) needs vLLM v0.11.0 or newer "
+         "(--mm-processor-cache-type); image.tag is v0.10.2: drop the key or raise the tag",
+         {"deployment": {"kvOffloading": {"mmProcessorCacheType": "lru"}}, "image": {"tag": "v0.11.0"}},
+         example="lmcache"),
+    Case("pod labels cannot replace the chart's", {"deployment": {"podLabels": {"model": "other"}}},
+         "vllm-models: deployment.podLabels.model is a label the chart sets (qwen3-32b); pick another label name",
+         {"deployment": {"podLabels": {"team": "inference"}}}),
+    Case("pod annotations cannot replace the chart's", {"deployment": {"podAnnotations": {"prometheus.io/path": "/x"}}},
+         "vllm-models: deployment.podAnnotations.prometheus.io/path is an annotation the chart sets (/metrics); drop it "
+         "(the scrape annotations follow metrics.podAnnotations)",
+         {"deployment": {"podAnnotations": {"example.com/owner": "inference"}}}),
+    Case("NodePort needs a port", {"service": {"nodePort": None}},
+         "vllm-models: service.nodePort is required for a NodePort service: pick a free port in the category's range "
+         "(see `vllm-models ports`)",
+         {"service": {"nodePort": None, "type": "ClusterIP"}}),
+    Case("ClusterIP takes no node port", {"service": {"type": "ClusterIP"}},
+         "vllm-models: service.nodePort (30025) is set but service.type is ClusterIP; use NodePort or drop the port",
+         {"service": {"type": "LoadBalancer"}}),
+    Case("host path required", {"hps": {"models": {"path": ""}}},
+         "vllm-models: hps.models.path (or global.hps.models.path) is required for storage.type hostPath: the host "
+         "directory holding the models",
+         {"hps": {"models": {"path": ""}}, "global": {"hps": {"models": {"path": "/var/modas-models/fp8_models/"}}}}),
+    Case("existing claim named", {"storage": {"type": "existingClaim"}},
+         "vllm-models: storage.existingClaim is required for storage.type existingClaim: the name of the "
+         "PersistentVolumeClaim holding the models",
+         {"storage": {"type": "existingClaim", "existingClaim": "models"}}),
+    Case("model below the mount", {"deployment": {"model": "/data/Qwen/Qwen3-32B-FP8"}},
+         "vllm-models: deployment.model (/data/Qwen/Qwen3-32B-FP8) is not below storage.mountPath (/models), where the "
+         "model files are mounted; write the path as /models/<org>/<model> or change storage.mountPath",
+         {"deployment": {"model": "/data/Qwen/Qwen3-32B-FP8"}, "storage": {"mountPath": "/data"}}),
+    Case("a host path holds the model", {"deployment": {"model": "Qwen/Qwen3-32B-FP8"}},
+         "vllm-models: deployment.model (Qwen/Qwen3-32B-FP8) is not a path below storage.mountPath (/models), but "
+         "storage.type hostPath mounts a host directory there for nothing else; write the model's path as "
+         "/models/<org>/<model>, or use storage.type pvc or existingClaim",
+         {"deployment": {"model": "Qwen/Qwen3-32B-FP8"}, "storage": {"type": "existingClaim", "existingClaim": "hf-cache"}}),
+    Case("autoscaler range", {"autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 2}},
+         "vllm-models: autoscaling.maxReplicas (2) must exceed autoscaling.minReplicas (2), or the autoscaler can never scale",
+         {"autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 3}}),
+    Case("disruption budget lets a pod go", {"podDisruptionBudget": {"enabled": True, "minAvailable": 1}},
+         "vllm-models: podDisruptionBudget.minAvailable (1) must be below the replica count (1): otherwise no pod can "
+         "ever be evicted and node drains hang; use maxUnavailable: 1 instead",
+         {"podDisruptionBudget": {"enabled": True, "minAvailable": 1}, "replicaCount": 2}),
+    Case("grace outlasts the preStop pause", {"deployment": {"terminationGracePeriodSeconds": 120, "preStopSleepSeconds": 120}},
+         "vllm-models: deployment.terminationGracePeriodSeconds (120) must exceed deployment.preStopSleepSeconds (120), "
+         "or vLLM is killed before it can finish in-flight requests",
+         {"deployment": {"terminationGracePeriodSeconds": 120, "preStopSleepSeconds": 119}}),
+    Case("grace meets the seed's table", {"deployment": {"terminationGracePeriodSeconds": 60}},
+         "vllm-models: deployment.terminationGracePeriodSeconds (60) is below 120 s, the seed's grace for a 32B dense "
+         "model, so in-flight requests are cut off; raise it or leave it null to use the table",
+         {"deployment": {"terminationGracePeriodSeconds": None}}),
+    Case("startup budget covers the seed's load time", {"probes": {"startup": {"failureThreshold": 59}}},
+         "vllm-models: probes.startup.failureThreshold (59) x probes.startup.periodSeconds (5) gives the model 295 s to "
+         "load, but the seed's table gives a medium model (32B) up to 300 s; raise it, or set "
+         "slowStart.maxStartupSeconds to at least 300",
+         {"probes": {"startup": {"failureThreshold": 60}}}),
+    Case("rollout deadline outlasts the load", {"deployment": {"progressDeadlineSeconds": 600}},
+         "vllm-models: deployment.progressDeadlineSeconds (600) must exceed the startup budget (600 s), or rollouts "
+         "are marked failed while the model still loads",
+         {"deployment": {"progressDeadlineSeconds": 601}}),
+    Case("one startup budget", {"slowStart": {"maxStartupSeconds": 900}},
+         "vllm-models: probes.startup.failureThreshold (120) and slowStart.maxStartupSeconds (900) both set the startup "
+         "budget; keep one",
+         {"slowStart": {"maxStartupSeconds": 900}, "probes": {"startup": {"failureThreshold": None}}}),
+    Case("extraArgs may not repeat a managed flag", {"deployment": {"extraArgs": ["--max-model-len", "8192"]}},
+         "vllm-models: deployment.extraArgs sets --max-model-len, which the chart manages from deployment.maxModelLen; "
+         "set that key instead of passing the flag",
+         {"deployment": {"extraArgs": ["--max-num-batched-tokens", "8192"]}}),
+    Case("a profile file only with type Localhost",
+         {"containerSecurityContext": {"seccompProfile": {"type": "RuntimeDefault", "localhostProfile": "vllm.json"}}},
+         "vllm-models: containerSecurityContext.seccompProfile.localhostProfile must be set exactly when "
+         "containerSecurityContext.seccompProfile.type is Localhost (type is RuntimeDefault)",
+         {"containerSecurityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "vllm.json"}}}),
+    Case("a toleration without a key tolerates by Exists", {"tolerations": [{"operator": "Equal", "value": "x"}]},
+         "vllm-models: tolerations[0] has no key, so its operator must be Exists (it is Equal); set operator: Exists "
+         "or give the taint's key",
+         {"tolerations": [{"operator": "Exists"}]}),
+    Case("a toleration by Exists has no value", {"tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "value": "x"}]},
+         'vllm-models: tolerations[0] has operator Exists and value "x"; drop the value or use operator: Equal',
+         {"tolerations": [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "x"}]}),
+    Case("toleration seconds only for NoExecute",
+         {"tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": 60}]},
+         "vllm-models: tolerations[0].tolerationSeconds applies only to effect NoExecute; set effect: NoExecute or "
+         "drop tolerationSeconds",
+         {"tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 60}]}),
+    Case("a sysctl once", {"securityContext": {"sysctls": [{"name": "net.core.somaxconn", "value": "1024"},
+                                                           {"name": "net.core.somaxconn", "value": "2048"}]}},
+         "vllm-models: securityContext.sysctls sets net.core.somaxconn twice; keep one entry",
+         {"securityContext": {"sysctls": [{"name": "net.core.somaxconn", "value": "1024"}]}}),
+    Case("a spread constraint once per key and policy", {"deployment": {"topologySpreadConstraints": [SPREAD, SPREAD]}},
+         "vllm-models: deployment.topologySpreadConstraints[1] repeats topologyKey kubernetes.io/hostname with "
+         "whenUnsatisfiable DoNotSchedule; merge the two constraints",
+         {"deployment": {"topologySpreadConstraints": [SPREAD, {**SPREAD, "whenUnsatisfiable": "ScheduleAnyway"}]}}),
+    Case("minDomains only for DoNotSchedule",
+         {"deployment": {"topologySpreadConstraints": [{**SPREAD, "whenUnsatisfiable": "ScheduleAnyway", "minDomains": 2}]}},
+         "vllm-models: deployment.topologySpreadConstraints[0].minDomains applies only to whenUnsatisfiable "
+         "DoNotSchedule; set it or drop minDomains",
+         {"deployment": {"topologySpreadConstraints": [{**SPREAD, "minDomains": 2}]}}),
+    Case("In needs values", {"deployment": {"topologySpreadConstraints": [
+            {**SPREAD, "labelSelector": {"matchExpressions": [{"key": "model", "operator": "In"}]}}]}},
+         "vllm-models: deployment.topologySpreadConstraints[0].labelSelector.matchExpressions on model: operator In "
+         "needs values",
+         {"deployment": {"topologySpreadConstraints": [
+             {**SPREAD, "labelSelector": {"matchExpressions": [{"key": "model", "operator": "In", "values": ["a"]}]}}]}}),
+    Case("Exists takes no values", {"deployment": {"topologySpreadConstraints": [
+            {**SPREAD, "labelSelector": {"matchExpressions": [{"key": "model", "operator": "Exists", "values": ["a"]}]}}]}},
+         "vllm-models: deployment.topologySpreadConstraints[0].labelSelector.matchExpressions on model: operator "
+         "Exists takes no values; drop them",
+         {"deployment": {"topologySpreadConstraints": [
+             {**SPREAD, "labelSelector": {"matchExpressions": [{"key": "model", "operator": "Exists"}]}}]}}),
+    Case("matchLabelKeys apart from the selector", {"deployment": {"topologySpreadConstraints": [
+            {**SPREAD, "matchLabelKeys": ["model"]}]}},
+         "vllm-models: deployment.topologySpreadConstraints[0].matchLabelKeys lists model, which the labelSelector "
+         "already matches; drop it from one of them",
+         {"deployment": {"topologySpreadConstraints": [{**SPREAD, "matchLabelKeys": ["pod-template-hash"]}]}}),
+    Case("extraArgs gives a flag once", {"deployment": {"extraArgs": ["--max-num-batched-tokens", "8192",
+                                                                      "--max_num_batched_tokens=4096"]}},
+         "vllm-models: deployment.extraArgs sets --max_num_batched_tokens twice; vLLM keeps only the last one, so give it once",
+         {"deployment": {"extraArgs": ["--max-num-batched-tokens", "8192", "--middleware", "a.B", "--middleware", "c.D"]}}),
+]
+
+
+def refusal(tmp_path, case: Case) -> str:
+    with pytest.raises(harness.RenderError) as refused:
+        render_case(case.example, case.bad, tmp_path)
+    return refused.value.stderr
+
+
+@pytest.mark.parametrize("case", SCHEMA_CASES, ids=lambda case: case.id)
+def test_values_outside_the_schema_are_refused_with_helms_message(case, tmp_path):
+    stderr = refusal(tmp_path, case)
+    assert stderr.startswith("Error: values don't meet the specifications of the schema(s) in the following chart(s):")
+    assert case.message in stderr.splitlines(), f"{case.id}: helm says\n{stderr}"
+
+
+@pytest.mark.parametrize("case", FAIL_CASES, ids=lambda case: case.id)
+def test_values_the_chart_refuses_get_a_message_naming_key_value_and_fix(case, tmp_path):
+    stderr = refusal(tmp_path, case)
+    first = stderr.splitlines()[0]
+    assert first.startswith("Error: execution error at (vllm-models/templates/"), stderr
+    assert first.endswith(f"): {case.message}"), f"{case.id}: helm says\n{stderr}"
+
+
+@pytest.mark.parametrize("case", SCHEMA_CASES + FAIL_CASES, ids=lambda case: case.id)
+def test_the_nearest_accepted_value_renders(case, tmp_path):
+    rendered = render_case(case.example, case.good, tmp_path)
+    assert rendered.one("Deployment")
+
+
+def test_a_refusal_names_the_values_file_that_sets_the_key(tmp_path):
+    with pytest.raises(harness.RenderError) as refused:
+        chart_examples.render_with("single-gpu", {"deployment": {"tensorParallel": 2}}, tmp_path)
+    message = str(refused.value)
+    assert f"deployment.tensorParallel is set in {tmp_path / 'single-gpu-overrides.yaml'}" in message
+    assert "deployment.numGPUs is set in charts/vllm-models/examples/single-gpu.yaml" in message
