@@ -41,8 +41,9 @@ render: setup ## Render ENV (default staging; RELEASE=name for one release) afte
 	@$(CLI) render --env $(ENV) $(if $(RELEASE),--release $(RELEASE))
 
 .PHONY: lint
-lint: setup ## helm lint --strict the chart with each environment's values for every release
+lint: setup ## helm lint --strict every release with its environment's values, and every chart example
 	@$(CLI) lint
+	@$(BIN)/python -m vllm_models.chart_examples
 
 .PHONY: lock
 lock: ## Recompile requirements.lock (pinned, hashed) from requirements.in

@@ -6,7 +6,6 @@ or with one more values file of overrides on top (how a user would change one ke
 """
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -59,26 +58,9 @@ def render_edited(name: str, edit, tmp: Path, *, helm: str = "helm3") -> harness
     return harness.render_values_files(release_name(name), [edited], namespace=NAMESPACE, helm=helm, use_cache=False)
 
 
-def lint_command(files: list[str | Path]) -> list[str]:
-    command = [toolchain.tool("helm3"), "lint", "--strict", str(toolchain.CHART_DIR), "--namespace", NAMESPACE,
-               "--kube-version", toolchain.kube_version()]
-    for file in files:
-        command += ["--values", str(file)]
-    return command
-
-
 def lint_files(files: list[str | Path], **context) -> str:
-    """`helm lint --strict` the chart with these values files; RenderError (with `context`) when lint fails.
-
-    helm lint downgrades the chart's `fail` and `required` to "[INFO] Fail:" log lines and still
-    exits 0, so those lines count as failures here.
-    """
-    command = lint_command(files)
-    result = subprocess.run(command, capture_output=True, text=True, cwd=toolchain.ROOT, env=toolchain.tool_env())
-    failed = [line for line in result.stderr.splitlines() if "[INFO] Fail:" in line]
-    if result.returncode != 0 or failed:
-        raise harness.RenderError(command, "\n".join(failed) or result.stdout + result.stderr, **context)
-    return result.stdout
+    """`helm lint --strict` the chart with these values files (see render.lint)."""
+    return harness.lint(toolchain.CHART_DIR, files, namespace=NAMESPACE, **context)
 
 
 def lint(name: str) -> str:

@@ -135,12 +135,9 @@ def command_render(args: argparse.Namespace) -> int:
 
 def lint_one(rel: harness.Release) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        command = [toolchain.tool("helm3"), "lint", "--strict", str(toolchain.ROOT / rel.chart),
-                   "--namespace", rel.namespace, "--kube-version", toolchain.kube_version()]
-        for path in harness.values_files(rel, Path(tmp)):
-            command += ["--values", path]
         try:
-            harness.run(command, environment=rel.environment, release=rel.name, sources=rel.sources)
+            harness.lint(toolchain.ROOT / rel.chart, harness.values_files(rel, Path(tmp)), namespace=rel.namespace,
+                         environment=rel.environment, release=rel.name, sources=rel.sources)
             return {"environment": rel.environment, "release": rel.name, "ok": True, "error": ""}
         except harness.RenderError as error:
             return {"environment": rel.environment, "release": rel.name, "ok": False, "error": str(error)}

@@ -49,7 +49,8 @@ class RenderError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = f" for release {self.release} in environment {self.environment}" if self.release else ""
+        where = f" for release {self.release}" if self.release else ""
+        where += f" in environment {self.environment}" if self.environment else ""
         lines = [f"{Path(self.command[0]).name} failed{where}", f"  command: {' '.join(self.command)}"]
         if self.sources:
             lines.append("  values files: " + ", ".join(source.label for source in self.sources))
@@ -284,6 +285,23 @@ def template_command(rel: Release, values_files: list[str], *, helm: str = "helm
     for path in values_files:
         command += ["--values", path]
     return command
+
+
+def lint(chart: str | Path, files: Iterable[str | Path], *, namespace: str, **context) -> str:
+    """`helm lint --strict` the chart with these values files; RenderError (with `context`) when it fails.
+
+    helm lint reports the chart's own `fail` and `required` as "[INFO] Fail:" log lines and still
+    exits 0, so those lines count as failures here.
+    """
+    command = [toolchain.tool("helm3"), "lint", "--strict", str(chart), "--namespace", namespace,
+               "--kube-version", toolchain.kube_version()]
+    for file in files:
+        command += ["--values", str(file)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=toolchain.ROOT, env=toolchain.tool_env())
+    failed = [line for line in result.stderr.splitlines() if "[INFO] Fail:" in line]
+    if result.returncode != 0 or failed:
+        raise RenderError(command, "\n".join(failed) or result.stdout + result.stderr, **context)
+    return result.stdout
 
 
 def render_values_files(name: str, files: Iterable[str | Path], *, namespace: str = "llms", helm: str = "helm3",
