@@ -254,7 +254,19 @@ def test_an_enable_flag_naming_a_missing_model_or_category_is_reported():
         "(environments/fleet.yaml categories: language, vision-language), so its flags enable nothing; rename it",
         "environment development: environments/development/values.yaml language.models.qwen3-33b.enabled names "
         "no model: there is no environments/development/language/qwen3-33b.yaml (models here: qwen3-32b, "
-        "qwen3-32b-lmcache); fix the name or add the file"]
+        "qwen3-32b-lmcache); fix the name or add the file",
+        "environment development: environments/development/vision-language/gemma-3-27b-it.yaml has no enable flag, "
+        "so helmfile never installs it; add vision-language.models.gemma-3-27b-it.enabled: true (or false to keep "
+        "it configured but off) to environments/development/values.yaml"]
+
+
+def test_a_model_file_without_an_enable_flag_is_reported():
+    values = fleet.environment_values("development")
+    del values["language"]["models"]["qwen3-32b"]
+    assert fleet.enable_flags("development", values, configured("development"), ["language", "vision-language"]) == [
+        "environment development: environments/development/language/qwen3-32b.yaml has no enable flag, so helmfile "
+        "never installs it; add language.models.qwen3-32b.enabled: true (or false to keep it configured but off) "
+        "to environments/development/values.yaml"]
 
 
 def test_an_environment_folder_outside_the_promotion_order_is_reported(tmp_path):

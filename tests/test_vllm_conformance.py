@@ -44,3 +44,17 @@ def test_an_image_tag_without_a_catalog_says_how_to_generate_one(tmp_path):
     assert len(findings) == 1, findings
     assert "make generate-vllm-catalog VLLM=0.9.9" in findings[0]
     assert findings[0].startswith("[vllm-args] environment staging, release llms-v2-qwen3-32b")
+
+
+def test_the_page_cache_wrapper_is_looked_through_to_the_vllm_command_line_it_runs(tmp_path):
+    (tmp_path / "wrapped").mkdir()
+    (tmp_path / "planted").mkdir()
+    assert findings_for(tmp_path / "wrapped", lambda v: v.update(dropPageCache={"enabled": True})) == []
+
+    def planted(values):
+        values.update(dropPageCache={"enabled": True})
+        values["deployment"].update(extraArgs=["--max-num-batched-tokenz", "8192"])
+
+    assert findings_for(tmp_path / "planted", planted) == [
+        "[vllm-args] environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): "
+        "unknown flag --max-num-batched-tokenz for vLLM 0.11.0; did you mean --max-num-batched-tokens?"]

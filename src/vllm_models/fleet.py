@@ -351,7 +351,7 @@ def releases_without_file(releases: Iterable[harness.Release], root: Path) -> li
 
 def enable_flags(env: str, values: Mapping, releases: Iterable[harness.Release],
                  categories: Sequence[str]) -> list[str]:
-    """Enable flags name only categories and models that have a file in this environment."""
+    """Enable flags name only categories and models that have a file, and every model file has a flag."""
     models = collections.defaultdict(set)
     for rel in releases:
         models[rel.category].add(rel.labels.get("model", ""))
@@ -368,6 +368,13 @@ def enable_flags(env: str, values: Mapping, releases: Iterable[harness.Release],
                 problems.append(f"environment {env}: {file} {category}.models.{model}.enabled names no model: there "
                                 f"is no environments/{env}/{category}/{model}.yaml (models here: {present}); "
                                 f"fix the name or add the file")
+    for rel in releases:
+        model = rel.labels.get("model", "")
+        flags = ((values.get(rel.category) or {}).get("models") or {}).get(model)
+        if not isinstance(flags, Mapping) or "enabled" not in flags:
+            problems.append(f"environment {env}: {rel.model_file} has no enable flag, so helmfile never installs it; "
+                            f"add {rel.category}.models.{model}.enabled: true (or false to keep it configured "
+                            f"but off) to {file}")
     return problems
 
 

@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -176,12 +177,16 @@ def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
         return key, f"{json.dumps(error.instance)} is not one of {choices}"
     if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         bounds = _schema_at(list(error.absolute_path))
-        low = bounds.get("minimum", bounds.get("exclusiveMinimum"))
-        high = bounds.get("maximum", bounds.get("exclusiveMaximum"))
-        span = f"from {low} to {high}" if low is not None and high is not None else error.message.split(" is ", 1)[-1]
-        return key, f"{json.dumps(error.instance)} is out of range: allowed {span}"
+        low = (f"above {bounds['exclusiveMinimum']}" if "exclusiveMinimum" in bounds
+               else f"from {bounds['minimum']}" if "minimum" in bounds else "")
+        high = (f"below {bounds['exclusiveMaximum']}" if "exclusiveMaximum" in bounds
+                else f"up to {bounds['maximum']}" if "maximum" in bounds else "")
+        return key, f"{json.dumps(error.instance)} is out of range: allowed {' '.join(filter(None, (low, high)))}"
     if error.validator == "pattern" and key.endswith("image.tag"):
         return key, f"{json.dumps(error.instance)} is not a pinned vLLM release; use a tag such as v0.11.0 (never latest)"
+    if error.validator == "pattern":
+        rule = _schema_at(path).get("description", "")
+        return key, f"{json.dumps(error.instance)} does not match {error.validator_value}" + (f" ({rule})" if rule else "")
     return key, f"{json.dumps(error.instance)}: {error.message}"
 
 
@@ -234,7 +239,29 @@ def load_file(environment: str, path: Path) -> tuple[Any, list[FileProblem]]:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(error, "problem", None) or str(error)
-        return None, [FileProblem(environment, label, "", f"is not valid YAML: {where}{problem}")]
+        context, start = getattr(error, "context", None), getattr(error, "context_mark", None)
+        if context and start:
+            problem += f" ({context} at line {start.line + 1}, column {start.column + 1})"
+        if problem == "mapping values are not allowed here":
+            problem += ": a key above lacks its colon, or a value holding ': ' needs quotes"
+        located = start or mark
+        key = key_at_line(path.read_text(), located.line) if located else ""
+        return None, [FileProblem(environment, label, key, f"is not valid YAML: {where}{problem}")]
+
+
+def key_at_line(text: str, line: int) -> str:
+    """Dotted key of a block-style YAML line, from the indentation of the lines above (for messages)."""
+    stack: list[tuple[int, str]] = []
+    for number, raw in enumerate(text.splitlines()[:line + 1]):
+        # a bare word counts as a key: it is usually one whose colon is missing
+        found = re.match(r"^([ \t]*)([A-Za-z0-9_][A-Za-z0-9_./-]*)[ \t]*(:|$)", raw)
+        if not found:
+            continue
+        indent = len(found.group(1))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        stack.append((indent, found.group(2)))
+    return ".".join(key for _, key in stack)
 
 
 def check_environment_files(environment: str, only: set[Path] | None = None) -> list[FileProblem]:

@@ -64,7 +64,11 @@ def vllm_arguments(rendered: harness.Rendered) -> list[Finding]:
     container = rendered.container()
     tag = image_version(container)
     try:
-        problems = vllm_args.check_args(container.get("command", []) + container.get("args", []), tag)
+        command = container.get("command", [])
+        # dropPageCache wraps vLLM in `sh -c '... exec vllm serve "$@"' vllm-serve <args>`: check what it execs
+        if command[:2] == ["/bin/sh", "-c"] and command[2:3] and command[2].endswith('exec vllm serve "$@"'):
+            command = ["vllm", "serve"]
+        problems = vllm_args.check_args(command + container.get("args", []), tag)
         problems += [problem for env in container.get("env", []) if env["name"] == "VLLM_ATTENTION_BACKEND"
                      for problem in vllm_args.check_attention_backend(env.get("value", ""), tag)]
     except vllm_args.CatalogMissing as missing:
