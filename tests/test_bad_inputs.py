@@ -31,6 +31,7 @@ import pytest
 import yaml
 
 from vllm_models import toolchain
+from vllm_models.render import deep_merge
 
 CASES_DIR = Path(__file__).parent / "bad_inputs"
 CASES = sorted(CASES_DIR.glob("*.yaml"))
@@ -49,15 +50,6 @@ def load_case(path: Path) -> dict:
         assert "file" in edit and len(kinds) == 1 and kinds <= EDIT_KINDS, \
             f"{path.name}: each edit names a file and one of {sorted(EDIT_KINDS)}: {edit}"
     return case
-
-
-def deep_merge(into: dict, other: dict) -> dict:
-    for key, value in other.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            deep_merge(into[key], value)
-        else:
-            into[key] = value
-    return into
 
 
 def apply(edit: dict, root: Path) -> None:

@@ -64,18 +64,9 @@ def namespace_release(env: str) -> harness.Release:
 def origin(rel: harness.Release, key: str) -> str:
     """Where a release's effective `key` is set: its model file, else the environment's `global.<key>`."""
     for source in reversed(rel.sources):
-        if source.path is not None and lookup(source.data, key):
+        if source.path is not None and harness.lookup(source.data, key):
             return f"{source.label} {key}"
     return f"{environment_file(rel.environment)} global.{key}"
-
-
-def lookup(values: Mapping, key: str, default=None):
-    node = values
-    for part in harness.split_key(key):
-        if not isinstance(node, Mapping) or part not in node:
-            return default
-        node = node[part]
-    return node
 
 
 # --- NodePorts -----------------------------------------------------------------------------------
@@ -122,7 +113,7 @@ def nodeport_conflicts(renders: Iterable[harness.Rendered]) -> list[str]:
 
 
 def configured_port(rel: harness.Release) -> int | None:
-    port = lookup(rel.values(), "service.nodePort")
+    port = harness.lookup(rel.values(), "service.nodePort")
     return int(port) if isinstance(port, int) or (isinstance(port, str) and port.isdigit()) else None
 
 
@@ -228,7 +219,7 @@ def served_model_names(releases: Iterable[harness.Release]) -> list[str]:
     """Clients route by the served model name: two installed releases of one environment cannot share one."""
     owners: dict[tuple[str, str], list[harness.Release]] = collections.defaultdict(list)
     for rel in releases:
-        name = lookup(rel.values(), "deployment.servedModelName")
+        name = harness.lookup(rel.values(), "deployment.servedModelName")
         if name:
             owners[(rel.environment, name)].append(rel)
     problems = []
@@ -576,7 +567,7 @@ def version_key(tag: str) -> tuple | None:
 
 def image_tag(rel: harness.Release) -> str:
     values = rel.values()
-    return str(lookup(values, "image.tag") or lookup(values, "global.image.tag") or "")
+    return str(harness.lookup(values, "image.tag") or harness.lookup(values, "global.image.tag") or "")
 
 
 def promotion(configured: Mapping[str, Sequence[harness.Release]], order: Sequence[str]) -> list[str]:

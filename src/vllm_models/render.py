@@ -71,12 +71,7 @@ class ValuesSource:
     path: Path | None = None  # the file helm reads; None for the helmfile's inline values
 
     def defines(self, key: str) -> bool:
-        node: Any = self.data
-        for part in split_key(key):
-            if not isinstance(node, dict) or part not in node:
-                return False
-            node = node[part]
-        return True
+        return lookup(self.data, key, _MISSING) is not _MISSING
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +122,19 @@ class Rendered:
     def container(self, name: str = "vllm") -> dict:
         containers = self.one("Deployment")["spec"]["template"]["spec"]["containers"]
         return next(c for c in containers if c["name"] == name)
+
+
+_MISSING = object()
+
+
+def lookup(values: Any, key: str, default: Any = None) -> Any:
+    """The value at a dotted values key (`deployment.numGPUs`), or `default` when any part is absent."""
+    node = values
+    for part in split_key(key):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
 
 
 def split_key(key: str) -> list[str]:

@@ -161,7 +161,7 @@ def existing(name: str) -> list[str]:
 
 
 def served_names(env: str) -> dict[str, str]:
-    return {str(fleet.lookup(rel.values(), "deployment.servedModelName")): rel.model_file
+    return {str(harness.lookup(rel.values(), "deployment.servedModelName")): rel.model_file
             for rel in fleet.model_releases(env, include_disabled=True)}
 
 
