@@ -69,6 +69,11 @@ class ValuesSource:
     label: str  # what a user opens: a repo-relative file, or the helmfile's inline block
     data: dict
     path: Path | None = None  # the file helm reads; None for the helmfile's inline values
+    origin: str = ""  # the repo file the user edits to change these values; defaults to the label
+
+    @property
+    def edited_file(self) -> str:
+        return self.origin or self.label
 
     def defines(self, key: str) -> bool:
         return lookup(self.data, key, _MISSING) is not _MISSING
@@ -259,7 +264,9 @@ def releases(env: str, *, include_disabled: bool = False) -> list[Release]:
                     path = toolchain.ROOT / value
                     sources.append(ValuesSource(value, values_data(path), path))
                 else:
-                    sources.append(ValuesSource(f"helmfile.yaml.gotmpl (inline values from environments/{env}/values.yaml)", value))
+                    env_file = f"environments/{env}/values.yaml"
+                    sources.append(ValuesSource(f"helmfile.yaml.gotmpl (inline values from {env_file})", value,
+                                                origin=env_file))
             release = Release(env, entry["name"], entry.get("namespace", ""), entry["chart"],
                               bool(entry.get("installed", True)), entry.get("labels") or {}, tuple(sources))
             if release.installed or include_disabled:

@@ -150,10 +150,7 @@ def verify(targets: dict[str, set[str] | None]) -> Report:
             except harness.RenderError as error:
                 report.findings.append(Finding("helmfile", env, str(error)))
                 continue
-            # helmfile inlines the environment file's `global`: its label names that file
-            usable = [rel for rel in releases
-                      if not any(s.label in broken or any(f"from {file})" in s.label for file in broken)
-                                 for s in rel.sources)]
+            usable = [rel for rel in releases if not any(s.edited_file in broken for s in rel.sources)]
             results = list(pool.map(_render, usable))
             renders = [r for r in results if isinstance(r, harness.Rendered)]
             report.findings += [r for r in results if isinstance(r, Finding)]
