@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import concurrent.futures
 import stat
 import sys
 import textwrap
+import threading
+import time
 import warnings
 
 import pytest
@@ -201,6 +204,40 @@ def test_without_conftest_the_policies_run_in_process_with_regopy(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     assert policy.engine().startswith("regopy ")
     assert policy.engine().endswith("(in-process; conftest is not on PATH)")
+
+
+def test_threads_evaluating_releases_at_once_never_call_into_regopy_at_the_same_time(monkeypatch):
+    """regopy reaches rego-cpp through ctypes, which releases the GIL, and one interpreter is shared:
+    verify's thread pool once crashed the process with SIGSEGV. Each regopy call here is slowed so
+    that any two threads inside it at once would overlap; none may."""
+    import regopy
+
+    inside, overlaps, guard = [0], [], threading.Lock()
+
+    def exclusive(method):
+        def call(self, *args, **kwargs):
+            with guard:
+                inside[0] += 1
+                if inside[0] > 1:
+                    overlaps.append(method.__name__)
+            time.sleep(0.002)
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                with guard:
+                    inside[0] -= 1
+        return call
+
+    for name in ("add_data", "add_module", "build", "set_input", "query", "query_bundle"):
+        monkeypatch.setattr(regopy.Interpreter, name, exclusive(getattr(regopy.Interpreter, name)))
+    monkeypatch.setenv("PATH", "/nonexistent")
+    policy._compiled_interpreter.cache_clear()
+    renders = [rendered_release("staging", rel.name) for rel in harness.releases("staging")] * 3
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        concurrent_results = list(pool.map(policy.evaluate_release, renders))
+    serial_results = [policy.evaluate_release(r) for r in renders]
+    assert not overlaps, f"threads were inside regopy at once in: {sorted(set(overlaps))}"
+    assert concurrent_results == serial_results, "a release's violations depended on what another thread evaluated"
 
 
 def test_make_policy_prints_each_release_of_the_environment_and_the_engine(capsys):

@@ -7,8 +7,10 @@ combined input per release (a list of {path, contents}, path `<environment>/<rel
 and conftest exceptions (`data.main.exception`) from policies/exceptions.yaml.
 
 regopy quirks this module works around (rego-cpp 1.5.2): at most two `add_data` calls per
-interpreter (so data is merged here and added once), and strings in query output are not JSON
-escaped (so messages come back base64-encoded).
+interpreter (so data is merged here and added once), strings in query output are not JSON
+escaped (so messages come back base64-encoded), and it calls rego-cpp through ctypes, which
+releases the GIL, while an interpreter is not thread-safe (verify's thread pool crashed with
+SIGSEGV): every regopy call in the process holds REGO_LOCK.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterable
 
@@ -36,6 +39,7 @@ EXCEPTIONS_FILE = POLICY_DIR / "exceptions.yaml"
 DATA_FILES = (toolchain.CHART_DIR / "sizing.yaml", POLICY_DIR / "data" / "removed_apis.yaml")
 NAMESPACE = "main"
 EXCEPTION_KEYS = ("environment", "release", "rule", "reason")
+REGO_LOCK = threading.RLock()
 
 # conftest's own rule-name patterns (policy/engine.go), applied to rule heads.
 RULE_HEAD = re.compile(r"^((deny|violation|warn)(?:_[a-zA-Z0-9]+)+)\s+contains\b", re.M)
@@ -156,7 +160,9 @@ def engine() -> str:
         return f"conftest ({binary}, subprocess)"
     import regopy
 
-    return f"regopy {regopy.rego_version()} (in-process; conftest is not on PATH)"
+    with REGO_LOCK:
+        version = regopy.rego_version()
+    return f"regopy {version} (in-process; conftest is not on PATH)"
 
 
 def evaluate_release(rendered: harness.Rendered, *, exceptions: Path = EXCEPTIONS_FILE) -> list[Violation]:
@@ -186,17 +192,19 @@ class Interpreter:
     def __init__(self, data: dict, modules: Iterable[Path]):
         import regopy
 
-        self._rego = regopy.Interpreter()
-        self._rego.add_data(data)
-        for path in modules:
-            try:
-                self._rego.add_module(path.name, path.read_text())
-            except regopy.RegoError as error:
-                raise PolicyError(f"{_label(path)} does not compile:\n{error}") from error
+        with REGO_LOCK:
+            self._rego = regopy.Interpreter()
+            self._rego.add_data(data)
+            for path in modules:
+                try:
+                    self._rego.add_module(path.name, path.read_text())
+                except regopy.RegoError as error:
+                    raise PolicyError(f"{_label(path)} does not compile:\n{error}") from error
 
     def query(self, text: str) -> dict:
         """Bindings of an ad-hoc query (compiled anew each time)."""
-        return self._bindings(self._rego.query(text), text)
+        with REGO_LOCK:
+            return self._bindings(self._rego.query(text), text)
 
     def _bindings(self, output, text: str) -> dict:
         if not output.results:
@@ -212,18 +220,25 @@ class ReleaseEvaluator(Interpreter):
         fields = [f'"{name}": [base64.encode(m) | some m in data.{NAMESPACE}.{name}]' for name in rule_names()]
         fields.append(f'"exception": [base64.encode(r) | some rules in data.{NAMESPACE}.exception; some r in rules]')
         self._query = "result := {" + ", ".join(fields) + "}"
-        self._bundle = self._rego.build(self._query)
-        if not self._bundle.ok():
-            raise PolicyError(f"the policies in {_label(POLICY_DIR)} do not build into a bundle")
+        with REGO_LOCK:
+            self._bundle = self._rego.build(self._query)
+            if not self._bundle.ok():
+                raise PolicyError(f"the policies in {_label(POLICY_DIR)} do not build into a bundle")
 
     def evaluate(self, document) -> dict[str, list[str]]:
-        self._rego.set_input(document)
-        result = self._bindings(self._rego.query_bundle(self._bundle), "the release query")["result"]
+        with REGO_LOCK:  # set_input and query_bundle are two calls on one shared interpreter
+            self._rego.set_input(document)
+            result = self._bindings(self._rego.query_bundle(self._bundle), "the release query")["result"]
         return {name: [base64.b64decode(m).decode() for m in messages] for name, messages in result.items()}
 
 
-@functools.lru_cache(maxsize=None)
 def _interpreter(exceptions: str, kube_version: str) -> ReleaseEvaluator:
+    with REGO_LOCK:  # threads asking at once get the one interpreter, compiled once
+        return _compiled_interpreter(exceptions, kube_version)
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_interpreter(exceptions: str, kube_version: str) -> ReleaseEvaluator:
     return ReleaseEvaluator(data_document(Path(exceptions), kube_version), policy_files())
 
 
