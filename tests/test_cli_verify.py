@@ -1,6 +1,7 @@
 """`vllm-models verify FILES`: checks what the changed files affect, and renders only that."""
 from __future__ import annotations
 
+import os
 import re
 
 import yaml
@@ -62,3 +63,27 @@ def test_the_pre_commit_hook_runs_verify_on_exactly_the_files_that_feed_renders(
                "charts/llms-namespace/templates/resourcequota.yaml", "policies/gpu.rego", "helmfile.yaml.gotmpl"]
     assert [f for f in feeding if not files.search(f)] == [], hook["files"]
     assert [f for f in ("README.md", "tests/test_service.py", "docs/helmfile.yaml.gotmpl") if files.search(f)] == []
+
+
+def test_releases_checked_in_forked_workers_report_what_one_process_reports_in_the_same_order(monkeypatch):
+    from vllm_models import verify
+
+    def checked_where(rendered):
+        return [verify.Finding("probe", rendered.release.environment, f"{rendered.release.name} pid {os.getpid()}",
+                               rendered.release.name)]
+
+    monkeypatch.setattr(verify, "RELEASE_CHECKS", [*verify.RELEASE_CHECKS, checked_where])
+    targets = {"staging": verify.ALL, "production-jp": verify.ALL}
+    forked = verify.verify(targets)
+    monkeypatch.setattr(verify.ReleaseWorkers, "POOL_FROM", 10**9)
+    in_process = verify.verify(targets)
+
+    def without_pid(report):
+        return [(f.check, f.environment, f.release, re.sub(r" pid \d+$", "", f.message)) for f in report.findings]
+
+    pids = {f.message.rpartition(" pid ")[2] for f in forked.findings if f.check == "probe"}
+    assert len(pids) > 1, f"every release of {sorted(targets)} was checked in one process ({pids})"
+    assert without_pid(forked) == without_pid(in_process)
+    assert forked.checked == in_process.checked
+    assert {env: [r.documents for r in renders] for env, renders in forked.renders.items()} == \
+        {env: [r.documents for r in renders] for env, renders in in_process.renders.items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -20,6 +21,13 @@ from . import render as harness
 
 OK, PROBLEMS, REFUSED = 0, 1, 2
 SHAPE_NAMES = ("single-gpu", "multi-gpu", "vision", "moe", "function-calling", "lmcache")
+
+
+# Progress prints from its own thread while verify forks worker processes: a fork in the middle
+# of a print would leave stderr's lock held forever in the child. Forks wait for the print.
+_PRINTING = threading.Lock()
+os.register_at_fork(before=_PRINTING.acquire, after_in_parent=_PRINTING.release,
+                    after_in_child=_PRINTING.release)
 
 
 class Progress:
@@ -47,7 +55,8 @@ class Progress:
             line = f"vllm-models: {self.label}" + (f": {self.status}" if self.status else "") + " ..."
             quiet += 1
             if line != self._printed or quiet >= 10:
-                print(line, file=sys.stderr, flush=True)
+                with _PRINTING:
+                    print(line, file=sys.stderr, flush=True)
                 self._printed, quiet = line, 0
 
     def __exit__(self, *exc) -> None:

@@ -14,7 +14,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-import yaml
 
 from . import render as harness
 from . import toolchain
@@ -603,7 +602,7 @@ def promotion(configured: Mapping[str, Sequence[harness.Release]], order: Sequen
 # --- Entry point ---------------------------------------------------------------------------------
 
 def environment_values(env: str) -> dict:
-    return yaml.safe_load((toolchain.ENVIRONMENTS_DIR / env / "values.yaml").read_text()) or {}
+    return harness.load_yaml((toolchain.ENVIRONMENTS_DIR / env / "values.yaml").read_text()) or {}
 
 
 def check_environment(env: str, renders: Sequence[harness.Rendered] | None = None) -> list[str]:

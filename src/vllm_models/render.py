@@ -27,13 +27,23 @@ CACHE_DIR = toolchain.ROOT / ".render" / "cache"
 NAMESPACE_CHART = "llms-namespace"
 
 
-class ManifestLoader(yaml.SafeLoader):
+# libyaml's parser with PyYAML's safe constructors: the same objects as yaml.safe_load, about ten
+# times faster, which matters because every manifest and values file of a fleet is parsed per run.
+FastSafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    """yaml.safe_load through libyaml."""
+    return yaml.load(text, Loader=FastSafeLoader)
+
+
+class ManifestLoader(FastSafeLoader):
     """SafeLoader that reads the plain scalars `=` and `<<` as strings, as Go's YAML (helm, kubectl) does:
     helm's toYaml leaves them unquoted, and PyYAML's SafeLoader has no constructor for them."""
 
 
-ManifestLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
-ManifestLoader.add_constructor("tag:yaml.org,2002:merge", yaml.SafeLoader.construct_yaml_str)
+ManifestLoader.add_constructor("tag:yaml.org,2002:value", FastSafeLoader.construct_yaml_str)
+ManifestLoader.add_constructor("tag:yaml.org,2002:merge", FastSafeLoader.construct_yaml_str)
 
 
 class RenderError(Exception):
@@ -231,7 +241,7 @@ def environments() -> list[str]:
 
 @functools.lru_cache(maxsize=None)
 def fleet_data() -> dict:
-    return yaml.safe_load((toolchain.ENVIRONMENTS_DIR / "fleet.yaml").read_text())
+    return load_yaml((toolchain.ENVIRONMENTS_DIR / "fleet.yaml").read_text())
 
 
 def _helmfile_inputs(env: str) -> str:
@@ -244,7 +254,7 @@ def values_data(path: Path) -> dict:
     """A values file's mapping, for messages and merged views; {} when it is not a YAML mapping
     (values_check reports that file by name, and helm refuses it when it renders)."""
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())
     except yaml.YAMLError:
         return {}
     return data if isinstance(data, dict) else {}
@@ -254,7 +264,7 @@ def releases(env: str, *, include_disabled: bool = False) -> list[Release]:
     """The releases helmfile defines for an environment, in helmfile order."""
     command = [toolchain.tool("helmfile"), "--file", str(toolchain.HELMFILE), "-e", env, "build"]
     key = "helmfile-build-" + _digest(_helmfile_inputs(env), " ".join(command[1:]).encode())
-    documents = _cached(key, lambda: [d for d in yaml.safe_load_all(run(command, environment=env)) if d])
+    documents = _cached(key, lambda: [d for d in yaml.load_all(run(command, environment=env), Loader=FastSafeLoader) if d])
     found = []
     for state in documents:
         for entry in state.get("releases") or []:
@@ -329,7 +339,7 @@ def render_values_files(name: str, files: Iterable[str | Path], *, namespace: st
     for file in files:
         path = Path(file).resolve()
         label = str(path.relative_to(toolchain.ROOT)) if path.is_relative_to(toolchain.ROOT) else str(path)
-        sources.append(ValuesSource(label, yaml.safe_load(path.read_text()) or {}, path))
+        sources.append(ValuesSource(label, load_yaml(path.read_text()) or {}, path))
     chart = str(toolchain.CHART_DIR.relative_to(toolchain.ROOT))
     rel = Release("", name, namespace, chart, True, {}, tuple(sources))
     return render(rel, helm=helm, kube_version=kube_version, use_cache=use_cache)

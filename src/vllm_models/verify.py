@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import multiprocessing
 import os
 from pathlib import Path
 from typing import Callable, Iterable
@@ -129,36 +130,94 @@ def affected(files: Iterable[str | Path]) -> dict[str, set[str] | None]:
     return targets
 
 
-def _render(rel: harness.Release) -> harness.Rendered | Finding:
+def _render_and_check(rel: harness.Release, check: bool) -> tuple[harness.Rendered | None, list[Finding]]:
+    """One release end to end: helm, then every release check when `check`."""
     try:
-        return harness.render(rel)
+        rendered = harness.render(rel)
     except harness.RenderError as error:
-        return Finding("render", rel.environment, str(error), rel.name)
+        return None, [Finding("render", rel.environment, str(error), rel.name)]
+    return rendered, [f for release_check in RELEASE_CHECKS for f in release_check(rendered)] if check else []
+
+
+class ReleaseWorkers:
+    """Runs _render_and_check for many releases on every core.
+
+    Processes, not threads: the checks are Python (one GIL) and Rego (one interpreter per process,
+    see policy.REGO_LOCK), so threads kept one core busy. The pool is forked only after a release
+    was checked in this process, so each worker inherits the compiled policies, schema validators
+    and vLLM catalogs instead of building its own. A handful of releases run here: forking costs
+    more than it saves (the pre-commit path checks one release against cached renders).
+    """
+
+    POOL_FROM = 4  # releases left after the first one
+
+    def __init__(self) -> None:
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._warm = False
+
+    def __enter__(self) -> "ReleaseWorkers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool:
+            self._pool.shutdown()
+
+    def map(self, releases: list[harness.Release], check: list[bool]) -> list[tuple[harness.Rendered | None, list[Finding]]]:
+        """(render or None, findings) for each release, in order; checks run where `check` is true."""
+        tasks = list(zip(releases, check))
+        done: dict[int, tuple[harness.Rendered | None, list[Finding]]] = {}
+        if not self._warm and any(check):
+            first = check.index(True)
+            done[first] = _render_and_check(*tasks[first])
+            self._warm = done[first][0] is not None
+        pending = [i for i in range(len(tasks)) if i not in done]
+        if self._warm and len(pending) >= self.POOL_FROM:
+            results = self._processes().map(_render_and_check, *zip(*(tasks[i] for i in pending)))
+        else:
+            results = (_render_and_check(*tasks[i]) for i in pending)
+        done.update(zip(pending, results))
+        return [done[i] for i in range(len(tasks))]
+
+    def _processes(self) -> concurrent.futures.ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = concurrent.futures.ProcessPoolExecutor(os.cpu_count() or 2,
+                                                                mp_context=multiprocessing.get_context("fork"))
+        return self._pool
+
+
+def release_lists(envs: Iterable[str]) -> dict[str, list[harness.Release] | harness.RenderError]:
+    """Each environment's releases from helmfile, the helmfile runs side by side."""
+    def one(env: str) -> list[harness.Release] | harness.RenderError:
+        try:
+            return harness.releases(env)
+        except harness.RenderError as error:
+            return error
+    envs = list(envs)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(envs))) as pool:
+        return dict(zip(envs, pool.map(one, envs)))
 
 
 def verify(targets: dict[str, set[str] | None]) -> Report:
     """Run every check for the targeted environments/releases; fleet checks see the whole environment."""
     report = Report()
-    workers = max(2, os.cpu_count() or 2)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+    release_list = release_lists(targets)
+    with ReleaseWorkers() as workers:
         for env, names in targets.items():
             bad_files = values_check.check_environment_files(env)
             report.findings += [Finding("values", env, str(p)) for p in bad_files]
             broken = {p.file for p in bad_files}
-            try:
-                releases = harness.releases(env)
-            except harness.RenderError as error:
-                report.findings.append(Finding("helmfile", env, str(error)))
+            releases = release_list[env]
+            if isinstance(releases, harness.RenderError):
+                report.findings.append(Finding("helmfile", env, str(releases)))
                 continue
             usable = [rel for rel in releases if not any(s.edited_file in broken for s in rel.sources)]
-            results = list(pool.map(_render, usable))
-            renders = [r for r in results if isinstance(r, harness.Rendered)]
-            report.findings += [r for r in results if isinstance(r, Finding)]
-            report.renders[env] = renders
-            checked = [r for r in renders if names is ALL or r.release.name in names]
-            report.checked[env] = [r.release.name for r in checked]
-            for findings in pool.map(lambda r: [f for check in RELEASE_CHECKS for f in check(r)], checked):
+            renders = []
+            for rendered, findings in workers.map(usable, [names is ALL or rel.name in names for rel in usable]):
                 report.findings += findings
+                if rendered is not None:
+                    renders.append(rendered)
+            report.renders[env] = renders
+            report.checked[env] = [r.release.name for r in renders if names is ALL or r.release.name in names]
             if len(renders) == len(releases):  # a failed render already explains itself
                 for check in FLEET_CHECKS:
                     report.findings += check(env, renders)
