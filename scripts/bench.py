@@ -29,6 +29,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+from vllm_models import toolchain  # noqa: E402  (after the path, for runs outside the venv's install)
 BIN = ROOT / ".tools" / "bin"
 VENV = ROOT / ".venv" / "bin"
 ENVIRONMENTS = ["development", "staging", "production-vn", "production-jp"]
@@ -55,18 +57,18 @@ def children_cpu() -> float:
 
 def per_release_stages() -> dict[str, list[float]]:
     """Seconds each in-process stage of the check path takes, per release of the shipped fleet."""
-    sys.path.insert(0, str(ROOT / "src"))
-    from vllm_models import kube_validate, policy, toolchain, verify
+    from vllm_models import kube_validate, policy, verify
     from vllm_models import render as harness
 
     stages: dict[str, list[float]] = {name: [] for name in (
         "parse the manifest (libyaml)", "Kubernetes schemas", "policies, combined release",
         "policies, object by object", "vLLM arguments", "metric names")}
     releases = [rel for env in harness.environments() for rel in harness.releases(env)]
-    for rendered in [harness.render(rel) for rel in releases]:  # warms every cache first
-        verify.policies(rendered), verify.kubernetes_schema(rendered)
+    for rendered in [harness.render(rel) for rel in releases]:
+        verify.policies(rendered)  # compiles the policies and loads the schemas outside the timings
+        verify.kubernetes_schema(rendered)
         steps = {
-            "parse the manifest (libyaml)": lambda: list(harness.yaml.load_all(rendered.manifest, Loader=harness.ManifestLoader)),
+            "parse the manifest (libyaml)": lambda: list(yaml.load_all(rendered.manifest, Loader=harness.ManifestLoader)),
             "Kubernetes schemas": lambda: [kube_validate.validate(d, toolchain.kube_version()) for d in rendered.documents],
             "policies, combined release": lambda: policy.evaluate_release(rendered),
             "policies, object by object": lambda: [policy.evaluate_release(harness.Rendered(rendered.release, [d], ""))
@@ -170,14 +172,14 @@ def main() -> int:
                      "--namespace", "llms", "--kube-version", "1.33.0", "-f", str(model),
                      "--set", "global.hps.models.path=/var/modas-models/fp8_models/"]
     # The floor is helm as users run it: without the Go settings the project's own runs use.
-    bare = {k: v for k, v in env.items() if k not in ("GOGC", "GOMEMLIMIT")}
+    bare = {k: v for k, v in env.items() if k not in toolchain.GO_RUNTIME}
     cpu_before = children_cpu()
     floor_runs = series(max(21, args.runs), lambda: timed(floor_command, env=bare))
     floor = statistics.median(floor_runs)
     bare_cpu = (children_cpu() - cpu_before) / len(floor_runs)
     cpu_before = children_cpu()
     out(f"1. floor: bare helm template, one release          {fmt(floor_runs)}")
-    tuned = series(max(21, args.runs), lambda: timed(floor_command, env=dict(bare, GOGC="off", GOMEMLIMIT="1GiB")))
+    tuned = series(max(21, args.runs), lambda: timed(floor_command, env=dict(bare, **toolchain.GO_RUNTIME)))
     helm_cpu = (children_cpu() - cpu_before) / len(tuned)
     out(f"   the same with GOGC=off (as the project runs it)  {fmt(tuned, floor)}")
     out(f"   core-path target per release: 1.5 x floor / {cores} cores = {1.5 * floor / cores:.3f}s")

@@ -14,7 +14,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-
 from . import render as harness
 from . import toolchain
 

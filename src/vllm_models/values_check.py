@@ -18,6 +18,7 @@ from typing import Any, Iterator
 import jsonschema
 import yaml
 
+from . import render as harness
 from . import toolchain
 
 MISPLACED = {  # the seeds put these in two places; the chart reads only the top-level one
@@ -49,7 +50,7 @@ class StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses a mapping key given twice (PyYAML and helm keep the last silently)."""
 
 
-class FastStrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+class FastStrictLoader(harness.FastSafeLoader):
     """StrictLoader on libyaml's parser: every values file is loaded on every verify, and this is
     several times faster. Syntax errors are re-read with StrictLoader, whose messages users see."""
 
@@ -102,8 +103,6 @@ def load_strict(path: Path) -> Any:
     text = path.read_text()
     try:
         return yaml.load(text, Loader=FastStrictLoader)
-    except DuplicateKey:
-        raise
     except yaml.YAMLError:
         return yaml.load(text, Loader=StrictLoader)
 

@@ -211,13 +211,15 @@ def verify(targets: dict[str, set[str] | None]) -> Report:
                 report.findings.append(Finding("helmfile", env, str(releases)))
                 continue
             usable = [rel for rel in releases if not any(s.edited_file in broken for s in rel.sources)]
-            renders = []
-            for rendered, findings in workers.map(usable, [names is ALL or rel.name in names for rel in usable]):
+            wanted = [names is ALL or rel.name in names for rel in usable]
+            renders, report.checked[env] = [], []
+            for (rendered, findings), checked in zip(workers.map(usable, wanted), wanted):
                 report.findings += findings
                 if rendered is not None:
                     renders.append(rendered)
+                    if checked:
+                        report.checked[env].append(rendered.release.name)
             report.renders[env] = renders
-            report.checked[env] = [r.release.name for r in renders if names is ALL or r.release.name in names]
             if len(renders) == len(releases):  # a failed render already explains itself
                 for check in FLEET_CHECKS:
                     report.findings += check(env, renders)
