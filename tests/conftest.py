@@ -10,7 +10,7 @@ import functools
 
 import pytest
 
-from vllm_models import fleet
+from charts import render_chart
 from vllm_models import render as harness
 
 pytest_plugins = ["policy_support"]  # lists the policy exceptions in force after a run
@@ -19,18 +19,18 @@ pytest_plugins = ["policy_support"]  # lists the policy exceptions in force afte
 @functools.lru_cache(maxsize=None)
 def installed_releases() -> tuple[harness.Release, ...]:
     """Installed vllm-models releases only: the namespace release has its own tests (test_namespace_chart.py)."""
-    return tuple(rel for env in harness.environments() for rel in fleet.model_releases(env))
+    return tuple(rel for env in harness.environments() for rel in harness.model_releases(env))
 
 
 @functools.lru_cache(maxsize=None)
 def rendered_release(env: str, name: str) -> harness.Rendered:
-    return harness.render(harness.release(env, name))
+    return render_chart(release=(env, name))
 
 
 @functools.lru_cache(maxsize=None)
 def rendered_namespace(env: str) -> harness.Rendered:
     """The environment's llms-namespace release (Namespace, PriorityClasses, ResourceQuota), rendered."""
-    return harness.render(fleet.namespace_release(env))
+    return render_chart(release=harness.namespace_release(env))
 
 
 def release_id(rel: harness.Release) -> str:
@@ -66,24 +66,3 @@ def rendered(rendered_key) -> harness.Rendered:
 def namespace_rendered(namespace_env) -> harness.Rendered:
     """`namespace_rendered` parametrizes a test over every environment's namespace release."""
     return rendered_namespace(namespace_env)
-
-
-def edited_release(tmp_path, env: str, name: str, edit) -> harness.Release:
-    """The release as helmfile defines it, with its model file edited by `edit(values_dict)`.
-
-    The edited copy lives in tmp_path but keeps the real file's label, so messages read exactly
-    as a user who made that edit would see them.
-    """
-    import dataclasses
-
-    import yaml
-
-    rel = harness.release(env, name)
-    sources = list(rel.sources)
-    model = sources[-1]
-    data = yaml.safe_load(model.path.read_text())
-    edit(data)
-    path = tmp_path / model.path.name
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    sources[-1] = harness.ValuesSource(model.label, data, path)
-    return dataclasses.replace(rel, sources=tuple(sources))

@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from charts import render_chart
 from vllm_models import chart_examples, toolchain, vllm_args
 from vllm_models import render as harness
 
@@ -35,7 +36,7 @@ def args_of(tmp_path, example: str, *overrides: dict, tag: str | None = None) ->
         harness.deep_merge(merged, json.loads(json.dumps(override)))
     if tag:
         harness.deep_merge(merged, {"image": {"tag": tag}})
-    return chart_examples.render_with(example, merged, tmp_path).container()["args"]
+    return render_chart(example=example, values=merged).container()["args"]
 
 
 def managed_flags() -> dict[str, str]:
@@ -59,7 +60,7 @@ def test_every_argument_the_chart_can_build_is_one_vllm_accepts(tag, shape, tmp_
 
 @pytest.mark.parametrize("name", chart_examples.names())
 def test_each_examples_arguments_are_accepted_by_the_vllm_of_its_image_tag(name):
-    rendered = chart_examples.render(name)
+    rendered = render_chart(example=name)
     tag = chart_examples.values(name)["image"]["tag"]
     problems = [p.message for p in vllm_args.check_args(rendered.container()["args"], tag)]
     assert problems == [], f"example {name}: vLLM {tag} refuses: {problems}"
@@ -158,9 +159,8 @@ def test_tensor_parallelism_given_through_extra_args_cannot_leave_dev_shm_sized_
     with pytest.raises(harness.RenderError) as refused:
         args_of(tmp_path, "single-gpu", {"deployment": {"extraArgs": ["-tp", "4"]}})
     assert "which the chart manages from deployment.tensorParallel" in refused.value.stderr
-    rendered = chart_examples.render_with(
-        "single-gpu", {"deployment": {"tensorParallel": 4, "numGPUs": 4},
-                       "resources": {"limits": {"nvidia.com/gpu": 4}, "requests": {"nvidia.com/gpu": 4}}}, tmp_path)
+    rendered = render_chart(example="single-gpu", values={"deployment": {"tensorParallel": 4, "numGPUs": 4},
+                       "resources": {"limits": {"nvidia.com/gpu": 4}, "requests": {"nvidia.com/gpu": 4}}})
     dshm = next(v for v in rendered.one("Deployment")["spec"]["template"]["spec"]["volumes"] if v["name"] == "dshm")
     assert dshm["emptyDir"]["sizeLimit"] == "32Gi"
 
@@ -173,8 +173,7 @@ def attention_backends() -> list[str]:
 @pytest.mark.parametrize("tag", CATALOG_VERSIONS)
 @pytest.mark.parametrize("backend", attention_backends())
 def test_every_attention_backend_the_schema_offers_is_one_the_version_has(backend, tag, tmp_path):
-    rendered = chart_examples.render_with("vision", {"deployment": {"attentionBackend": backend}, "image": {"tag": tag}},
-                                          tmp_path)
+    rendered = render_chart(example="vision", values={"deployment": {"attentionBackend": backend}, "image": {"tag": tag}})
     value = next(e["value"] for e in rendered.container()["env"] if e["name"] == "VLLM_ATTENTION_BACKEND")
     problems = [p.message for p in vllm_args.check_attention_backend(value, tag)]
     assert problems == [], f"attentionBackend {backend} renders VLLM_ATTENTION_BACKEND={value}, which vLLM {tag} lacks: {problems}"

@@ -7,12 +7,14 @@ messages are `vllm-models: <key> (<value>) ...; <fix>`.
 """
 from __future__ import annotations
 
+
 import dataclasses
+import re
 from typing import Callable
 
 import pytest
 
-from vllm_models import chart_examples
+from charts import render_chart
 from vllm_models import render as harness
 
 
@@ -36,8 +38,8 @@ def without(*keys: str) -> Callable[[dict], None]:
 
 def render_case(example: str, change, tmp_path) -> harness.Rendered:
     if callable(change):
-        return chart_examples.render_edited(example, change, tmp_path)
-    return chart_examples.render_with(example, change, tmp_path)
+        return render_chart(example=example, edit=change)
+    return render_chart(example=example, values=change)
 
 
 SPREAD = {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"}
@@ -342,9 +344,9 @@ def test_the_nearest_accepted_value_renders(case, tmp_path):
     assert rendered.one("Deployment")
 
 
-def test_a_refusal_names_the_values_file_that_sets_the_key(tmp_path):
+def test_a_refusal_names_the_values_file_that_sets_the_key():
     with pytest.raises(harness.RenderError) as refused:
-        chart_examples.render_with("single-gpu", {"deployment": {"tensorParallel": 2}}, tmp_path)
+        render_chart(example="single-gpu", values={"deployment": {"tensorParallel": 2}})
     message = str(refused.value)
-    assert f"deployment.tensorParallel is set in {tmp_path / 'single-gpu-overrides.yaml'}" in message
+    assert re.search(r"deployment\.tensorParallel is set in /\S+/single-gpu-overrides\.yaml\n", message), message
     assert "deployment.numGPUs is set in charts/vllm-models/examples/single-gpu.yaml" in message

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from charts import render_chart
 from vllm_models import chart_examples, render as harness, toolchain
 
 SHAPES = ["function-calling", "lmcache", "moe", "multi-gpu", "single-gpu", "vision"]
@@ -123,26 +124,26 @@ def test_each_example_header_names_its_seed_template_and_lists_its_corrections(n
 
 @examples
 def test_each_example_runs_vllm_with_the_seed_templates_arguments(name):
-    container = chart_examples.render(name).container()
+    container = render_chart(example=name).container()
     assert container["command"] == ["vllm", "serve"], f"{where(name)}: command {container['command']}"
     assert container["args"] == EXPECTED[name]["args"], f"{where(name)}: args {container['args']}"
 
 
 @examples
 def test_each_example_sets_the_expected_environment(name):
-    env = chart_examples.render(name).container()["env"]
+    env = render_chart(example=name).container()["env"]
     assert env == EXPECTED[name]["env"], f"{where(name)}: env {env}"
 
 
 @examples
 def test_each_example_requests_exactly_its_limits(name):
-    got = chart_examples.render(name).container()["resources"]
+    got = render_chart(example=name).container()["resources"]
     assert got == EXPECTED[name]["resources"], f"{where(name)}: Deployment resources {got}"
 
 
 @examples
 def test_each_example_mounts_the_models_read_only_and_a_memory_backed_dev_shm(name):
-    rendered = chart_examples.render(name)
+    rendered = render_chart(example=name)
     pod = rendered.one("Deployment")["spec"]["template"]["spec"]
     assert pod["volumes"] == [
         {"name": "models", "hostPath": {"path": "/var/modas-models/fp8_models/", "type": "Directory"}},
@@ -155,7 +156,7 @@ def test_each_example_mounts_the_models_read_only_and_a_memory_backed_dev_shm(na
 
 @examples
 def test_each_example_gets_the_startup_budget_and_grace_period_of_its_size(name):
-    rendered = chart_examples.render(name)
+    rendered = render_chart(example=name)
     pod = rendered.one("Deployment")["spec"]["template"]["spec"]
     threshold = rendered.container()["startupProbe"]["failureThreshold"]
     assert threshold == EXPECTED[name]["startup"], f"{where(name)}: startupProbe.failureThreshold {threshold}"
@@ -164,7 +165,7 @@ def test_each_example_gets_the_startup_budget_and_grace_period_of_its_size(name)
 
 
 def test_only_the_multi_gpu_example_asks_for_a_disruption_budget_and_it_lets_drains_proceed():
-    budgets = {name: chart_examples.render(name).objects("PodDisruptionBudget") for name in SHAPES}
+    budgets = {name: render_chart(example=name).objects("PodDisruptionBudget") for name in SHAPES}
     assert [name for name, found in budgets.items() if found] == ["multi-gpu"]
     assert budgets["multi-gpu"][0]["spec"]["maxUnavailable"] == 1
 

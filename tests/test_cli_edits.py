@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from vllm_models import scaffold
+from vllm_models import yamledit
 
 VALUES = """\
 # Staging: production-like validation.
@@ -24,26 +24,26 @@ global:
 
 
 def test_a_new_model_flag_goes_at_the_end_of_its_categorys_models():
-    edited = scaffold.set_key(VALUES, ["language", "models", "llama-70b", "enabled"], "true", label="values.yaml")
+    edited = yamledit.set_key(VALUES, ["language", "models", "llama-70b", "enabled"], "true", label="values.yaml")
     assert edited == VALUES.replace("    deepseek-r1:\n      enabled: true\n",
                                     "    deepseek-r1:\n      enabled: true\n    llama-70b:\n      enabled: true\n")
 
 
 def test_an_existing_flag_is_flipped_in_place_keeping_its_comment():
-    edited = scaffold.set_key(VALUES, ["language", "models", "qwen3-32b", "enabled"], "true", label="values.yaml")
+    edited = yamledit.set_key(VALUES, ["language", "models", "qwen3-32b", "enabled"], "true", label="values.yaml")
     assert edited == VALUES.replace("enabled: false  # waiting for weights", "enabled: true  # waiting for weights")
 
 
 def test_a_missing_category_is_added_as_a_block_at_the_end():
-    edited = scaffold.set_key(VALUES, ["vision-language", "models", "gemma", "enabled"], "true", label="values.yaml")
+    edited = yamledit.set_key(VALUES, ["vision-language", "models", "gemma", "enabled"], "true", label="values.yaml")
     assert edited == VALUES + "\nvision-language:\n  models:\n    gemma:\n      enabled: true\n"
 
 
 def test_a_flow_style_block_is_refused_with_the_file_and_key():
     flow = VALUES.replace("  models:\n    qwen3-32b:\n      enabled: false  # waiting for weights\n"
                           "    deepseek-r1:\n      enabled: true\n", "  models: {qwen3-32b: {enabled: true}}\n")
-    with pytest.raises(scaffold.EditError) as error:
-        scaffold.set_key(flow, ["language", "models", "llama-70b", "enabled"], "true", label="environments/x/values.yaml")
+    with pytest.raises(yamledit.EditError) as error:
+        yamledit.set_key(flow, ["language", "models", "llama-70b", "enabled"], "true", label="environments/x/values.yaml")
     assert str(error.value) == ("environments/x/values.yaml: language.models is written in flow style "
                                 "({qwen3-32b: {enabled: true}}); write it as an indented block")
 
@@ -51,9 +51,9 @@ def test_a_flow_style_block_is_refused_with_the_file_and_key():
 def test_a_port_change_entry_turns_an_empty_list_into_a_block_list():
     fleet = "# Deliberate port differences.\nportChanges: []\n"
     entry = {"release": "llms-v2-a", "environment": "production-jp", "nodePort": 30026, "reason": "taken"}
-    edited = scaffold.append_item(fleet, "portChanges", entry, label="environments/fleet.yaml")
+    edited = yamledit.append_item(fleet, "portChanges", entry, label="environments/fleet.yaml")
     assert edited == ("# Deliberate port differences.\nportChanges:\n  - release: llms-v2-a\n"
                       "    environment: production-jp\n    nodePort: 30026\n    reason: taken\n")
-    again = scaffold.append_item(edited, "portChanges", dict(entry, release="llms-v2-b"), label="environments/fleet.yaml")
+    again = yamledit.append_item(edited, "portChanges", dict(entry, release="llms-v2-b"), label="environments/fleet.yaml")
     assert again == edited + ("  - release: llms-v2-b\n    environment: production-jp\n    nodePort: 30026\n"
                               "    reason: taken\n")

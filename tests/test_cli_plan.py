@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from cli_repo import copy_repository, described, plant_copy_of, run, run_json
 
-from vllm_models import capacity, fleet
+from vllm_models import capacity
+from vllm_models import render as harness
 
 
 def test_plan_totals_every_enabled_release_and_subtracts_the_peak_from_the_quota(tmp_path):
@@ -36,7 +37,7 @@ def test_plan_exits_1_and_names_the_release_that_tips_the_quota_over(tmp_path):
 def test_an_environment_without_a_namespace_release_has_no_quota_known(monkeypatch):
     def missing(env):
         raise LookupError(f"environment {env}: helmfile.yaml.gotmpl installs 0 releases of charts/llms-namespace")
-    monkeypatch.setattr(fleet, "namespace_release", missing)
+    monkeypatch.setattr(harness, "namespace_release", missing)
     plan = capacity.plan("staging", [])
     assert (plan.quota, plan.problems, plan.remaining) == (None, [], {})
     assert plan.quota_note == ("no quota known: environment staging: helmfile.yaml.gotmpl installs 0 releases of "

@@ -6,6 +6,7 @@ import re
 
 import yaml
 from cli_repo import REPOSITORY, copy_repository, described, run, run_json, template_renders
+from vllm_models import render as harness
 
 
 def test_verify_of_one_changed_model_file_renders_only_that_release(tmp_path):
@@ -75,7 +76,7 @@ def test_releases_checked_in_forked_workers_report_what_one_process_reports_in_t
     monkeypatch.setattr(verify, "RELEASE_CHECKS", [*verify.RELEASE_CHECKS, checked_where])
     targets = {"staging": verify.ALL, "production-jp": verify.ALL}
     forked = verify.verify(targets)
-    monkeypatch.setattr(verify.ReleaseWorkers, "POOL_FROM", 10**9)
+    monkeypatch.setattr(harness.Workers, "POOL_FROM", 10**9)
     in_process = verify.verify(targets)
 
     def without_pid(report):

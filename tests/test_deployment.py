@@ -5,8 +5,7 @@ import re
 
 import pytest
 
-from conftest import edited_release
-from vllm_models import chart_examples
+from charts import edited_release, render_chart
 from vllm_models import render as harness
 
 STANDARD_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
@@ -19,7 +18,7 @@ def test_a_model_file_whose_gpus_differ_from_tensor_parallel_is_refused_naming_e
     rel = edited_release(tmp_path, "staging", "llms-v2-qwen3-32b",
                          lambda values: values["deployment"].update(numGPUs=2))
     with pytest.raises(harness.RenderError) as refused:
-        harness.render(rel, use_cache=False)
+        render_chart(release=rel, use_cache=False)
     message = str(refused.value)
     assert "release llms-v2-qwen3-32b in environment staging" in message
     assert "deployment.numGPUs is set in environments/staging/language/qwen3-32b.yaml" in message
@@ -45,7 +44,7 @@ def env_of(rendered: harness.Rendered) -> dict:
 
 
 def with_values(tmp_path, overrides: dict, example: str = "single-gpu") -> harness.Rendered:
-    return chart_examples.render_with(example, overrides, tmp_path)
+    return render_chart(example=example, values=overrides)
 
 
 def with_gpus(tmp_path, count: int) -> harness.Rendered:
@@ -55,7 +54,7 @@ def with_gpus(tmp_path, count: int) -> harness.Rendered:
         values["deployment"].update(tensorParallel=count, numGPUs=count)
         for side in ("limits", "requests"):
             values["resources"][side]["nvidia.com/gpu"] = count
-    return chart_examples.render_edited("multi-gpu", edit, tmp_path)
+    return render_chart(example="multi-gpu", edit=edit)
 
 
 def where(rendered: harness.Rendered) -> str:
@@ -102,7 +101,7 @@ def test_every_release_runs_with_the_safe_security_defaults(rendered):
 
 
 def test_the_model_metadata_is_stamped_for_policies():
-    deployment = chart_examples.render("moe").one("Deployment")
+    deployment = render_chart(example="moe").one("Deployment")
     labels = deployment["metadata"]["labels"]
     assert {k: labels[k] for k in ("model", "vllm-models.io/category", "vllm-models.io/architecture",
                                    "vllm-models.io/size-class", "app.kubernetes.io/version")} == {
@@ -114,14 +113,13 @@ def test_the_model_metadata_is_stamped_for_policies():
 
 
 def test_gpu_requests_and_limits_follow_num_gpus_when_resources_leave_them_out(tmp_path):
-    rendered = chart_examples.render_edited(
-        "multi-gpu", lambda v: [v["resources"][side].pop("nvidia.com/gpu") for side in ("limits", "requests")], tmp_path)
+    rendered = render_chart(example="multi-gpu", edit=lambda v: [v["resources"][side].pop("nvidia.com/gpu") for side in ("limits", "requests")])
     resources = rendered.container()["resources"]
     assert resources["limits"]["nvidia.com/gpu"] == resources["requests"]["nvidia.com/gpu"] == 4
 
 
 def test_requests_default_to_the_limits(tmp_path):
-    rendered = chart_examples.render_edited("single-gpu", lambda v: v["resources"].pop("requests"), tmp_path)
+    rendered = render_chart(example="single-gpu", edit=lambda v: v["resources"].pop("requests"))
     resources = rendered.container()["resources"]
     assert resources["requests"] == resources["limits"] == {"cpu": "16", "memory": "200Gi", "nvidia.com/gpu": 1}
 
@@ -159,7 +157,7 @@ def test_scheduling_settings_reach_the_pod(tmp_path):
 
 def test_the_environments_priority_class_applies_when_the_release_sets_none(tmp_path):
     assert pod_spec(with_values(tmp_path, {"global": {"priorityClassName": "gpu-high"}}))["priorityClassName"] == "gpu-high"
-    assert "priorityClassName" not in pod_spec(chart_examples.render("single-gpu"))
+    assert "priorityClassName" not in pod_spec(render_chart(example="single-gpu"))
 
 
 def test_gpu_products_join_every_required_node_term(tmp_path):
@@ -201,7 +199,7 @@ def test_startup_budget_and_grace_come_from_the_seeds_tables_by_size(parameters,
         values["modelInfo"].update(parameters=parameters, architecture=architecture)
         values["deployment"].pop("terminationGracePeriodSeconds")
         values["probes"]["startup"].pop("failureThreshold")
-    rendered = chart_examples.render_edited("single-gpu", edit, tmp_path)
+    rendered = render_chart(example="single-gpu", edit=edit)
     assert rendered.container()["startupProbe"]["failureThreshold"] == threshold
     assert pod_spec(rendered)["terminationGracePeriodSeconds"] == grace
 
@@ -212,7 +210,7 @@ def test_a_pre_stop_pause_lets_endpoints_drain_before_vllm_stops(tmp_path):
 
 
 def test_rollouts_add_a_pod_before_removing_one_unless_recreate_is_chosen(tmp_path):
-    assert chart_examples.render("single-gpu").one("Deployment")["spec"]["strategy"] == {
+    assert render_chart(example="single-gpu").one("Deployment")["spec"]["strategy"] == {
         "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
     recreate = with_values(tmp_path, {"deployment": {"updateStrategy": {"type": "Recreate"}}})
     assert recreate.one("Deployment")["spec"]["strategy"] == {"type": "Recreate"}
@@ -223,14 +221,14 @@ def test_the_page_cache_drop_is_an_opt_in_that_runs_before_every_vllm_start(tmp_
     container = rendered.container()
     assert container["command"] == ["/bin/sh", "-c", 'sync && echo 3 > /proc/sys/vm/drop_caches && exec vllm serve "$@"',
                                     "vllm-serve"]
-    assert container["args"] == chart_examples.render("single-gpu").container()["args"]
+    assert container["args"] == render_chart(example="single-gpu").container()["args"]
     assert container["securityContext"]["privileged"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is True
     assert pod_spec(rendered)["hostPID"] is True
 
 
 def test_prometheus_scrape_annotations_are_on_by_default_and_can_be_turned_off(tmp_path):
-    on = chart_examples.render("single-gpu").one("Deployment")["spec"]["template"]["metadata"]["annotations"]
+    on = render_chart(example="single-gpu").one("Deployment")["spec"]["template"]["metadata"]["annotations"]
     assert {k: on[k] for k in ("prometheus.io/scrape", "prometheus.io/port", "prometheus.io/path")} == {
         "prometheus.io/scrape": "true", "prometheus.io/port": "8000", "prometheus.io/path": "/metrics"}
     off = with_values(tmp_path, {"metrics": {"podAnnotations": False}}).one("Deployment")

@@ -7,8 +7,9 @@ import dataclasses
 import pytest
 import yaml
 
-from conftest import edited_release, rendered_namespace, rendered_release
-from vllm_models import fleet
+from charts import edited_release, render_chart
+from conftest import rendered_namespace, rendered_release
+from vllm_models import capacity, fleet, ports
 from vllm_models import render as harness
 from vllm_models import toolchain
 
@@ -17,11 +18,11 @@ FIXTURES = toolchain.ROOT / "tests" / "fixtures" / "fleet"
 
 
 def configured(env: str) -> list[harness.Release]:
-    return fleet.model_releases(env, include_disabled=True)
+    return harness.model_releases(env, include_disabled=True)
 
 
 def installed_renders(env: str) -> list[harness.Rendered]:
-    return [rendered_release(env, rel.name) for rel in fleet.model_releases(env)]
+    return [rendered_release(env, rel.name) for rel in harness.model_releases(env)]
 
 
 def copy_of(rendered: harness.Rendered) -> harness.Rendered:
@@ -54,19 +55,19 @@ def test_check_fleet_runs_the_per_environment_and_the_cross_environment_rules():
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_configured_nodeport_lies_in_its_categorys_range(env):
-    assert fleet.nodeport_ranges(configured(env), fleet.port_ranges()) == []
+    assert ports.nodeport_ranges(configured(env), ports.port_ranges()) == []
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_release_fits_the_environments_quota_with_the_largest_surge(env):
-    assert fleet.capacity(installed_renders(env), rendered_namespace(env)) == []
+    assert capacity.capacity(installed_renders(env), rendered_namespace(env)) == []
 
 
 # --- NodePorts: the seeds' original ports are rejected -------------------------------------------
 
 def test_the_seeds_gemma_port_30027_is_rejected_as_outside_the_vision_language_range():
     rel = with_model_file("staging", "llms-v2-gemma-3-27b-it", FIXTURES / "gemma-3-27b-it.yaml")
-    assert fleet.nodeport_ranges([rel], fleet.port_ranges()) == [
+    assert ports.nodeport_ranges([rel], ports.port_ranges()) == [
         "environment staging, release llms-v2-gemma-3-27b-it (tests/fixtures/fleet/gemma-3-27b-it.yaml): "
         "service.nodePort 30027 is outside the vision-language range 30018-30022: it lies in the "
         "language-extended range 30025-30035, which belongs to language; pick a free port in the "
@@ -76,7 +77,7 @@ def test_the_seeds_gemma_port_30027_is_rejected_as_outside_the_vision_language_r
 @pytest.mark.parametrize("model, port", [("deepseek-r1", 30038), ("qwen3-32b-lmcache", 30040)])
 def test_the_seeds_language_ports_beyond_the_table_are_rejected_as_outside_every_range(model, port):
     rel = with_model_file("staging", f"llms-v2-{model}", FIXTURES / f"{model}.yaml")
-    assert fleet.nodeport_ranges([rel], fleet.port_ranges()) == [
+    assert ports.nodeport_ranges([rel], ports.port_ranges()) == [
         f"environment staging, release llms-v2-{model} (tests/fixtures/fleet/{model}.yaml): "
         f"service.nodePort {port} is outside every model range (environments/fleet.yaml portRanges); "
         f"a language model takes a free port in the language range 30006-30013 or the "
@@ -85,8 +86,8 @@ def test_the_seeds_language_ports_beyond_the_table_are_rejected_as_outside_every
 
 def test_a_category_without_a_declared_range_is_reported():
     rel = harness.release("staging", "llms-v2-gemma-3-27b-it")
-    ranges = [r for r in fleet.port_ranges() if r.category != "vision-language"]
-    assert fleet.nodeport_ranges([rel], ranges) == [
+    ranges = [r for r in ports.port_ranges() if r.category != "vision-language"]
+    assert ports.nodeport_ranges([rel], ranges) == [
         "environment staging, release llms-v2-gemma-3-27b-it (environments/staging/vision-language/gemma-3-27b-it.yaml): "
         "service.nodePort 30018 has no range to be checked against: environments/fleet.yaml portRanges "
         "declares none for category vision-language; add one"]
@@ -96,7 +97,7 @@ def test_two_releases_on_one_nodeport_are_reported_with_both_files():
     qwen = rendered_release("development", "llms-v2-qwen3-32b")
     clash = copy_of(rendered_release("development", "llms-v2-gemma-3-27b-it"))
     clash.one("Service")["spec"]["ports"][0]["nodePort"] = 30025
-    assert fleet.nodeport_conflicts([qwen, clash]) == [
+    assert ports.nodeport_conflicts([qwen, clash]) == [
         "environment development: NodePort 30025 (service.nodePort) is used by 2 releases: "
         "llms-v2-qwen3-32b (environments/development/language/qwen3-32b.yaml), "
         "llms-v2-gemma-3-27b-it (environments/development/vision-language/gemma-3-27b-it.yaml); "
@@ -112,7 +113,7 @@ def fleet_with(tmp_path, env: str, name: str, port: int) -> dict[str, list[harne
 
 def test_a_release_whose_port_differs_between_environments_is_reported_with_both_files(tmp_path):
     releases = fleet_with(tmp_path, "production-jp", "llms-v2-qwen3-32b", 30026)
-    assert fleet.nodeport_drift(releases, ENVIRONMENTS, []) == [
+    assert ports.nodeport_drift(releases, ENVIRONMENTS, []) == [
         "environment production-jp, release llms-v2-qwen3-32b (environments/production-jp/language/qwen3-32b.yaml): "
         "service.nodePort 30026 differs from 30025 in environment development "
         "(environments/development/language/qwen3-32b.yaml); clients and firewalls follow the port, so keep 30025, "
@@ -124,14 +125,14 @@ def test_a_port_change_declared_with_a_reason_is_accepted(tmp_path):
     releases = fleet_with(tmp_path, "production-jp", "llms-v2-qwen3-32b", 30026)
     change = {"release": "llms-v2-qwen3-32b", "environment": "production-jp", "nodePort": 30026,
               "reason": "30025 is taken by a legacy service on the JP cluster"}
-    assert fleet.nodeport_drift(releases, ENVIRONMENTS, [change]) == []
+    assert ports.nodeport_drift(releases, ENVIRONMENTS, [change]) == []
 
 
 def test_a_port_change_without_a_reason_or_without_a_difference_is_reported():
     releases = {env: configured(env) for env in ENVIRONMENTS}
     changes = [{"release": "llms-v2-qwen3-32b", "environment": "production-jp", "nodePort": 30026},
                {"release": "llms-v2-qwen3-32b", "environment": "staging", "nodePort": 30025, "reason": "old"}]
-    assert fleet.nodeport_drift(releases, ENVIRONMENTS, changes) == [
+    assert ports.nodeport_drift(releases, ENVIRONMENTS, changes) == [
         "environments/fleet.yaml portChanges[0] lacks reason: a deliberate port change names the release, "
         "the environment, the nodePort it uses there and the reason",
         "environments/fleet.yaml portChanges entry for release llms-v2-qwen3-32b in environment staging "
@@ -281,12 +282,12 @@ def test_an_environment_folder_outside_the_promotion_order_is_reported(tmp_path)
 
 def jp_with_deepseek(tmp_path, edit=lambda values: None) -> list[harness.Rendered]:
     deepseek = dataclasses.replace(edited_release(tmp_path, "production-jp", "llms-v2-deepseek-r1", edit), installed=True)
-    return [harness.render(deepseek) if rel.name == deepseek.name else rendered_release("production-jp", rel.name)
+    return [render_chart(release=deepseek) if rel.name == deepseek.name else rendered_release("production-jp", rel.name)
             for rel in configured("production-jp")]
 
 
 def test_enabling_deepseek_in_production_jp_is_reported_naming_the_release_that_tips_the_gpu_quota(tmp_path):
-    problems = fleet.capacity(jp_with_deepseek(tmp_path), rendered_namespace("production-jp"))
+    problems = capacity.capacity(jp_with_deepseek(tmp_path), rendered_namespace("production-jp"))
     assert [p.split(" is ")[0] for p in problems] == [
         "environment production-jp: quota requests.nvidia.com/gpu", "environment production-jp: quota requests.memory",
         "environment production-jp: quota limits.memory"]
@@ -303,14 +304,14 @@ def test_enabling_deepseek_in_production_jp_is_reported_naming_the_release_that_
 
 def test_a_recreate_rollout_adds_no_surge_so_deepseek_then_fits_production_jp(tmp_path):
     recreate = jp_with_deepseek(tmp_path, lambda values: values["deployment"].update(updateStrategy={"type": "Recreate"}))
-    assert fleet.capacity(recreate, rendered_namespace("production-jp")) == []
+    assert capacity.capacity(recreate, rendered_namespace("production-jp")) == []
 
 
 def test_replicas_count_fully_and_only_the_largest_surge_is_added():
     renders = installed_renders("staging")
     quota = copy_of(rendered_namespace("staging"))
     quota.one("ResourceQuota")["spec"]["hard"] = {"requests.memory": "3411Gi", "pods": "7"}
-    assert fleet.capacity(renders, quota) == [
+    assert capacity.capacity(renders, quota) == [
         "environment staging: quota requests.memory is 3411Gi (environments/staging/values.yaml "
         "namespace.quota.requests.memory) but the enabled releases need 3412Gi (2388Gi for their replicas + "
         "1024Gi while llms-v2-deepseek-r1 rolls out); added smallest first, release llms-v2-deepseek-r1 "
@@ -328,7 +329,7 @@ def test_replicas_count_fully_and_only_the_largest_surge_is_added():
     (lambda values: values.update(replicaCount=2) or values["deployment"].update(updateStrategy={"type": "Recreate"}), 2, 0),
 ], ids=["replicaCount", "hpa-max", "keda-max", "surge-percent", "recreate"])
 def test_a_release_holds_its_most_replicas_and_its_rollout_surge_in_the_quota(tmp_path, edit, replicas, surge_pods):
-    held = fleet.footprint(harness.render(edited_release(tmp_path, "staging", "llms-v2-qwen3-32b", edit)))
+    held = capacity.footprint(render_chart(release=("staging", "llms-v2-qwen3-32b"), edit=edit))
     assert (held.replicas, held.surge_pods) == (replicas, surge_pods)
     assert held.steady("requests.nvidia.com/gpu") == replicas and held.surge("requests.memory") == surge_pods * 200 * 2**30
 
@@ -336,7 +337,7 @@ def test_a_release_holds_its_most_replicas_and_its_rollout_surge_in_the_quota(tm
 @pytest.mark.parametrize("text, value", [("200Gi", 200 * 2**30), ("4Ti", 4 * 2**40), ("500m", 0.5), ("16", 16),
                                          (24, 24), ("1.5Gi", 1.5 * 2**30), ("2k", 2000)])
 def test_kubernetes_quantities_are_read_exactly(text, value):
-    assert fleet.quantity(text) == value
+    assert capacity.quantity(text) == value
 
 
 # --- Pod Security Admission ------------------------------------------------------------------------
@@ -414,7 +415,7 @@ def test_a_tag_inherited_from_the_environment_is_reported_at_global_image_tag(tm
     inline = dataclasses.replace(production.sources[0], data={**production.sources[0].data,
                                                                "global": {"image": {"tag": "v0.12.0"}}})
     releases["production-vn"] = [dataclasses.replace(production, sources=(inline, dataclasses.replace(model, data=data)))]
-    assert fleet.origin(releases["production-vn"][0], "image.tag") == "environments/production-vn/values.yaml global.image.tag"
+    assert harness.origin(releases["production-vn"][0], "image.tag") == "environments/production-vn/values.yaml global.image.tag"
     assert "(environments/production-vn/values.yaml global.image.tag) is newer than staging's v0.11.0" in \
         fleet.promotion(releases, ["staging", "production-vn"])[0]
 
@@ -422,7 +423,7 @@ def test_a_tag_inherited_from_the_environment_is_reported_at_global_image_tag(tm
 def test_a_priority_class_the_namespace_release_does_not_create_is_reported(tmp_path):
     rel = edited_release(tmp_path, "staging", "llms-v2-qwen3-32b",
                          lambda values: values.update(priorityClassName="gpu-urgent"))
-    assert fleet.priority_classes([harness.render(rel)], rendered_namespace("staging")) == [
+    assert fleet.priority_classes([render_chart(release=rel)], rendered_namespace("staging")) == [
         "environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): "
         "Deployment llms-v2-qwen3-32b uses PriorityClass gpu-urgent (environments/staging/language/qwen3-32b.yaml "
         "priorityClassName), which the llms-namespace release does not create (it creates gpu-critical, gpu-high, "

@@ -1,7 +1,7 @@
 """The `helm test` pod: lists /v1/models through the release's Service and finds the served model name."""
 from __future__ import annotations
 
-from vllm_models import chart_examples
+from charts import render_chart
 from vllm_models import render as harness
 
 
@@ -19,7 +19,7 @@ def test_every_release_of_every_environment_checks_its_served_model_name(rendere
 
 
 def test_the_hook_lists_models_through_the_service_and_cleans_up():
-    rendered = chart_examples.render("single-gpu")
+    rendered = render_chart(example="single-gpu")
     pod = hook_pod(rendered)
     assert pod["metadata"]["name"] == "llms-v2-qwen3-32b-test"
     assert pod["metadata"]["annotations"] == {"helm.sh/hook": "test",
@@ -31,14 +31,14 @@ def test_the_hook_lists_models_through_the_service_and_cleans_up():
 
 
 def test_the_hook_pod_is_never_a_service_endpoint():
-    rendered = chart_examples.render("single-gpu")
+    rendered = render_chart(example="single-gpu")
     selector = rendered.one("Service")["spec"]["selector"]
     labels = hook_pod(rendered)["metadata"]["labels"]
     assert not selector.items() <= labels.items(), f"Service selector {selector} matches the test pod {labels}"
 
 
 def test_the_hook_pod_runs_unprivileged_with_fixed_resources():
-    pod = hook_pod(chart_examples.render("single-gpu"))
+    pod = hook_pod(render_chart(example="single-gpu"))
     assert pod["spec"]["automountServiceAccountToken"] is False
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     assert pod["spec"]["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -48,5 +48,5 @@ def test_the_hook_pod_runs_unprivileged_with_fixed_resources():
 
 
 def test_the_hook_uses_the_service_port(tmp_path):
-    rendered = chart_examples.render_with("single-gpu", {"service": {"port": 80}}, tmp_path)
+    rendered = render_chart(example="single-gpu", values={"service": {"port": 80}})
     assert "http://llms-v2-qwen3-32b:80/v1/models" in hook_pod(rendered)["spec"]["containers"][0]["args"][0]

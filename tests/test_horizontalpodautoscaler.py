@@ -1,7 +1,7 @@
 """The HorizontalPodAutoscaler: autoscaling/v2, off by default, and the sole owner of the replica count when on."""
 from __future__ import annotations
+from charts import render_chart
 
-from vllm_models import chart_examples
 
 AUTOSCALED = {"autoscaling": {"enabled": True, "minReplicas": 1, "maxReplicas": 3, "targetCPUUtilizationPercentage": 70}}
 
@@ -14,13 +14,13 @@ def test_no_release_of_any_environment_sets_replicas_under_an_autoscaler(rendere
 
 
 def test_off_by_default_the_deployment_keeps_its_replica_count():
-    rendered = chart_examples.render("single-gpu")
+    rendered = render_chart(example="single-gpu")
     assert rendered.objects("HorizontalPodAutoscaler") == []
     assert rendered.one("Deployment")["spec"]["replicas"] == 1
 
 
 def test_on_it_scales_the_deployment_and_the_deployment_sets_no_replicas(tmp_path):
-    rendered = chart_examples.render_with("single-gpu", AUTOSCALED, tmp_path)
+    rendered = render_chart(example="single-gpu", values=AUTOSCALED)
     hpa = rendered.one("HorizontalPodAutoscaler")
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert hpa["spec"] == {
@@ -33,5 +33,5 @@ def test_on_it_scales_the_deployment_and_the_deployment_sets_no_replicas(tmp_pat
 
 
 def test_it_carries_the_release_labels(tmp_path):
-    rendered = chart_examples.render_with("single-gpu", AUTOSCALED, tmp_path)
+    rendered = render_chart(example="single-gpu", values=AUTOSCALED)
     assert rendered.one("HorizontalPodAutoscaler")["metadata"]["labels"] == rendered.one("Deployment")["metadata"]["labels"]

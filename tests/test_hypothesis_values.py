@@ -3,7 +3,7 @@
 Every generated values file either renders objects that the official Kubernetes schemas, the API
 server's own rules (below) and every per-release check of `vllm-models verify` accept, or is
 refused by a chart `fail` that starts with "vllm-models: " and names the key. Values come from
-vllm_models.strategies. The run is bounded and reproducible (profile `vllm-models-ci`: a fixed
+tests/strategies.py. The run is bounded and reproducible (profile `vllm-models-ci`: a fixed
 example budget, a deadline per example, derandomized); a failure shrinks to a minimal values file,
 printed as YAML in the assertion message. `HYPOTHESIS_PROFILE=vllm-models-deep` explores more.
 """
@@ -20,7 +20,9 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 
-from vllm_models import strategies, toolchain, values_check, verify
+from charts import render_chart
+import strategies
+from vllm_models import toolchain, values_check, verify
 from vllm_models import render as harness
 
 settings.register_profile(
@@ -276,12 +278,12 @@ def judge(values: dict, *, refusal_allowed: bool) -> tuple[str, list[str]]:
     """(outcome, problems) of one generated values file; no problems when it renders a sound release
     or, where allowed, is refused by a `fail` naming a key."""
     problems = schema_problems(values)
-    assert not problems, "the generator produced values the schema refuses (a bug in vllm_models.strategies):\n" \
+    assert not problems, "the generator produced values the schema refuses (a bug in tests/strategies.py):\n" \
                          + "\n".join(problems) + "\n" + yaml.safe_dump(values, sort_keys=False)
     with tempfile.TemporaryDirectory(prefix="vllm-models-hypothesis-") as tmp:
         rel = release_for(values, Path(tmp) / "values.yaml")
         try:
-            rendered = harness.render(rel, use_cache=False)
+            rendered = render_chart(release=rel, use_cache=False)
         except harness.RenderError as error:
             key = refused_key(error.stderr)
             if refusal_allowed and key:
@@ -316,7 +318,7 @@ def test_any_values_the_schema_accepts_render_a_sound_release_or_are_refused_nam
 # --- the judge itself: a passing and a failing case for each of its rules -----------------------
 
 def staging_qwen() -> harness.Rendered:
-    return harness.render(harness.release("staging", "llms-v2-qwen3-32b"))
+    return render_chart(release=harness.release("staging", "llms-v2-qwen3-32b"))
 
 
 def test_a_fleet_release_passes_every_api_server_rule():

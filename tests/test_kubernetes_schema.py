@@ -5,6 +5,7 @@ import copy
 
 import pytest
 
+from charts import render_chart
 from vllm_models import chart_examples, kube_validate, toolchain
 
 # Every optional object and pod setting on, in two renders whose choices exclude each other.
@@ -64,13 +65,13 @@ def test_every_object_of_every_release_validates(rendered):
 
 @pytest.mark.parametrize("name", chart_examples.names())
 def test_every_object_of_every_example_validates(name):
-    found = problems(chart_examples.render(name).documents)
+    found = problems(render_chart(example=name).documents)
     assert found == [], f"example {name}:\n" + "\n".join(found)
 
 
 @pytest.mark.parametrize("overrides", [EVERYTHING_ON, THE_OTHER_CHOICES], ids=["everything-on", "other-choices"])
 def test_every_optional_object_validates(overrides, tmp_path):
-    rendered = chart_examples.render_with("multi-gpu", overrides, tmp_path)
+    rendered = render_chart(example="multi-gpu", values=overrides)
     kinds = sorted({doc["kind"] for doc in rendered.documents})
     if overrides is EVERYTHING_ON:
         assert kinds == ["Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "PersistentVolumeClaim",
@@ -80,7 +81,7 @@ def test_every_optional_object_validates(overrides, tmp_path):
 
 
 def test_an_object_the_schema_refuses_is_reported_with_kind_name_and_path():
-    deployment = copy.deepcopy(chart_examples.render("single-gpu").one("Deployment"))
+    deployment = copy.deepcopy(render_chart(example="single-gpu").one("Deployment"))
     deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] = ["200Gi"]
     found = problems([deployment])
     assert len(found) == 1

@@ -8,6 +8,7 @@ import re
 import pytest
 import yaml
 
+from charts import render_chart
 from vllm_models import fleet
 from vllm_models import render as harness
 from vllm_models import toolchain
@@ -22,13 +23,13 @@ def environment_block(env: str) -> dict:
 
 def with_values(data: dict, env: str = "staging") -> harness.Release:
     """The environment's namespace release with `data` as its only values (chart defaults underneath)."""
-    rel = fleet.namespace_release(env)
+    rel = harness.namespace_release(env)
     return dataclasses.replace(rel, sources=(harness.ValuesSource("test values", data),))
 
 
 def refusal(data: dict) -> str:
     with pytest.raises(harness.RenderError) as refused:
-        harness.render(with_values(data), use_cache=False)
+        render_chart(release=with_values(data), use_cache=False)
     return str(refused.value)
 
 
@@ -76,7 +77,7 @@ def test_every_object_carries_the_standard_labels(namespace_rendered, kind):
 
 
 def test_the_chart_defaults_are_the_seeds_namespace_settings():
-    rendered = harness.render(with_values({}))
+    rendered = render_chart(release=with_values({}))
     labels = rendered.one("Namespace")["metadata"]["labels"]
     assert [labels[f"pod-security.kubernetes.io/{m}"] for m in ("enforce", "audit", "warn")] == [
         "baseline", "restricted", "restricted"]
@@ -86,13 +87,13 @@ def test_the_chart_defaults_are_the_seeds_namespace_settings():
 
 @pytest.mark.parametrize("values", [None, {"quota": {"pods": 1000000, "requests.cpu": "1500m"}}])
 def test_helm3_and_helm4_render_the_namespace_release_identically(values):
-    rel = fleet.namespace_release("production-vn") if values is None else with_values(values)
-    assert harness.render(rel, helm="helm4").documents == harness.render(rel).documents
+    rel = harness.namespace_release("production-vn") if values is None else with_values(values)
+    assert render_chart(release=rel, helm="helm4").documents == render_chart(release=rel).documents
 
 
 def test_the_chart_passes_helm_lint_strict_with_every_environments_values(tmp_path):
     for env in harness.environments():
-        rel = fleet.namespace_release(env)
+        rel = harness.namespace_release(env)
         command = [toolchain.tool("helm3"), "lint", "--strict", str(CHART), "--namespace", rel.namespace]
         for path in harness.values_files(rel, tmp_path):
             command += ["--values", path]

@@ -1,14 +1,14 @@
 """The NetworkPolicy: the serving port open to the configured namespaces, monitoring and helm test; egress DNS and the release's own pods."""
 from __future__ import annotations
+from charts import render_chart
 
-from vllm_models import chart_examples
 
 SELECTOR = {"app.kubernetes.io/name": "vllm-models", "app.kubernetes.io/instance": "llms-v2-qwen3-32b", "model": "qwen3-32b"}
 ON = {"networkPolicy": {"enabled": True}}
 
 
 def policy(tmp_path, overrides: dict) -> dict:
-    return chart_examples.render_with("single-gpu", overrides, tmp_path).one("NetworkPolicy")
+    return render_chart(example="single-gpu", values=overrides).one("NetworkPolicy")
 
 
 def namespaces(rule: dict) -> list[str]:
@@ -24,13 +24,13 @@ def test_every_policy_of_every_release_selects_its_pods(rendered):
 
 
 def test_off_by_default():
-    assert chart_examples.render("single-gpu").objects("NetworkPolicy") == []
+    assert render_chart(example="single-gpu").objects("NetworkPolicy") == []
 
 
 def test_the_environment_default_turns_it_on_and_a_release_can_opt_out(tmp_path):
     assert policy(tmp_path, {"global": {"networkPolicy": {"enabled": True}}})["kind"] == "NetworkPolicy"
-    off = chart_examples.render_with("single-gpu", {"global": {"networkPolicy": {"enabled": True}},
-                                                    "networkPolicy": {"enabled": False}}, tmp_path)
+    off = render_chart(example="single-gpu", values={"global": {"networkPolicy": {"enabled": True}},
+                                                    "networkPolicy": {"enabled": False}})
     assert off.objects("NetworkPolicy") == []
 
 
@@ -53,7 +53,7 @@ def test_a_namespace_listed_twice_is_allowed_once(tmp_path):
 
 
 def test_the_helm_test_pod_matches_the_rule_that_lets_it_in(tmp_path):
-    rendered = chart_examples.render_with("single-gpu", ON, tmp_path)
+    rendered = render_chart(example="single-gpu", values=ON)
     allowed = rendered.one("NetworkPolicy")["spec"]["ingress"][1]["from"][0]["podSelector"]["matchLabels"]
     test_pod = next(doc for doc in rendered.objects("Pod") if doc["metadata"]["annotations"]["helm.sh/hook"] == "test")
     assert allowed.items() <= test_pod["metadata"]["labels"].items()

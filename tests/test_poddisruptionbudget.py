@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from vllm_models import chart_examples
+from charts import render_chart
 from vllm_models import render as harness
 
 
@@ -32,19 +32,19 @@ def test_every_budget_of_every_release_selects_its_pods_and_lets_one_go(rendered
 
 
 def test_no_budget_unless_asked_for(tmp_path):
-    assert pdb_of(chart_examples.render("single-gpu")) == []
+    assert pdb_of(render_chart(example="single-gpu")) == []
 
 
 def test_the_environment_default_turns_budgets_on_and_a_release_can_opt_out(tmp_path):
-    on = chart_examples.render_with("single-gpu", {"global": {"podDisruptionBudget": {"enabled": True}}}, tmp_path)
+    on = render_chart(example="single-gpu", values={"global": {"podDisruptionBudget": {"enabled": True}}})
     assert [p["spec"]["maxUnavailable"] for p in pdb_of(on)] == [1]
-    off = chart_examples.render_with("single-gpu", {"global": {"podDisruptionBudget": {"enabled": True}},
-                                                    "podDisruptionBudget": {"enabled": False}}, tmp_path)
+    off = render_chart(example="single-gpu", values={"global": {"podDisruptionBudget": {"enabled": True}},
+                                                    "podDisruptionBudget": {"enabled": False}})
     assert pdb_of(off) == []
 
 
 def test_a_budget_lets_one_pod_go_by_default():
-    pdb = chart_examples.render("multi-gpu").one("PodDisruptionBudget")
+    pdb = render_chart(example="multi-gpu").one("PodDisruptionBudget")
     assert pdb["apiVersion"] == "policy/v1"
     assert pdb["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": {
         "app.kubernetes.io/name": "vllm-models", "app.kubernetes.io/instance": "llms-v2-llama-3-3-70b-instruct",
@@ -52,17 +52,15 @@ def test_a_budget_lets_one_pod_go_by_default():
 
 
 def test_min_available_below_the_replica_count_replaces_max_unavailable(tmp_path):
-    rendered = chart_examples.render_with("multi-gpu", {"replicaCount": 3, "podDisruptionBudget": {"minAvailable": 2}},
-                                          tmp_path)
+    rendered = render_chart(example="multi-gpu", values={"replicaCount": 3, "podDisruptionBudget": {"minAvailable": 2}})
     spec = rendered.one("PodDisruptionBudget")["spec"]
     assert spec["minAvailable"] == 2 and "maxUnavailable" not in spec
 
 
 def test_with_an_autoscaler_the_budget_is_held_to_its_minimum_replicas(tmp_path):
     with pytest.raises(harness.RenderError) as refused:
-        chart_examples.render_with("multi-gpu", {"replicaCount": 5, "podDisruptionBudget": {"minAvailable": 2},
-                                                 "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 4}},
-                                   tmp_path)
+        render_chart(example="multi-gpu", values={"replicaCount": 5, "podDisruptionBudget": {"minAvailable": 2},
+                                                 "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 4}})
     assert refused.value.stderr.splitlines()[0].endswith(
         "vllm-models: podDisruptionBudget.minAvailable (2) must be below the replica count (2): otherwise no pod can "
         "ever be evicted and node drains hang; use maxUnavailable: 1 instead")

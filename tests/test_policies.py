@@ -19,7 +19,8 @@ import warnings
 import pytest
 import yaml
 
-from conftest import edited_release, rendered_release
+from charts import edited_release, render_chart
+from conftest import rendered_release
 from vllm_models import policy
 from vllm_models import render as harness
 
@@ -89,7 +90,7 @@ DROP_CACHE_RULES = {"privileged", "privilege_escalation", "host_namespaces"}
 def page_cache_drop(tmp_path) -> harness.Rendered:
     rel = edited_release(tmp_path, "development", "llms-v2-qwen3-32b",
                          lambda values: values.update(dropPageCache={"enabled": True}))
-    return harness.render(rel)
+    return render_chart(release=rel)
 
 
 def exceptions_file(tmp_path, *entries: dict):

@@ -6,7 +6,8 @@ import copy
 import promql_parser
 import pytest
 
-from conftest import edited_release, rendered_release
+from charts import render_chart
+from conftest import rendered_release
 from vllm_models import kube_validate, metrics
 from vllm_models import render as harness
 from vllm_models import toolchain
@@ -35,7 +36,7 @@ def max_num_seqs(rendered: harness.Rendered) -> int:
 
 
 def render_with(tmp_path, env: str, name: str, **values) -> harness.Rendered:
-    return harness.render(edited_release(tmp_path, env, name, lambda v: v.update(values)))
+    return render_chart(release=(env, name), edit=lambda v: v.update(values))
 
 
 def test_a_prometheusrule_with_the_seed_alerts_renders_exactly_where_monitoring_is_on(rendered):
@@ -90,7 +91,7 @@ def test_the_running_requests_alert_fires_at_80_percent_of_this_releases_max_num
 def test_the_running_requests_alert_follows_a_changed_max_num_seqs(tmp_path):
     def edit(values):
         values["deployment"]["maxNumSeqs"] = 64
-    rendered = harness.render(edited_release(tmp_path, "staging", "llms-v2-qwen3-32b", edit))
+    rendered = render_chart(release=("staging", "llms-v2-qwen3-32b"), edit=edit)
     assert max_num_seqs(rendered) == 64
     assert threshold(alerts(rendered)["VllmRequestsRunningHigh"]["expr"]) == pytest.approx(51.2)
 

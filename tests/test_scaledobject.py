@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import edited_release
+from charts import edited_release, render_chart
 from vllm_models import kube_validate, metrics
 from vllm_models import render as harness
 
@@ -16,7 +16,7 @@ def with_keda(tmp_path, env: str, name: str, **keda) -> harness.Release:
 
 def refusal(rel: harness.Release) -> str:
     with pytest.raises(harness.RenderError) as refused:
-        harness.render(rel, use_cache=False)
+        render_chart(release=rel, use_cache=False)
     return str(refused.value)
 
 
@@ -26,7 +26,7 @@ def test_no_release_scales_with_keda_unless_it_asks_to(rendered):
 
 @pytest.mark.parametrize("env, tag", [("staging", "v0.11.0"), ("production-jp", "v0.10.2")])
 def test_keda_scales_the_deployment_on_waiting_requests_and_kv_cache_usage_of_this_release(tmp_path, env, tag):
-    rendered = harness.render(with_keda(tmp_path, env, "llms-v2-qwen3-32b", waitingRequestsPerReplica=5, kvCacheUsagePercent=75))
+    rendered = render_chart(release=with_keda(tmp_path, env, "llms-v2-qwen3-32b", waitingRequestsPerReplica=5, kvCacheUsagePercent=75))
     assert metrics.image_tag(rendered) == tag
     scaled = rendered.one("ScaledObject")
     spec = scaled["spec"]
@@ -49,7 +49,7 @@ def test_keda_scales_the_deployment_on_waiting_requests_and_kv_cache_usage_of_th
 
 
 def test_the_crd_check_reports_a_scaledobject_without_triggers(tmp_path):
-    scaled = harness.render(with_keda(tmp_path, "staging", "llms-v2-qwen3-32b")).one("ScaledObject")
+    scaled = render_chart(release=with_keda(tmp_path, "staging", "llms-v2-qwen3-32b")).one("ScaledObject")
     del scaled["spec"]["triggers"]
     assert kube_validate.crd_violations(scaled) == ["ScaledObject llms-v2-qwen3-32b: spec: 'triggers' is a required property"]
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import copy
 
+from charts import render_chart
 from conftest import installed_releases, rendered_release
-from vllm_models import fleet
+from vllm_models import ports
 from vllm_models import render as harness
 
 
@@ -14,20 +15,20 @@ def all_renders():
 
 def test_every_release_exposes_a_nodeport_service_on_the_named_http_port(rendered):
     service = rendered.one("Service")
-    assert service["spec"]["type"] == "NodePort", f"{fleet.where(rendered)}: Service type {service['spec']['type']}"
+    assert service["spec"]["type"] == "NodePort", f"{harness.where(rendered)}: Service type {service['spec']['type']}"
     assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
 
 
 def test_nodeports_are_unique_within_each_environment():
-    assert fleet.nodeport_conflicts(all_renders()) == []
+    assert ports.nodeport_conflicts(all_renders()) == []
 
 
 def test_two_releases_on_one_nodeport_are_reported_with_both_files():
     qwen = rendered_release("staging", "llms-v2-qwen3-32b")
     llama = rendered_release("staging", "llms-v2-llama-3-3-70b-instruct")
     clash = harness.Rendered(llama.release, copy.deepcopy(llama.documents), llama.manifest)
-    clash.one("Service")["spec"]["ports"][0]["nodePort"] = fleet.node_ports(qwen)[0]
-    assert fleet.nodeport_conflicts([qwen, clash]) == [
+    clash.one("Service")["spec"]["ports"][0]["nodePort"] = ports.node_ports(qwen)[0]
+    assert ports.nodeport_conflicts([qwen, clash]) == [
         "environment staging: NodePort 30025 (service.nodePort) is used by 2 releases: "
         "llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml), "
         "llms-v2-llama-3-3-70b-instruct (environments/staging/language/llama-3-3-70b-instruct.yaml); "
@@ -36,7 +37,6 @@ def test_two_releases_on_one_nodeport_are_reported_with_both_files():
 
 # --- Service types and wiring, from the examples ---------------------------------------------------
 # (imported here, not at the top: this block is appended to the module)
-from vllm_models import chart_examples  # noqa: E402
 
 
 def test_every_service_of_every_release_selects_its_pods_on_the_named_port(rendered):
@@ -50,20 +50,19 @@ def test_every_service_of_every_release_selects_its_pods_on_the_named_port(rende
 
 
 def test_a_nodeport_service_exposes_its_port_on_every_node():
-    ports = chart_examples.render("single-gpu").one("Service")["spec"]["ports"]
+    ports = render_chart(example="single-gpu").one("Service")["spec"]["ports"]
     assert ports == [{"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP", "nodePort": 30025}]
 
 
 def test_a_cluster_ip_service_has_no_node_port(tmp_path):
-    service = chart_examples.render_with("single-gpu", {"service": {"type": "ClusterIP", "nodePort": None, "port": 80}},
-                                         tmp_path).one("Service")
+    service = render_chart(example="single-gpu", values={"service": {"type": "ClusterIP", "nodePort": None, "port": 80}}).one("Service")
     assert service["spec"]["type"] == "ClusterIP"
     assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
 
 
 def test_a_load_balancer_service_keeps_a_chosen_node_port_and_its_annotations(tmp_path):
-    service = chart_examples.render_with("single-gpu", {"service": {
-        "type": "LoadBalancer", "annotations": {"example.com/internal": "true"}}}, tmp_path).one("Service")
+    service = render_chart(example="single-gpu", values={"service": {
+        "type": "LoadBalancer", "annotations": {"example.com/internal": "true"}}}).one("Service")
     assert service["spec"]["type"] == "LoadBalancer"
     assert service["spec"]["ports"][0]["nodePort"] == 30025
     assert service["metadata"]["annotations"] == {"example.com/internal": "true"}

@@ -1,7 +1,7 @@
 """The ServiceAccount: one per release by default, and no API token in the pods either way."""
 from __future__ import annotations
+from charts import render_chart
 
-from vllm_models import chart_examples
 
 
 def pod_spec(rendered) -> dict:
@@ -16,7 +16,7 @@ def test_no_release_of_any_environment_mounts_an_api_token(rendered):
 
 
 def test_each_release_runs_as_its_own_service_account_by_default():
-    rendered = chart_examples.render("single-gpu")
+    rendered = render_chart(example="single-gpu")
     account = rendered.one("ServiceAccount")
     assert account["metadata"]["name"] == "llms-v2-qwen3-32b"
     assert account["automountServiceAccountToken"] is False
@@ -24,8 +24,8 @@ def test_each_release_runs_as_its_own_service_account_by_default():
 
 
 def test_a_named_account_with_annotations_is_created(tmp_path):
-    rendered = chart_examples.render_with("single-gpu", {"serviceAccount": {
-        "name": "inference", "annotations": {"iam.example.com/role": "reader"}}}, tmp_path)
+    rendered = render_chart(example="single-gpu", values={"serviceAccount": {
+        "name": "inference", "annotations": {"iam.example.com/role": "reader"}}})
     account = rendered.one("ServiceAccount")
     assert account["metadata"]["name"] == "inference"
     assert account["metadata"]["annotations"] == {"iam.example.com/role": "reader"}
@@ -33,12 +33,12 @@ def test_a_named_account_with_annotations_is_created(tmp_path):
 
 
 def test_an_existing_account_is_used_without_creating_one(tmp_path):
-    rendered = chart_examples.render_with("single-gpu", {"serviceAccount": {"create": False, "name": "shared"}}, tmp_path)
+    rendered = render_chart(example="single-gpu", values={"serviceAccount": {"create": False, "name": "shared"}})
     assert rendered.objects("ServiceAccount") == []
     assert pod_spec(rendered)["serviceAccountName"] == "shared"
     assert pod_spec(rendered)["automountServiceAccountToken"] is False
 
 
 def test_without_creating_or_naming_one_the_pods_use_the_namespace_default(tmp_path):
-    rendered = chart_examples.render_with("single-gpu", {"serviceAccount": {"create": False}}, tmp_path)
+    rendered = render_chart(example="single-gpu", values={"serviceAccount": {"create": False}})
     assert pod_spec(rendered)["serviceAccountName"] == "default"

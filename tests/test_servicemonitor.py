@@ -8,8 +8,8 @@ import re
 import pytest
 import yaml
 
-from conftest import edited_release
-from vllm_models import fleet, kube_validate, metrics
+from charts import edited_release, render_chart
+from vllm_models import kube_validate, metrics
 from vllm_models import render as harness
 
 MONITORING_APIS = ("monitoring.coreos.com/v1/ServiceMonitor", "monitoring.coreos.com/v1/PrometheusRule")
@@ -30,7 +30,7 @@ def monitoring_kinds(rendered: harness.Rendered) -> set[str]:
 
 def test_every_environment_after_development_forces_monitoring_on():
     for env in harness.environments()[1:]:
-        for rel in fleet.model_releases(env):
+        for rel in harness.model_releases(env):
             for key in ("serviceMonitor", "prometheusRule", "dashboard"):
                 assert metrics.monitoring_on(rel, key), (
                     f"environment {env}, release {rel.name}: {key} is off; set global.monitoring.enabled: true "
@@ -70,7 +70,7 @@ def test_every_servicemonitor_validates_against_the_prometheus_operator_crd(rend
 
 
 def test_the_crd_check_reports_a_field_the_servicemonitor_crd_does_not_have():
-    monitor = copy.deepcopy(harness.render(harness.release("staging", "llms-v2-qwen3-32b")).one("ServiceMonitor"))
+    monitor = copy.deepcopy(render_chart(release=harness.release("staging", "llms-v2-qwen3-32b")).one("ServiceMonitor"))
     monitor["spec"]["endpoints"][0]["intervall"] = "15s"
     monitor["spec"]["endpoints"][0]["scheme"] = "tcp"
     assert kube_validate.crd_violations(monitor) == [
@@ -96,7 +96,7 @@ def test_the_prometheus_selector_label_is_configurable(tmp_path):
     def edit(values):
         values.setdefault("global", {})["monitoring"] = {"enabled": True, "prometheusSelectorLabels": {"release": "monitoring"}}
     rel = edited_release(tmp_path, "development", "llms-v2-qwen3-32b", edit)
-    rendered = harness.render(rel)
+    rendered = render_chart(release=rel)
     for kind in ("ServiceMonitor", "PrometheusRule"):
         labels = rendered.one(kind)["metadata"]["labels"]
         assert labels["release"] == "monitoring", f"{kind}: {labels}"
@@ -106,7 +106,7 @@ def test_a_scrape_timeout_longer_than_the_interval_is_refused_naming_both_keys(t
     rel = edited_release(tmp_path, "staging", "llms-v2-qwen3-32b",
                          lambda v: v.update(serviceMonitor={"interval": "30s", "scrapeTimeout": "1m"}))
     with pytest.raises(harness.RenderError) as refused:
-        harness.render(rel, use_cache=False)
+        render_chart(release=rel, use_cache=False)
     message = str(refused.value)
     assert "serviceMonitor.scrapeTimeout (1m) must not exceed serviceMonitor.interval (30s)" in message
     assert "serviceMonitor.scrapeTimeout is set in environments/staging/language/qwen3-32b.yaml" in message
@@ -116,7 +116,7 @@ def test_a_selector_label_the_chart_already_sets_is_refused(tmp_path):
     rel = edited_release(tmp_path, "staging", "llms-v2-qwen3-32b",
                          lambda v: v.update(serviceMonitor={"labels": {"model": "other"}}))
     with pytest.raises(harness.RenderError) as refused:
-        harness.render(rel, use_cache=False)
+        render_chart(release=rel, use_cache=False)
     assert "vllm-models: serviceMonitor.labels sets the label model, which the chart sets itself" in str(refused.value)
 
 

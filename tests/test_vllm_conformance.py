@@ -1,8 +1,7 @@
 """Every rendered `vllm serve` command line is one the vLLM version of its image accepts."""
 from __future__ import annotations
 
-from conftest import edited_release
-from vllm_models import render as harness
+from charts import edited_release, render_chart
 from vllm_models import verify
 
 
@@ -16,7 +15,7 @@ def test_every_image_tag_in_the_fleet_has_a_committed_catalog(rendered):
 
 
 def findings_for(tmp_path, edit, env="staging", name="llms-v2-qwen3-32b"):
-    rendered = harness.render(edited_release(tmp_path, env, name, edit), use_cache=False)
+    rendered = render_chart(release=edited_release(tmp_path, env, name, edit), use_cache=False)
     return [str(f) for f in verify.vllm_arguments(rendered)]
 
 

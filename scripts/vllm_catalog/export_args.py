@@ -10,7 +10,6 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from vllm_models import fleet
 from vllm_models import render as harness
 from vllm_models import verify
 from vllm_models.vllm_args import catalog_version
@@ -21,7 +20,7 @@ def main() -> int:
     output.mkdir(parents=True, exist_ok=True)
     by_version: dict[str, dict[str, list[str]]] = defaultdict(dict)
     for env in harness.environments():
-        for rel in fleet.model_releases(env):
+        for rel in harness.model_releases(env):
             container = harness.render(rel).container()
             version = catalog_version(verify.image_version(container))
             by_version[version][f"{env}/{rel.name}"] = container.get("command", []) + container.get("args", [])

@@ -1,24 +1,139 @@
-"""The `plan` view of capacity: per enabled release and in total, against the namespace's quota.
+"""Capacity: what every enabled release holds in its namespace's quota, the fleet rule on it, and `plan`.
 
-The arithmetic (a pod's quota footprint, replicas, rollout surge, the quota's hard limits and the
-rule "every enabled release plus the largest single rollout surge fits") lives in fleet.py, which
-the fleet tests enforce; this module only lays it out as a table and JSON.
+A pod's quota footprint (Kubernetes' own counting), replicas (an autoscaler's maximum), rollout
+surge, and the rule that every enabled release plus its rollout surge fits the quota.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from fractions import Fraction
+from typing import Mapping, Sequence
 
-from . import fleet
 from . import render as harness
+from .render import environment_file
 
-RESOURCES = (*fleet.QUOTA_RESOURCES, "pods")
+# Kubernetes counts GPUs by requests only; cpu and memory by requests and limits.
+QUOTA_RESOURCES = {"requests.nvidia.com/gpu": ("requests", "nvidia.com/gpu"),
+                   "requests.cpu": ("requests", "cpu"), "limits.cpu": ("limits", "cpu"),
+                   "requests.memory": ("requests", "memory"), "limits.memory": ("limits", "memory")}
+
+
+SUFFIXES = {"": 1, "m": Fraction(1, 1000), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
+            "E": 10**18, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+
+
+def quantity(value) -> Fraction:
+    """A Kubernetes quantity (`200Gi`, `500m`, `16`, 4) as an exact number."""
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([a-zA-Z]*)", str(value).strip())
+    if not match or match.group(2) not in SUFFIXES:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity")
+    return Fraction(match.group(1)) * SUFFIXES[match.group(2)]
+
+
+def show(resource: str, amount: Fraction) -> str:
+    if resource.endswith("memory"):
+        gib = amount / 2**30
+        return f"{gib.numerator // gib.denominator}Gi" if gib.denominator == 1 else f"{float(gib):.1f}Gi"
+    return f"{float(amount):g}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Footprint:
+    """What one release holds in its namespace's quota: every replica, and the extra pods of one rollout."""
+    release: harness.Release
+    replicas: int
+    surge_pods: int
+    per_pod: dict[str, Fraction]
+
+    def steady(self, resource: str) -> Fraction:
+        return self.replicas * (1 if resource == "pods" else self.per_pod.get(resource, 0))
+
+    def surge(self, resource: str) -> Fraction:
+        return self.surge_pods * (1 if resource == "pods" else self.per_pod.get(resource, 0))
+
+
+def pod_resources(pod_spec: Mapping) -> dict[str, Fraction]:
+    """A pod's effective requests/limits as the quota counts them: max(sum of containers, largest init container)."""
+    def amount(container: Mapping, side: str, resource: str) -> Fraction:
+        return quantity(((container.get("resources") or {}).get(side) or {}).get(resource, 0))
+
+    totals: dict[str, Fraction] = {}
+    for quota_key, (side, resource) in QUOTA_RESOURCES.items():
+        running = sum((amount(c, side, resource) for c in pod_spec.get("containers") or []), Fraction(0))
+        init = max((amount(c, side, resource) for c in pod_spec.get("initContainers") or []), default=Fraction(0))
+        totals[quota_key] = max(running, init)
+    return totals
+
+
+def footprint(rendered: harness.Rendered) -> Footprint:
+    deployment = rendered.one("Deployment")
+    spec = deployment["spec"]
+    replicas = int(spec.get("replicas", 1))
+    # An autoscaler may take the Deployment to its maximum: the quota must hold that many.
+    for kind, field in (("HorizontalPodAutoscaler", "maxReplicas"), ("ScaledObject", "maxReplicaCount")):
+        for scaler in rendered.objects(kind):
+            if scaler["spec"]["scaleTargetRef"].get("name") == deployment["metadata"]["name"]:
+                replicas = int(scaler["spec"][field])
+    strategy = spec.get("strategy") or {"type": "RollingUpdate"}
+    surge = 0
+    if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+        max_surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
+        if isinstance(max_surge, str) and max_surge.endswith("%"):
+            surge = math.ceil(replicas * int(max_surge[:-1]) / 100)
+        else:
+            surge = int(max_surge)
+    return Footprint(rendered.release, replicas, surge, pod_resources(spec["template"]["spec"]))
+
+
+def quota_of(namespace: harness.Rendered) -> dict[str, Fraction]:
+    quota = namespace.one("ResourceQuota")
+    return {key: quantity(value) for key, value in (quota["spec"].get("hard") or {}).items()}
+
+
+def capacity(renders: Sequence[harness.Rendered], namespace: harness.Rendered) -> list[str]:
+    """Every installed release (replicas x pod, plus the largest single rolling-update surge) fits the quota.
+
+    Releases are added smallest first (in each resource), so the release named as tipping the quota
+    over is the one too large for what the others leave: disabling or shrinking it, or raising the
+    quota, is the fix.
+    """
+    env = namespace.release.environment
+    quota = quota_of(namespace)
+    prints = [footprint(r) for r in renders]
+    problems = []
+    for resource in [*QUOTA_RESOURCES, "pods"]:
+        if resource not in quota:
+            continue
+        steady, surge, surger = Fraction(0), Fraction(0), None
+        for item in sorted(prints, key=lambda p: p.steady(resource) + p.surge(resource)):
+            steady += item.steady(resource)
+            if item.surge(resource) > surge:
+                surge, surger = item.surge(resource), item.release
+            if steady + surge > quota[resource]:
+                rel = item.release
+                rollout = f" + {show(resource, surge)} while {surger.name} rolls out" if surger else ""
+                problems.append(
+                    f"environment {env}: quota {resource} is {show(resource, quota[resource])} "
+                    f"({environment_file(env)} namespace.quota.{resource}) but the enabled releases need "
+                    f"{show(resource, steady + surge)} ({show(resource, steady)} for their replicas{rollout}); "
+                    f"added smallest first, release {rel.name} ({rel.model_file}) tips it over: disable it "
+                    f"({rel.category}.models.{rel.labels.get('model', '')}.enabled: false), shrink it "
+                    f"(replicaCount, resources, or deployment.updateStrategy.type: Recreate), or raise the quota")
+                break
+    return problems
+
+
+# --- plan ----------------------------------------------------------------------------------------
+
+RESOURCES = (*QUOTA_RESOURCES, "pods")
 
 
 @dataclasses.dataclass
 class Plan:
     environment: str
-    footprints: list[fleet.Footprint]
+    footprints: list[Footprint]
     quota: dict[str, Fraction] | None  # None: no quota known
     quota_note: str  # where the quota comes from, or why none is known
     problems: list[str]
@@ -44,7 +159,7 @@ class Plan:
 
     def as_dict(self) -> dict:
         def shown(amounts: dict[str, Fraction]) -> dict[str, str]:
-            return {r: fleet.show(r, a) for r, a in amounts.items()}
+            return {r: show(r, a) for r, a in amounts.items()}
         return {
             "environment": self.environment,
             "releases": [{"release": f.release.name, "file": f.release.model_file, "replicas": f.replicas,
@@ -57,26 +172,26 @@ class Plan:
         }
 
 
-def quota_of(env: str) -> tuple[harness.Rendered | None, str]:
+def namespace_quota(env: str) -> tuple[harness.Rendered | None, str]:
     """The rendered namespace release of env, or None and the reason no quota is known."""
     try:
-        rel = fleet.namespace_release(env)
+        rel = harness.namespace_release(env)
     except LookupError as error:
         return None, f"no quota known: {error}"
     rendered = harness.render(rel)
     if not rendered.objects("ResourceQuota"):
         return None, f"no quota known: release {rel.name} renders no ResourceQuota"
     return rendered, f"ResourceQuota {rendered.one('ResourceQuota')['metadata']['name']} from the `namespace:` " \
-                     f"block of {fleet.environment_file(env)} (release {rel.name})"
+                     f"block of {environment_file(env)} (release {rel.name})"
 
 
 def plan(env: str, renders: list[harness.Rendered]) -> Plan:
     """Capacity of env's enabled model releases (`renders`) against its quota."""
-    namespace, note = quota_of(env)
-    footprints = [fleet.footprint(r) for r in renders]
+    namespace, note = namespace_quota(env)
+    footprints = [footprint(r) for r in renders]
     if namespace is None:
         return Plan(env, footprints, None, note, [])
-    return Plan(env, footprints, fleet.quota_of(namespace), note, fleet.capacity(renders, namespace))
+    return Plan(env, footprints, quota_of(namespace), note, capacity(renders, namespace))
 
 
 def shortfall(before: Plan, after: Plan, release: str) -> str:
@@ -89,14 +204,14 @@ def shortfall(before: Plan, after: Plan, release: str) -> str:
     resource = over[0]
     unit = {"requests.nvidia.com/gpu": " GPU(s)", "pods": " pod(s)"}.get(resource, f" ({resource})")
 
-    def show(amount: Fraction) -> str:
-        return fleet.show(resource, amount) + unit
+    def with_unit(amount: Fraction) -> str:
+        return show(resource, amount) + unit
     need = after.peak[resource] - before.peak[resource]
     left = max(after.quota[resource] - before.peak[resource], Fraction(0))
     grows = ", and its rollout surge becomes the largest" if after.surge[resource] > before.surge[resource] else ""
-    per_pod = fleet.show(resource, Fraction(1)) if resource == "pods" else fleet.show(resource, mine.per_pod[resource])
-    return (f"{release} adds {show(need)} at peak ({per_pod} per pod x {mine.replicas} replica(s){grows}) "
-            f"but the quota of {after.environment} leaves {show(left)}: "
-            f"{fleet.show(resource, after.quota[resource])} in {after.quota_note}, minus "
-            f"{fleet.show(resource, before.steady[resource])} requested by {len(before.footprints)} enabled release(s) "
-            f"and {fleet.show(resource, before.surge[resource])} kept for the largest rollout")
+    per_pod = show(resource, Fraction(1)) if resource == "pods" else show(resource, mine.per_pod[resource])
+    return (f"{release} adds {with_unit(need)} at peak ({per_pod} per pod x {mine.replicas} replica(s){grows}) "
+            f"but the quota of {after.environment} leaves {with_unit(left)}: "
+            f"{show(resource, after.quota[resource])} in {after.quota_note}, minus "
+            f"{show(resource, before.steady[resource])} requested by {len(before.footprints)} enabled release(s) "
+            f"and {show(resource, before.surge[resource])} kept for the largest rollout")

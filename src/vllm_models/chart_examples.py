@@ -1,8 +1,8 @@
 """The chart's example values files (the seeds' six configuration templates), rendered and linted.
 
 An example is complete on its own: `helm template <fullnameOverride> charts/vllm-models
---namespace llms -f charts/vllm-models/examples/<name>.yaml`. Tests render them as they are,
-or with one more values file of overrides on top (how a user would change one key).
+--namespace llms -f charts/vllm-models/examples/<name>.yaml`; `make lint-examples` lints each one
+and the golden renders hold what each renders.
 """
 from __future__ import annotations
 
@@ -33,29 +33,6 @@ def values(name: str) -> dict:
 def release_name(name: str) -> str:
     """The release name a user would give it: the example's fullnameOverride (llms-v2-<model>)."""
     return values(name)["fullnameOverride"]
-
-
-def render(name: str, *, helm: str = "helm3", kube_version: str | None = None) -> harness.Rendered:
-    return harness.render_values_files(release_name(name), [path(name)], namespace=NAMESPACE, helm=helm,
-                                       kube_version=kube_version)
-
-
-def render_with(name: str, overrides: dict, tmp: Path, *, helm: str = "helm3") -> harness.Rendered:
-    """The example with `overrides` as a second values file (written to tmp; not cached, as tmp paths are one-off)."""
-    extra = tmp / f"{name}-overrides.yaml"
-    extra.write_text(yaml.safe_dump(overrides, sort_keys=False))
-    return harness.render_values_files(release_name(name), [path(name), extra], namespace=NAMESPACE, helm=helm,
-                                       use_cache=False)
-
-
-def render_edited(name: str, edit, tmp: Path, *, helm: str = "helm3") -> harness.Rendered:
-    """The example with `edit(values)` applied to it, rendered alone: for changes an overrides file cannot
-    make, such as removing a key (helm drops a null only against the chart's own defaults)."""
-    data = values(name)
-    edit(data)
-    edited = tmp / f"{name}.yaml"
-    edited.write_text(yaml.safe_dump(data, sort_keys=False))
-    return harness.render_values_files(release_name(name), [edited], namespace=NAMESPACE, helm=helm, use_cache=False)
 
 
 def lint_files(files: list[str | Path], **context) -> str:

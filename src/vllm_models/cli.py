@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import capacity, fleet, ports, promote, scaffold, semdiff, toolchain, verify
+from . import capacity, ports, promote, scaffold, semdiff, toolchain, verify, yamledit
 from . import render as harness
 
 OK, PROBLEMS, REFUSED = 0, 1, 2
@@ -83,7 +83,7 @@ def emit_json(data: object) -> None:
 
 def render_environments(envs: list[str], progress: Progress) -> dict[str, list[harness.Rendered]]:
     """Installed model releases of each env, rendered (cached by input digest)."""
-    return {env: scaffold.installed_renders(env, lambda rel: progress.update(f"rendering {env} {rel.name}"))
+    return {env: harness.installed_renders(env, lambda rel: progress.update(f"rendering {env} {rel.name}"))
             for env in envs}
 
 
@@ -176,7 +176,7 @@ def quota_left(plan: capacity.Plan) -> str:
     gpu = "requests.nvidia.com/gpu"
     if plan.quota is None or gpu not in plan.quota:
         return plan.quota_note
-    return (f"{fleet.show(gpu, plan.remaining[gpu])} of {fleet.show(gpu, plan.quota[gpu])} GPUs left in "
+    return (f"{capacity.show(gpu, plan.remaining[gpu])} of {capacity.show(gpu, plan.quota[gpu])} GPUs left in "
             f"{plan.environment} with it, rollout surge included (`vllm-models plan --env {plan.environment}`)")
 
 
@@ -317,21 +317,21 @@ def command_plan(args: argparse.Namespace) -> int:
     gpu, memory, cpu = "requests.nvidia.com/gpu", "requests.memory", "requests.cpu"
 
     def amounts(values: dict) -> list[str]:
-        return [fleet.show(gpu, values[gpu]), fleet.show(memory, values[memory]), fleet.show(cpu, values[cpu]),
-                fleet.show("pods", values["pods"])]
+        return [capacity.show(gpu, values[gpu]), capacity.show(memory, values[memory]), capacity.show(cpu, values[cpu]),
+                capacity.show("pods", values["pods"])]
 
     rows = []
     for f in plan.footprints:
-        rows.append([f.release.name, f.replicas, f.surge_pods, fleet.show(gpu, f.per_pod[gpu]),
-                     *amounts({r: f.steady(r) for r in capacity.RESOURCES}), fleet.show(gpu, f.surge(gpu))])
+        rows.append([f.release.name, f.replicas, f.surge_pods, capacity.show(gpu, f.per_pod[gpu]),
+                     *amounts({r: f.steady(r) for r in capacity.RESOURCES}), capacity.show(gpu, f.surge(gpu))])
     rows.append(["total (running)", "", "", "", *amounts(plan.steady), ""])
     rows.append(["+ largest rollout surge", "", "", "", *amounts(plan.surge), ""])
     rows.append(["= peak", "", "", "", *amounts(plan.peak), ""])
     if plan.quota is not None:
-        rows.append(["quota", "", "", "", *[fleet.show(r, plan.quota[r]) if r in plan.quota else "-"
+        rows.append(["quota", "", "", "", *[capacity.show(r, plan.quota[r]) if r in plan.quota else "-"
                                             for r in (gpu, memory, cpu, "pods")], ""])
         remaining = plan.remaining
-        rows.append(["remaining", "", "", "", *[fleet.show(r, remaining[r]) if r in remaining else "-"
+        rows.append(["remaining", "", "", "", *[capacity.show(r, remaining[r]) if r in remaining else "-"
                                                 for r in (gpu, memory, cpu, "pods")], ""])
     print(f"plan: {args.env}: {len(plan.footprints)} enabled release(s); {plan.quota_note}")
     print(table(["RELEASE", "REPLICAS", "SURGE", "GPU/POD", "GPUS", "MEMORY", "CPU", "PODS", "SURGE GPUS"], rows))
@@ -416,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (scaffold.Refusal, scaffold.EditError) as error:
+    except (scaffold.Refusal, yamledit.EditError) as error:
         print(f"vllm-models: {error}", file=sys.stderr)
         return REFUSED
     except (harness.RenderError, toolchain.ToolMissing) as error:

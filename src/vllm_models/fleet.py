@@ -1,4 +1,4 @@
-"""Fleet-wide rules: what no single release can see (ports across releases, capacity, coverage).
+"""Fleet-wide rules: what no single release can see (names, files, flags, admission, promotion).
 
 Each rule takes releases or renders and returns readable problems, each naming the environment,
 the file, the values key and the fix; `check_fleet()` runs them all on the repository. The tests
@@ -7,183 +7,15 @@ assert none on the real fleet and assert the message of each on a broken fixture
 from __future__ import annotations
 
 import collections
-import dataclasses
-import math
 import re
-from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from . import capacity, ports, toolchain
 from . import render as harness
-from . import toolchain
+from .render import RELEASE_PREFIX, at, environment_file, model_releases, namespace_release, origin, where
 
-MODEL_CHART = "vllm-models"
-RELEASE_PREFIX = "llms-v2-"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-# Kubernetes counts GPUs by requests only; cpu and memory by requests and limits.
-QUOTA_RESOURCES = {"requests.nvidia.com/gpu": ("requests", "nvidia.com/gpu"),
-                   "requests.cpu": ("requests", "cpu"), "limits.cpu": ("limits", "cpu"),
-                   "requests.memory": ("requests", "memory"), "limits.memory": ("limits", "memory")}
-
-
-def where(rendered: harness.Rendered) -> str:
-    return at(rendered.release)
-
-
-def at(rel: harness.Release) -> str:
-    return f"environment {rel.environment}, release {rel.name} ({rel.model_file or 'no model file'})"
-
-
-def environment_file(env: str) -> str:
-    return f"environments/{env}/values.yaml"
-
-
-def chart_name(rel: harness.Release) -> str:
-    return Path(rel.chart).name
-
-
-def is_model_release(rel: harness.Release) -> bool:
-    return chart_name(rel) == MODEL_CHART
-
-
-def model_releases(env: str, *, include_disabled: bool = False) -> list[harness.Release]:
-    return [rel for rel in harness.releases(env, include_disabled=include_disabled) if is_model_release(rel)]
-
-
-def namespace_release(env: str) -> harness.Release:
-    found = [rel for rel in harness.releases(env) if chart_name(rel) == harness.NAMESPACE_CHART]
-    if len(found) != 1:
-        raise LookupError(f"environment {env}: helmfile.yaml.gotmpl installs {len(found)} releases of "
-                          f"charts/{harness.NAMESPACE_CHART}; it must install exactly one "
-                          f"(the llms Namespace and its quota)")
-    return found[0]
-
-
-def origin(rel: harness.Release, key: str) -> str:
-    """Where a release's effective `key` is set: its model file, else the environment's `global.<key>`."""
-    for source in reversed(rel.sources):
-        if source.path is not None and harness.lookup(source.data, key):
-            return f"{source.label} {key}"
-    return f"{environment_file(rel.environment)} global.{key}"
-
-
-# --- NodePorts -----------------------------------------------------------------------------------
-
-@dataclasses.dataclass(frozen=True)
-class PortRange:
-    name: str
-    category: str
-    first: int
-    last: int
-
-    def __contains__(self, port: int) -> bool:
-        return self.first <= port <= self.last
-
-    def __str__(self) -> str:
-        return f"{self.name} range {self.first}-{self.last}"
-
-
-def port_ranges(fleet: Mapping | None = None) -> list[PortRange]:
-    """The seed's NodePort allocation table, kept once in environments/fleet.yaml portRanges."""
-    fleet = harness.fleet_data() if fleet is None else fleet
-    return [PortRange(r["name"], r["category"], int(r["from"]), int(r["to"])) for r in fleet.get("portRanges", [])]
-
-
-def node_ports(rendered: harness.Rendered) -> list[int]:
-    return [port["nodePort"] for svc in rendered.objects("Service")
-            for port in svc["spec"].get("ports", []) if "nodePort" in port]
-
-
-def nodeport_conflicts(renders: Iterable[harness.Rendered]) -> list[str]:
-    """NodePorts are cluster-wide: two Services of one environment on one port cannot both exist."""
-    owners: dict[tuple[str, int], list[harness.Rendered]] = collections.defaultdict(list)
-    for rendered in renders:
-        for port in node_ports(rendered):
-            owners[(rendered.release.environment, port)].append(rendered)
-    problems = []
-    for (env, port), holders in sorted(owners.items()):
-        if len(holders) > 1:
-            files = ", ".join(f"{r.release.name} ({r.release.model_file})" for r in holders)
-            problems.append(
-                f"environment {env}: NodePort {port} (service.nodePort) is used by {len(holders)} releases: "
-                f"{files}; give each a free port in its category's range (`vllm-models ports --env {env}`)")
-    return problems
-
-
-def configured_port(rel: harness.Release) -> int | None:
-    port = harness.lookup(rel.values(), "service.nodePort")
-    return int(port) if isinstance(port, int) or (isinstance(port, str) and port.isdigit()) else None
-
-
-def nodeport_ranges(releases: Iterable[harness.Release], ranges: Sequence[PortRange]) -> list[str]:
-    """Every configured release's service.nodePort lies in a range of its own category."""
-    problems = []
-    for rel in releases:
-        port = configured_port(rel)
-        if port is None:
-            continue
-        own = [r for r in ranges if r.category == rel.category]
-        if any(port in r for r in own):
-            continue
-        prefix = f"{at(rel)}: service.nodePort {port}"
-        if not own:
-            problems.append(f"{prefix} has no range to be checked against: environments/fleet.yaml portRanges "
-                            f"declares none for category {rel.category or '(none)'}; add one")
-            continue
-        choices = " or ".join(f"the {r}" for r in own)
-        holder = next((r for r in ranges if port in r), None)
-        if holder:
-            problems.append(f"{prefix} is outside the {' and the '.join(map(str, own))}: it lies in the {holder}, "
-                            f"which belongs to {holder.category}; pick a free port in {choices}")
-        else:
-            problems.append(f"{prefix} is outside every model range (environments/fleet.yaml portRanges); "
-                            f"a {rel.category} model takes a free port in {choices}")
-    return problems
-
-
-def nodeport_drift(configured: Mapping[str, Sequence[harness.Release]], order: Sequence[str],
-                   changes: Sequence[Mapping]) -> list[str]:
-    """A release keeps its port across environments unless fleet.yaml portChanges declares the change.
-
-    The reference is the port in the first environment (promotion order) that configures the release.
-    Declared changes must carry a reason and must still describe a real difference.
-    """
-    declared: dict[tuple[str, str], int] = {}
-    problems = []
-    for index, change in enumerate(changes):
-        missing = [k for k in ("release", "environment", "nodePort", "reason") if not change.get(k)]
-        if missing:
-            problems.append(f"environments/fleet.yaml portChanges[{index}] lacks {', '.join(missing)}: a "
-                            f"deliberate port change names the release, the environment, the nodePort it uses "
-                            f"there and the reason")
-            continue
-        declared[(change["release"], change["environment"])] = int(change["nodePort"])
-    first: dict[str, harness.Release] = {}
-    used: set[tuple[str, str]] = set()
-    for env in order:
-        for rel in configured.get(env, ()):
-            port = configured_port(rel)
-            if port is None:
-                continue
-            reference = first.setdefault(rel.name, rel)
-            if reference is rel:
-                continue
-            expected = configured_port(reference)
-            if declared.get((rel.name, env)) == port != expected:
-                used.add((rel.name, env))
-                continue
-            if port != expected:
-                problems.append(
-                    f"{at(rel)}: service.nodePort {port} differs from {expected} in environment "
-                    f"{reference.environment} ({reference.model_file}); clients and firewalls follow the port, so "
-                    f"keep {expected}, or declare the change in environments/fleet.yaml portChanges "
-                    f"(release: {rel.name}, environment: {env}, nodePort: {port}, reason: ...)")
-    for (name, env), port in declared.items():
-        if (name, env) not in used:
-            problems.append(f"environments/fleet.yaml portChanges entry for release {name} in environment {env} "
-                            f"(nodePort {port}) matches no port difference: that release does not use "
-                            f"{port} there or never differed; remove the entry")
-    return problems
 
 
 # --- Names ---------------------------------------------------------------------------------------
@@ -367,113 +199,6 @@ def enable_flags(env: str, values: Mapping, releases: Iterable[harness.Release],
     return problems
 
 
-# --- Capacity ------------------------------------------------------------------------------------
-
-SUFFIXES = {"": 1, "m": Fraction(1, 1000), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
-            "E": 10**18, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-
-
-def quantity(value) -> Fraction:
-    """A Kubernetes quantity (`200Gi`, `500m`, `16`, 4) as an exact number."""
-    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([a-zA-Z]*)", str(value).strip())
-    if not match or match.group(2) not in SUFFIXES:
-        raise ValueError(f"{value!r} is not a Kubernetes quantity")
-    return Fraction(match.group(1)) * SUFFIXES[match.group(2)]
-
-
-def show(resource: str, amount: Fraction) -> str:
-    if resource.endswith("memory"):
-        gib = amount / 2**30
-        return f"{gib.numerator // gib.denominator}Gi" if gib.denominator == 1 else f"{float(gib):.1f}Gi"
-    return f"{float(amount):g}"
-
-
-@dataclasses.dataclass(frozen=True)
-class Footprint:
-    """What one release holds in its namespace's quota: every replica, and the extra pods of one rollout."""
-    release: harness.Release
-    replicas: int
-    surge_pods: int
-    per_pod: dict[str, Fraction]
-
-    def steady(self, resource: str) -> Fraction:
-        return self.replicas * (1 if resource == "pods" else self.per_pod.get(resource, 0))
-
-    def surge(self, resource: str) -> Fraction:
-        return self.surge_pods * (1 if resource == "pods" else self.per_pod.get(resource, 0))
-
-
-def pod_resources(pod_spec: Mapping) -> dict[str, Fraction]:
-    """A pod's effective requests/limits as the quota counts them: max(sum of containers, largest init container)."""
-    def amount(container: Mapping, side: str, resource: str) -> Fraction:
-        return quantity(((container.get("resources") or {}).get(side) or {}).get(resource, 0))
-
-    totals: dict[str, Fraction] = {}
-    for quota_key, (side, resource) in QUOTA_RESOURCES.items():
-        running = sum((amount(c, side, resource) for c in pod_spec.get("containers") or []), Fraction(0))
-        init = max((amount(c, side, resource) for c in pod_spec.get("initContainers") or []), default=Fraction(0))
-        totals[quota_key] = max(running, init)
-    return totals
-
-
-def footprint(rendered: harness.Rendered) -> Footprint:
-    deployment = rendered.one("Deployment")
-    spec = deployment["spec"]
-    replicas = int(spec.get("replicas", 1))
-    # An autoscaler may take the Deployment to its maximum: the quota must hold that many.
-    for kind, field in (("HorizontalPodAutoscaler", "maxReplicas"), ("ScaledObject", "maxReplicaCount")):
-        for scaler in rendered.objects(kind):
-            if scaler["spec"]["scaleTargetRef"].get("name") == deployment["metadata"]["name"]:
-                replicas = int(scaler["spec"][field])
-    strategy = spec.get("strategy") or {"type": "RollingUpdate"}
-    surge = 0
-    if strategy.get("type", "RollingUpdate") == "RollingUpdate":
-        max_surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
-        if isinstance(max_surge, str) and max_surge.endswith("%"):
-            surge = math.ceil(replicas * int(max_surge[:-1]) / 100)
-        else:
-            surge = int(max_surge)
-    return Footprint(rendered.release, replicas, surge, pod_resources(spec["template"]["spec"]))
-
-
-def quota_of(namespace: harness.Rendered) -> dict[str, Fraction]:
-    quota = namespace.one("ResourceQuota")
-    return {key: quantity(value) for key, value in (quota["spec"].get("hard") or {}).items()}
-
-
-def capacity(renders: Sequence[harness.Rendered], namespace: harness.Rendered) -> list[str]:
-    """Every installed release (replicas x pod, plus the largest single rolling-update surge) fits the quota.
-
-    Releases are added smallest first (in each resource), so the release named as tipping the quota
-    over is the one too large for what the others leave: disabling or shrinking it, or raising the
-    quota, is the fix.
-    """
-    env = namespace.release.environment
-    quota = quota_of(namespace)
-    prints = [footprint(r) for r in renders]
-    problems = []
-    for resource in [*QUOTA_RESOURCES, "pods"]:
-        if resource not in quota:
-            continue
-        steady, surge, surger = Fraction(0), Fraction(0), None
-        for item in sorted(prints, key=lambda p: p.steady(resource) + p.surge(resource)):
-            steady += item.steady(resource)
-            if item.surge(resource) > surge:
-                surge, surger = item.surge(resource), item.release
-            if steady + surge > quota[resource]:
-                rel = item.release
-                rollout = f" + {show(resource, surge)} while {surger.name} rolls out" if surger else ""
-                problems.append(
-                    f"environment {env}: quota {resource} is {show(resource, quota[resource])} "
-                    f"({environment_file(env)} namespace.quota.{resource}) but the enabled releases need "
-                    f"{show(resource, steady + surge)} ({show(resource, steady)} for their replicas{rollout}); "
-                    f"added smallest first, release {rel.name} ({rel.model_file}) tips it over: disable it "
-                    f"({rel.category}.models.{rel.labels.get('model', '')}.enabled: false), shrink it "
-                    f"(replicaCount, resources, or deployment.updateStrategy.type: Recreate), or raise the quota")
-                break
-    return problems
-
-
 # --- Admission: Pod Security and PriorityClasses ------------------------------------------------
 
 BASELINE_CAPABILITIES = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
@@ -616,15 +341,15 @@ def check_environment(env: str, renders: Sequence[harness.Rendered] | None = Non
     renders = [harness.render(rel) for rel in installed] if renders is None else list(renders)
     namespace = harness.render(namespace_release(env))
     return [
-        *nodeport_conflicts(renders),
-        *nodeport_ranges(configured, port_ranges(fleet)),
+        *ports.nodeport_conflicts(renders),
+        *ports.nodeport_ranges(configured, ports.port_ranges(fleet)),
         *release_names(configured),
         *served_model_names(installed),
         *selector_overlaps(renders),
         *unread_files(env, toolchain.ENVIRONMENTS_DIR / env, configured, categories),
         *releases_without_file(configured, toolchain.ROOT),
         *enable_flags(env, environment_values(env), configured, categories),
-        *capacity(renders, namespace),
+        *capacity.capacity(renders, namespace),
         *pod_security(renders, namespace),
         *priority_classes(renders, namespace),
     ]
@@ -637,7 +362,7 @@ def check_across_environments() -> list[str]:
     configured = {env: model_releases(env, include_disabled=True) for env in order}
     return [
         *environment_folders(toolchain.ENVIRONMENTS_DIR, order),
-        *nodeport_drift(configured, order, fleet.get("portChanges") or []),
+        *ports.nodeport_drift(configured, order, fleet.get("portChanges") or []),
         *promotion(configured, order),
     ]
 

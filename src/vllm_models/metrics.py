@@ -18,7 +18,7 @@ from typing import Iterable
 import promql_parser
 
 from . import toolchain
-from .fleet import where
+from .render import where
 
 DATA_DIR = Path(__file__).parent / "data"
 CATALOG_DIR = DATA_DIR / "vllm"

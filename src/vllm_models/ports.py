@@ -1,17 +1,140 @@
-"""NodePort allocation: which model file holds which port of the fleet's ranges, and what is free.
+"""NodePorts: the fleet's port rules, and which model file holds which port of the ranges.
 
 A port counts as used when any model file of the environment sets it, enabled or not: a disabled
 model keeps its port, or enabling it later would collide. Each environment is its own cluster,
-so ports are counted per environment. The rules about ports (no two enabled releases on one port,
-every port in its category's range, no undeclared drift between environments) are fleet.py's;
-this module reports them next to the allocation table.
+so ports are counted per environment; but a release keeps its port across environments (the drift
+rule), so a port another environment gives to another release is reserved for it everywhere.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
+from typing import Iterable, Mapping, Sequence
 
-from . import fleet
 from . import render as harness
+from .render import at
+
+
+# --- Rules ---------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class PortRange:
+    name: str
+    category: str
+    first: int
+    last: int
+
+    def __contains__(self, port: int) -> bool:
+        return self.first <= port <= self.last
+
+    def __str__(self) -> str:
+        return f"{self.name} range {self.first}-{self.last}"
+
+
+def port_ranges(fleet: Mapping | None = None) -> list[PortRange]:
+    """The seed's NodePort allocation table, kept once in environments/fleet.yaml portRanges."""
+    fleet = harness.fleet_data() if fleet is None else fleet
+    return [PortRange(r["name"], r["category"], int(r["from"]), int(r["to"])) for r in fleet.get("portRanges", [])]
+
+
+def node_ports(rendered: harness.Rendered) -> list[int]:
+    return [port["nodePort"] for svc in rendered.objects("Service")
+            for port in svc["spec"].get("ports", []) if "nodePort" in port]
+
+
+def nodeport_conflicts(renders: Iterable[harness.Rendered]) -> list[str]:
+    """NodePorts are cluster-wide: two Services of one environment on one port cannot both exist."""
+    owners: dict[tuple[str, int], list[harness.Rendered]] = collections.defaultdict(list)
+    for rendered in renders:
+        for port in node_ports(rendered):
+            owners[(rendered.release.environment, port)].append(rendered)
+    problems = []
+    for (env, port), holders in sorted(owners.items()):
+        if len(holders) > 1:
+            files = ", ".join(f"{r.release.name} ({r.release.model_file})" for r in holders)
+            problems.append(
+                f"environment {env}: NodePort {port} (service.nodePort) is used by {len(holders)} releases: "
+                f"{files}; give each a free port in its category's range (`vllm-models ports --env {env}`)")
+    return problems
+
+
+def configured_port(rel: harness.Release) -> int | None:
+    port = harness.lookup(rel.values(), "service.nodePort")
+    return int(port) if isinstance(port, int) or (isinstance(port, str) and port.isdigit()) else None
+
+
+def nodeport_ranges(releases: Iterable[harness.Release], ranges: Sequence[PortRange]) -> list[str]:
+    """Every configured release's service.nodePort lies in a range of its own category."""
+    problems = []
+    for rel in releases:
+        port = configured_port(rel)
+        if port is None:
+            continue
+        own = [r for r in ranges if r.category == rel.category]
+        if any(port in r for r in own):
+            continue
+        prefix = f"{at(rel)}: service.nodePort {port}"
+        if not own:
+            problems.append(f"{prefix} has no range to be checked against: environments/fleet.yaml portRanges "
+                            f"declares none for category {rel.category or '(none)'}; add one")
+            continue
+        choices = " or ".join(f"the {r}" for r in own)
+        holder = next((r for r in ranges if port in r), None)
+        if holder:
+            problems.append(f"{prefix} is outside the {' and the '.join(map(str, own))}: it lies in the {holder}, "
+                            f"which belongs to {holder.category}; pick a free port in {choices}")
+        else:
+            problems.append(f"{prefix} is outside every model range (environments/fleet.yaml portRanges); "
+                            f"a {rel.category} model takes a free port in {choices}")
+    return problems
+
+
+def nodeport_drift(configured: Mapping[str, Sequence[harness.Release]], order: Sequence[str],
+                   changes: Sequence[Mapping]) -> list[str]:
+    """A release keeps its port across environments unless fleet.yaml portChanges declares the change.
+
+    The reference is the port in the first environment (promotion order) that configures the release.
+    Declared changes must carry a reason and must still describe a real difference.
+    """
+    declared: dict[tuple[str, str], int] = {}
+    problems = []
+    for index, change in enumerate(changes):
+        missing = [k for k in ("release", "environment", "nodePort", "reason") if not change.get(k)]
+        if missing:
+            problems.append(f"environments/fleet.yaml portChanges[{index}] lacks {', '.join(missing)}: a "
+                            f"deliberate port change names the release, the environment, the nodePort it uses "
+                            f"there and the reason")
+            continue
+        declared[(change["release"], change["environment"])] = int(change["nodePort"])
+    first: dict[str, harness.Release] = {}
+    used: set[tuple[str, str]] = set()
+    for env in order:
+        for rel in configured.get(env, ()):
+            port = configured_port(rel)
+            if port is None:
+                continue
+            reference = first.setdefault(rel.name, rel)
+            if reference is rel:
+                continue
+            expected = configured_port(reference)
+            if declared.get((rel.name, env)) == port != expected:
+                used.add((rel.name, env))
+                continue
+            if port != expected:
+                problems.append(
+                    f"{at(rel)}: service.nodePort {port} differs from {expected} in environment "
+                    f"{reference.environment} ({reference.model_file}); clients and firewalls follow the port, so "
+                    f"keep {expected}, or declare the change in environments/fleet.yaml portChanges "
+                    f"(release: {rel.name}, environment: {env}, nodePort: {port}, reason: ...)")
+    for (name, env), port in declared.items():
+        if (name, env) not in used:
+            problems.append(f"environments/fleet.yaml portChanges entry for release {name} in environment {env} "
+                            f"(nodePort {port}) matches no port difference: that release does not use "
+                            f"{port} there or never differed; remove the entry")
+    return problems
+
+
+# --- Allocation ----------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,15 +147,15 @@ class Claim:
 
 
 def claims(env: str) -> list[Claim]:
-    return [Claim(rel.name, rel.category, rel.model_file, rel.installed, fleet.configured_port(rel))
-            for rel in fleet.model_releases(env, include_disabled=True)]
+    return [Claim(rel.name, rel.category, rel.model_file, rel.installed, configured_port(rel))
+            for rel in harness.model_releases(env, include_disabled=True)]
 
 
-def category_ranges(category: str) -> list[fleet.PortRange]:
-    return [r for r in fleet.port_ranges() if r.category == category]
+def category_ranges(category: str) -> list[PortRange]:
+    return [r for r in port_ranges() if r.category == category]
 
 
-def ports_of(port_range: fleet.PortRange) -> range:
+def ports_of(port_range: PortRange) -> range:
     return range(port_range.first, port_range.last + 1)
 
 
@@ -65,9 +188,9 @@ def format_ports(ports: list[int]) -> str:
 
 def conflicts(env: str, renders: list[harness.Rendered], drift: list[str]) -> list[str]:
     """The fleet's port rules for one environment: shared ports, ports out of range, undeclared drift."""
-    configured = fleet.model_releases(env, include_disabled=True)
+    configured = harness.model_releases(env, include_disabled=True)
     mine = [p for p in drift if p.startswith(f"environment {env},")]
-    return [*fleet.nodeport_conflicts(renders), *fleet.nodeport_ranges(configured, fleet.port_ranges()), *mine]
+    return [*nodeport_conflicts(renders), *nodeport_ranges(configured, port_ranges()), *mine]
 
 
 def report(env: str, renders: list[harness.Rendered], drift: list[str]) -> dict:
@@ -76,7 +199,7 @@ def report(env: str, renders: list[harness.Rendered], drift: list[str]) -> dict:
     used = {c.port for c in found if c.port is not None}
     categories = harness.fleet_data().get("categories") or []
     rows = []
-    for r in fleet.port_ranges():
+    for r in port_ranges():
         if r.category not in categories:
             continue
         holders = sorted((c for c in found if c.port is not None and c.port in r), key=lambda c: (c.port, c.release))
@@ -91,5 +214,5 @@ def report(env: str, renders: list[harness.Rendered], drift: list[str]) -> dict:
 def drift() -> list[str]:
     """fleet.yaml portChanges aside, a release keeps one port in every environment."""
     order = harness.environments()
-    configured = {env: fleet.model_releases(env, include_disabled=True) for env in order}
-    return fleet.nodeport_drift(configured, order, harness.fleet_data().get("portChanges") or [])
+    configured = {env: harness.model_releases(env, include_disabled=True) for env in order}
+    return nodeport_drift(configured, order, harness.fleet_data().get("portChanges") or [])

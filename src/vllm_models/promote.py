@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import fleet, ports, scaffold, semdiff
+from . import ports, scaffold, semdiff, yamledit
 from . import render as harness
 from . import toolchain
 
@@ -57,18 +57,18 @@ def check_order(source: str, target: str, force: bool) -> None:
                                f"{nxt}, or pass --force")
 
 
-def prepare(name: str, source: str, target: str, *, force: bool = False) -> tuple[Promotion, scaffold.Edits]:
+def prepare(name: str, source: str, target: str, *, force: bool = False) -> tuple[Promotion, yamledit.Edits]:
     """Work out the promotion and the edits, writing nothing."""
     check_order(source, target, force)
     category, source_file = find(name, source)
     target_file = f"environments/{target}/{category}/{name}.yaml"
     release = f"llms-v2-{name}"
     text = (toolchain.ROOT / source_file).read_text()
-    source_port = fleet.configured_port(harness.release(source, release))
+    source_port = ports.configured_port(harness.release(source, release))
     replaced = (toolchain.ROOT / target_file).is_file()
     port, change = source_port, None
     if replaced:
-        port = fleet.configured_port(harness.release(target, release))
+        port = ports.configured_port(harness.release(target, release))
         note = f"kept {port}, the port {release} already has in {target}"
     elif source_port is None:
         note = f"{source_file} sets no service.nodePort"
@@ -86,15 +86,15 @@ def prepare(name: str, source: str, target: str, *, force: bool = False) -> tupl
                   "reason": f"{source_port} is taken in {target} by {holder.release} ({holder.file})"}
         note = f"moved {source_port} -> {port}: {change['reason']}; declared in environments/fleet.yaml portChanges"
     if port is not None and port != source_port:
-        text = scaffold.set_key(text, ["service", "nodePort"], str(port), label=target_file)
-    edits = scaffold.Edits()
+        text = yamledit.set_key(text, ["service", "nodePort"], str(port), label=target_file)
+    edits = yamledit.Edits()
     edits.set(target_file, text)
-    values_text, _warnings = scaffold.enable(target, category, name)
+    values_text, _warnings = yamledit.enable(target, category, name)
     edits.set(f"environments/{target}/values.yaml", values_text)
     if change:
         fleet_file = toolchain.ENVIRONMENTS_DIR / "fleet.yaml"
         edits.set("environments/fleet.yaml",
-                  scaffold.append_item(fleet_file.read_text(), "portChanges", change, label="environments/fleet.yaml"))
+                  yamledit.append_item(fleet_file.read_text(), "portChanges", change, label="environments/fleet.yaml"))
     return Promotion(name, source, target, category, source_file, target_file, replaced, port, note, change), edits
 
 

@@ -8,16 +8,18 @@ pytest-xdist workers and across runs, and any change to an input renders it agai
 """
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 import yaml
 
@@ -25,6 +27,8 @@ from . import toolchain
 
 CACHE_DIR = toolchain.ROOT / ".render" / "cache"
 NAMESPACE_CHART = "llms-namespace"
+MODEL_CHART = "vllm-models"
+RELEASE_PREFIX = "llms-v2-"
 
 
 # libyaml's parser with PyYAML's safe constructors: the same objects as yaml.safe_load, about ten
@@ -291,6 +295,50 @@ def release(env: str, name: str) -> Release:
     raise KeyError(f"environment {env} has no release {name} in helmfile.yaml.gotmpl")
 
 
+# --- The fleet's releases: which are models, where their keys are set ----------------------------
+
+def at(rel: Release) -> str:
+    """How every message names a release: environment, release and the file a user edits."""
+    return f"environment {rel.environment}, release {rel.name} ({rel.model_file or 'no model file'})"
+
+
+def where(rendered: Rendered) -> str:
+    return at(rendered.release)
+
+
+def environment_file(env: str) -> str:
+    return f"environments/{env}/values.yaml"
+
+
+def chart_name(rel: Release) -> str:
+    return Path(rel.chart).name
+
+
+def is_model_release(rel: Release) -> bool:
+    return chart_name(rel) == MODEL_CHART
+
+
+def model_releases(env: str, *, include_disabled: bool = False) -> list[Release]:
+    return [rel for rel in releases(env, include_disabled=include_disabled) if is_model_release(rel)]
+
+
+def namespace_release(env: str) -> Release:
+    found = [rel for rel in releases(env) if chart_name(rel) == NAMESPACE_CHART]
+    if len(found) != 1:
+        raise LookupError(f"environment {env}: helmfile.yaml.gotmpl installs {len(found)} releases of "
+                          f"charts/{NAMESPACE_CHART}; it must install exactly one "
+                          f"(the llms Namespace and its quota)")
+    return found[0]
+
+
+def origin(rel: Release, key: str) -> str:
+    """Where a release's effective `key` is set: its model file, else the environment's `global.<key>`."""
+    for source in reversed(rel.sources):
+        if source.path is not None and lookup(source.data, key):
+            return f"{source.label} {key}"
+    return f"{environment_file(rel.environment)} global.{key}"
+
+
 def values_files(rel: Release, tmp: Path) -> list[str]:
     """The release's values as files for helm, in order; inline helmfile values are written to tmp."""
     files = []
@@ -361,3 +409,70 @@ def render(rel: Release, *, helm: str = "helm3", kube_version: str | None = None
         manifest = _cached("helm-template-" + _digest(*identity), compute) if use_cache else compute()
     documents = [doc for doc in yaml.load_all(manifest, Loader=ManifestLoader) if doc]
     return Rendered(rel, documents, manifest)
+
+
+# --- The one fan-out: many releases on every core ---------------------------------------------------
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class Workers:
+    """Runs one function over many items on every core and returns the results in order.
+
+    Forked processes, not threads: what runs per release is mostly Python (one GIL). The first item
+    runs in this process, so each forked worker inherits what it warmed (parsed schemas, catalogs,
+    compiled validators) instead of building its own. A handful of items run here: forking costs
+    more than it saves (the pre-commit path checks one release against cached renders).
+    """
+
+    POOL_FROM = 4  # items left after the first one
+
+    def __init__(self) -> None:
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._warm = False
+
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool:
+            self._pool.shutdown()
+
+    def map(self, function: Callable[[Item], Result], items: Iterable[Item], *,
+            on_result: Callable[[Item], None] | None = None) -> list[Result]:
+        """function(item) for each item, in order; `on_result(item)` runs here as each one finishes."""
+        items = list(items)
+        results: list[Result] = []
+        if items and not self._warm:
+            results.append(function(items[0]))
+            self._warm = True
+            if on_result:
+                on_result(items[0])
+        pending = items[len(results):]
+        if len(pending) >= self.POOL_FROM:
+            done = self._processes().map(function, pending)
+        else:
+            done = (function(item) for item in pending)
+        for item, result in zip(pending, done):
+            results.append(result)
+            if on_result:
+                on_result(item)
+        return results
+
+    def _processes(self) -> concurrent.futures.ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = concurrent.futures.ProcessPoolExecutor(os.cpu_count() or 2,
+                                                                mp_context=multiprocessing.get_context("fork"))
+        return self._pool
+
+
+def render_all(rels: Iterable[Release], on_render: Callable[[Release], None] | None = None) -> list[Rendered]:
+    """Every release rendered, in order, on every core."""
+    with Workers() as workers:
+        return workers.map(render, rels, on_result=on_render)
+
+
+def installed_renders(env: str, on_render: Callable[[Release], None] | None = None) -> list[Rendered]:
+    """The environment's installed model releases, rendered."""
+    return render_all(model_releases(env), on_render)

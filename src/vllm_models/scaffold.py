@@ -7,11 +7,8 @@ flag goes into environments/<env>/values.yaml by a textual edit that keeps its c
 """
 from __future__ import annotations
 
-import concurrent.futures
-import copy
 import dataclasses
 import functools
-import os
 import re
 import string
 from decimal import Decimal
@@ -19,8 +16,9 @@ from pathlib import Path
 
 import yaml
 
-from . import capacity, fleet, ports, toolchain
+from . import capacity, ports, toolchain, yamledit
 from . import render as harness
+from .yamledit import Edits
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -112,8 +110,6 @@ def quantity_times(quantity: str, factor: Decimal) -> str:
     return f"{value:f}{unit}"
 
 
-def environment_values_text(env: str) -> str:
-    return (toolchain.ENVIRONMENTS_DIR / env / "values.yaml").read_text()
 
 
 def validate(req: Request) -> tuple[Shape, str, int, str]:
@@ -162,11 +158,11 @@ def existing(name: str) -> list[str]:
 
 def served_names(env: str) -> dict[str, str]:
     return {str(harness.lookup(rel.values(), "deployment.servedModelName")): rel.model_file
-            for rel in fleet.model_releases(env, include_disabled=True)}
+            for rel in harness.model_releases(env, include_disabled=True)}
 
 
 def image_tag(env: str) -> str:
-    values = yaml.safe_load(environment_values_text(env)) or {}
+    values = yaml.safe_load(yamledit.environment_values_text(env)) or {}
     tag = ((values.get("global") or {}).get("image") or {}).get("tag")
     if not tag:
         raise Refusal(f"environments/{env}/values.yaml sets no global.image.tag, so the new model would have no "
@@ -214,7 +210,7 @@ def build(req: Request) -> Plan:
     memory = quantity_times(resources["memory"], shape.memory_factor)
     cpu = quantity_times(str(resources["cpu"]), shape.memory_factor)
     shm = last_row(table["sharedMemory"], "minGPUs", gpus)["size"]
-    if gpus > 1 and fleet.quantity(shm) >= fleet.quantity(memory):
+    if gpus > 1 and capacity.quantity(shm) >= capacity.quantity(memory):
         raise Refusal(f"/dev/shm for {gpus} GPUs ({shm}, sizing.yaml sharedMemory) would not fit below the memory "
                       f"limit of a {req.params_b}B model ({memory}, sizing.yaml resources); use a smaller --tp")
     utilization = Decimal(shape.gpu_memory_utilization)
@@ -252,180 +248,29 @@ def build(req: Request) -> Plan:
                 yaml.safe_load(text), tuple(notes))
 
 
-# --- Textual YAML edits that keep comments and layout ----------------------------------------------
-
-class EditError(Exception):
-    pass
 
 
-_ENTRY = re.compile(r"^(?P<indent> *)(?P<key>[^\s#'\"-][^:#]*?|'[^']*'|\"[^\"]*\")\s*:(?P<sep>\s*)(?P<value>[^#]*?)"
-                    r"(?P<comment>\s+#.*)?$")
 
 
-def _content(line: str) -> bool:
-    stripped = line.strip()
-    return bool(stripped) and not stripped.startswith("#")
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
 
 
-def _entries(lines: list[str], start: int, end: int, indent: int) -> list[tuple[str, int]]:
-    found = []
-    for index in range(start, end):
-        line = lines[index].rstrip("\n")
-        if _content(line) and _indent(line) == indent:
-            match = _ENTRY.match(line)
-            if match:
-                found.append((match.group("key").strip("'\""), index))
-    return found
 
 
-def _last_content(lines: list[str], start: int, end: int) -> int:
-    """Index just after the last content line of [start, end), or start."""
-    last = start
-    for index in range(start, end):
-        if _content(lines[index]):
-            last = index + 1
-    return last
 
 
-def set_key(text: str, path: list[str], value: str, *, label: str) -> str:
-    """Set `path` to the scalar `value` in block-style YAML text, adding missing keys at the end of their
-    parent; every other line is kept byte for byte. The result is re-read to prove nothing else moved."""
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    start, end, indent = 0, len(lines), 0
-    for depth, key in enumerate(path):
-        entries = _entries(lines, start, end, indent)
-        match = [i for i, (k, _) in enumerate(entries) if k == key]
-        if not match:
-            at = _last_content(lines, start, end)
-            new = []
-            for offset, part in enumerate(path[depth:]):
-                last = depth + offset == len(path) - 1
-                new.append(f"{' ' * (indent + 2 * offset)}{part}:{' ' + value if last else ''}\n")
-            if depth == 0 and at > 0:
-                new.insert(0, "\n")
-            lines[at:at] = new
-            break
-        position = match[0]
-        line_index = entries[position][1]
-        span_end = entries[position + 1][1] if position + 1 < len(entries) else end
-        parsed = _ENTRY.match(lines[line_index].rstrip("\n"))
-        if depth == len(path) - 1:
-            if _last_content(lines, line_index + 1, span_end) > line_index + 1:
-                raise EditError(f"{label}: {'.'.join(path)} holds a block, not a value")
-            comment = parsed.group("comment") or ""
-            lines[line_index] = f"{parsed.group('indent')}{parsed.group('key')}: {value}{comment}\n"
-            break
-        if parsed.group("value").strip():
-            raise EditError(f"{label}: {'.'.join(path[:depth + 1])} is written in flow style "
-                            f"({parsed.group('value').strip()}); write it as an indented block")
-        children = [i for i in range(line_index + 1, span_end) if _content(lines[i])]
-        start, end = line_index + 1, span_end
-        indent = _indent(lines[children[0]]) if children else indent + 2
-    result = "".join(lines)
-    expected = copy.deepcopy(yaml.safe_load(text) or {})
-    node = expected
-    for key in path[:-1]:
-        if node.get(key) is None:
-            node[key] = {}
-        node = node[key]
-        if not isinstance(node, dict):
-            raise EditError(f"{label}: {key} is not a mapping")
-    node[path[-1]] = yaml.safe_load(value)
-    if yaml.safe_load(result) != expected:
-        raise EditError(f"{label}: setting {'.'.join(path)} textually would change other keys; "
-                        f"set it by hand to {value}")
-    return result
 
 
-def append_item(text: str, key: str, item: dict, *, label: str) -> str:
-    """Append `item` to the top-level list `key` (block style, or an empty `[]`), keeping everything else."""
-    rendered = yaml.safe_dump([item], sort_keys=False, default_flow_style=False)
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    entries = _entries(lines, 0, len(lines), 0)
-    found = [(i, index) for i, (k, index) in enumerate(entries) if k == key]
-    if not found:
-        lines += ["\n", f"{key}:\n", *[f"  {line}" for line in rendered.splitlines(keepends=True)]]
-    else:
-        position, index = found[0]
-        parsed = _ENTRY.match(lines[index].rstrip("\n"))
-        span_end = entries[position + 1][1] if position + 1 < len(entries) else len(lines)
-        if parsed.group("value").strip() == "[]":
-            lines[index] = f"{parsed.group('indent')}{parsed.group('key')}:{parsed.group('comment') or ''}\n"
-        elif parsed.group("value").strip():
-            raise EditError(f"{label}: {key} is written in flow style; write it as an indented block list")
-        at = _last_content(lines, index + 1, span_end)
-        lines[at:at] = [f"  {line}" for line in rendered.splitlines(keepends=True)]
-    result = "".join(lines)
-    expected = copy.deepcopy(yaml.safe_load(text) or {})
-    expected[key] = (expected.get(key) or []) + [item]
-    if yaml.safe_load(result) != expected:
-        raise EditError(f"{label}: appending to {key} textually would change other keys; add the entry by hand")
-    return result
 
 
-def enable(env: str, category: str, name: str) -> tuple[str, list[str]]:
-    """The env's values.yaml text with `<category>.models.<name>.enabled: true`, and warnings."""
-    label = f"environments/{env}/values.yaml"
-    text = environment_values_text(env)
-    if "enabled" not in ((yaml.safe_load(text) or {}).get(category) or {}):
-        # A category with no flag yet is one this environment never ran: adding a model turns it on.
-        text = set_key(text, [category, "enabled"], "true", label=label)
-    new = set_key(text, [category, "models", name, "enabled"], "true", label=label)
-    warnings = []
-    category_flag = ((yaml.safe_load(new) or {}).get(category) or {}).get("enabled")
-    if category_flag is not True:
-        warnings.append(f"{label}: {category}.enabled is {category_flag!r}, so no {category} model is installed in "
-                        f"{env}; set {category}.enabled: true")
-    return new, warnings
 
 
-class Edits:
-    """Files to write together, undone together if a check after writing refuses the result."""
-
-    def __init__(self) -> None:
-        self.texts: dict[Path, str] = {}
-        self.originals: dict[Path, str | None] = {}
-
-    def set(self, relative: str, text: str) -> None:
-        self.texts[toolchain.ROOT / relative] = text
-
-    def apply(self) -> None:
-        for path, text in self.texts.items():
-            self.originals[path] = path.read_text() if path.exists() else None
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        harness.fleet_data.cache_clear()
-
-    def rollback(self) -> None:
-        for path, original in self.originals.items():
-            if original is None:
-                path.unlink(missing_ok=True)
-            else:
-                path.write_text(original)
-        self.originals.clear()
-        harness.fleet_data.cache_clear()
 
 
-def render_all(releases: list[harness.Release], on_render=None) -> list[harness.Rendered]:
-    """Render releases in parallel (helm runs are subprocesses), in the given order."""
-    def one(rel: harness.Release) -> harness.Rendered:
-        if on_render:
-            on_render(rel)
-        return harness.render(rel)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        return list(pool.map(one, releases))
 
 
-def installed_renders(env: str, on_render=None) -> list[harness.Rendered]:
-    return render_all(fleet.model_releases(env), on_render)
+
 
 
 def checked_write(edits: Edits, env: str, release: str, *, allow_over_quota: bool = False):
@@ -433,7 +278,7 @@ def checked_write(edits: Edits, env: str, release: str, *, allow_over_quota: boo
     Returns the release's render and the environment's capacity plan with it."""
     edits.apply()
     try:
-        renders = installed_renders(env)
+        renders = harness.installed_renders(env)
         rendered = next((r for r in renders if r.release.name == release), None) or harness.render(harness.release(env, release))
         plan = capacity.plan(env, renders)
         if plan.problems and not allow_over_quota:
@@ -452,7 +297,7 @@ def create(req: Request):
     plan = build(req)
     edits = Edits()
     edits.set(plan.file, plan.text)
-    values_text, warnings = enable(req.env, plan.category, req.name)
+    values_text, warnings = yamledit.enable(req.env, plan.category, req.name)
     edits.set(f"environments/{req.env}/values.yaml", values_text)
     _rendered, capacity_plan = checked_write(edits, req.env, f"llms-v2-{req.name}")
     return plan, capacity_plan, warnings

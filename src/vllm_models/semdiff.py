@@ -16,7 +16,6 @@ from typing import Any, Iterable
 import yaml
 
 from . import render as harness
-from . import scaffold
 
 
 class _Absent:
@@ -266,5 +265,5 @@ def diff_environments(env_a: str, env_b: str, release: str | None = None, on_ren
     sides = []
     for env in (env_a, env_b):
         rels = [r for r in harness.releases(env) if release is None or r.name == release]
-        sides.append({r.release.name: r.documents for r in scaffold.render_all(rels, on_render)})
+        sides.append({r.release.name: r.documents for r in harness.render_all(rels, on_render)})
     return diff_releases(*sides)

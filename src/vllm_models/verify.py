@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import multiprocessing
-import os
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -85,7 +83,7 @@ def metric_names(rendered: harness.Rendered) -> list[Finding]:
     try:
         problems = metrics.metric_problems(rendered)
     except metrics.CatalogMissing as missing:
-        problems = [f"{fleet.where(rendered)}: {missing}"]
+        problems = [f"{harness.where(rendered)}: {missing}"]
     return [Finding("metrics", rel.environment, problem, rel.name) for problem in problems]
 
 
@@ -99,7 +97,7 @@ def policies(rendered: harness.Rendered) -> list[Finding]:
 
 def fleet_rules(env: str, renders: list[harness.Rendered]) -> list[Finding]:
     """Ports, names, files, flags, capacity and admission: what needs every release of the environment."""
-    models = [r for r in renders if fleet.is_model_release(r.release)]
+    models = [r for r in renders if harness.is_model_release(r.release)]
     return [Finding("fleet", env, problem) for problem in fleet.check_environment(env, models)]
 
 
@@ -130,59 +128,14 @@ def affected(files: Iterable[str | Path]) -> dict[str, set[str] | None]:
     return targets
 
 
-def _render_and_check(rel: harness.Release, check: bool) -> tuple[harness.Rendered | None, list[Finding]]:
-    """One release end to end: helm, then every release check when `check`."""
+def _render_and_check(task: tuple[harness.Release, bool]) -> tuple[harness.Rendered | None, list[Finding]]:
+    """One release end to end: helm, then every release check when it is one of those checked."""
+    rel, check = task
     try:
         rendered = harness.render(rel)
     except harness.RenderError as error:
         return None, [Finding("render", rel.environment, str(error), rel.name)]
     return rendered, [f for release_check in RELEASE_CHECKS for f in release_check(rendered)] if check else []
-
-
-class ReleaseWorkers:
-    """Runs _render_and_check for many releases on every core.
-
-    Processes, not threads: the checks are Python (one GIL) and Rego (one interpreter per process,
-    see policy.REGO_LOCK), so threads kept one core busy. The pool is forked only after a release
-    was checked in this process, so each worker inherits the compiled policies, schema validators
-    and vLLM catalogs instead of building its own. A handful of releases run here: forking costs
-    more than it saves (the pre-commit path checks one release against cached renders).
-    """
-
-    POOL_FROM = 4  # releases left after the first one
-
-    def __init__(self) -> None:
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
-        self._warm = False
-
-    def __enter__(self) -> "ReleaseWorkers":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._pool:
-            self._pool.shutdown()
-
-    def map(self, releases: list[harness.Release], check: list[bool]) -> list[tuple[harness.Rendered | None, list[Finding]]]:
-        """(render or None, findings) for each release, in order; checks run where `check` is true."""
-        tasks = list(zip(releases, check))
-        done: dict[int, tuple[harness.Rendered | None, list[Finding]]] = {}
-        if not self._warm and any(check):
-            first = check.index(True)
-            done[first] = _render_and_check(*tasks[first])
-            self._warm = done[first][0] is not None
-        pending = [i for i in range(len(tasks)) if i not in done]
-        if self._warm and len(pending) >= self.POOL_FROM:
-            results = self._processes().map(_render_and_check, *zip(*(tasks[i] for i in pending)))
-        else:
-            results = (_render_and_check(*tasks[i]) for i in pending)
-        done.update(zip(pending, results))
-        return [done[i] for i in range(len(tasks))]
-
-    def _processes(self) -> concurrent.futures.ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = concurrent.futures.ProcessPoolExecutor(os.cpu_count() or 2,
-                                                                mp_context=multiprocessing.get_context("fork"))
-        return self._pool
 
 
 def release_lists(envs: Iterable[str]) -> dict[str, list[harness.Release] | harness.RenderError]:
@@ -201,7 +154,7 @@ def verify(targets: dict[str, set[str] | None]) -> Report:
     """Run every check for the targeted environments/releases; fleet checks see the whole environment."""
     report = Report()
     release_list = release_lists(targets)
-    with ReleaseWorkers() as workers:
+    with harness.Workers() as workers:
         for env, names in targets.items():
             bad_files = values_check.check_environment_files(env)
             report.findings += [Finding("values", env, str(p)) for p in bad_files]
@@ -213,7 +166,7 @@ def verify(targets: dict[str, set[str] | None]) -> Report:
             usable = [rel for rel in releases if not any(s.edited_file in broken for s in rel.sources)]
             wanted = [names is ALL or rel.name in names for rel in usable]
             renders, report.checked[env] = [], []
-            for (rendered, findings), checked in zip(workers.map(usable, wanted), wanted):
+            for (rendered, findings), checked in zip(workers.map(_render_and_check, zip(usable, wanted)), wanted):
                 report.findings += findings
                 if rendered is not None:
                     renders.append(rendered)

@@ -25,15 +25,14 @@ import copy
 import functools
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import yaml
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from . import render as harness
-from . import toolchain, values_check
+from vllm_models import render as harness
+from vllm_models import toolchain, values_check, vllm_args
 
 PRINTABLE = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
 UNBOUNDED_INT = 2**53  # largest integer JSON (and so helm) keeps exactly
@@ -89,7 +88,7 @@ def sizing() -> dict:
 @functools.lru_cache(maxsize=None)
 def vllm_catalogs() -> dict[str, dict]:
     """The committed vLLM catalogs by image tag (src/vllm_models/data/vllm/<tag>.json)."""
-    folder = Path(__file__).parent / "data" / "vllm"
+    folder = vllm_args.CATALOG_DIR
     return {path.stem: json.loads(path.read_text()) for path in sorted(folder.glob("v*.json"))}
 
 
