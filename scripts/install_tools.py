@@ -133,7 +133,7 @@ def install(toolchain_path: Path, tools_dir: Path) -> int:
         archive = path.read_bytes()
         for binary in artifact["binary"]:
             install_binary(artifact, archive, binary, bindir)
-            print(f"  installed .tools/bin/{binary['install_as']} {binary['version']}", flush=True)
+            print(f"  installed .tools/bin/{binary['install_as']} {binary['version']}", file=sys.stderr, flush=True)
         stamp.write_text(artifact_digest(artifact))
         installed += 1
     # helmfile v0.166 drives the first `helm` on PATH and panics on helm v4's version string.

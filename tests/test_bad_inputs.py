@@ -116,6 +116,15 @@ def test_each_bad_input_is_refused_with_a_message_naming_environment_file_and_ke
     assert result.returncode == 1 and not missing, (
         f"{case_path.name} ({case['description']}): `vllm-models verify` ({case['environment']}) exited "
         f"{result.returncode}; missing expected text: {missing}\n--- output ---\n{output}")
+    buried = [text for text in case["expected"] if "/.tools/bin/" in finding_before(output, output.find(text))]
+    assert not buried, (f"{case_path.name}: within its finding, the message must come before the command dump "
+                        f"(a pinned tool's command line); printed after it: {buried}\n--- output ---\n{output}")
+
+
+def finding_before(output: str, position: int) -> str:
+    """The text of the finding that holds `position`, up to it (findings start at a line "[check] ...")."""
+    start = output.rfind("\n[", 0, position)
+    return output[start + 1:position]
 
 
 def test_the_catalogue_holds_at_least_forty_cases_each_with_an_expected_message():

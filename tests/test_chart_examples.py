@@ -196,7 +196,8 @@ def lint_edited(tmp_path, monkeypatch, edit) -> str:
 
 def test_lint_counts_a_refusal_that_helm_lint_only_logs_as_info(tmp_path, monkeypatch):
     message = lint_edited(tmp_path, monkeypatch, lambda values: values["deployment"].update(numGPUs=2))
-    assert "helm3 failed for release llms-v2-qwen3-32b" in message
+    assert message.startswith("release llms-v2-qwen3-32b: vllm-models: deployment.tensorParallel (1) must equal "
+                              "deployment.numGPUs (2)"), message
     assert f"--values {tmp_path / 'single-gpu.yaml'}" in message
     assert ("[INFO] Fail: vllm-models: deployment.tensorParallel (1) must equal deployment.numGPUs (2): "
             "vLLM shards the model over exactly the pod's GPUs; set both to the same value") in message

@@ -437,5 +437,5 @@ def test_a_refusal_passes_only_where_refusals_are_allowed():
     values["deployment"]["numGPUs"] = 2
     assert judge(values, refusal_allowed=True) == ("refused by the chart: deployment.tensorParallel", [])
     outcome, [problem] = judge(values, refusal_allowed=False)
-    assert problem.startswith("refused by the chart:\nhelm3 failed for release llms-v2-qwen3-32b in environment hypothesis")
+    assert problem.startswith("refused by the chart:\nenvironment hypothesis, release llms-v2-qwen3-32b")
     assert "deployment.tensorParallel (1) must equal deployment.numGPUs (2)" in problem

@@ -51,7 +51,8 @@ ManifestLoader.add_constructor("tag:yaml.org,2002:merge", FastSafeLoader.constru
 
 
 class RenderError(Exception):
-    """helm or helmfile refused; str() shows the command, helm's stderr and where the key is set."""
+    """helm or helmfile refused. str() leads with what the chart says and where (environment, release,
+    file, the keys and the files that set them); the command and helm's full output come last."""
 
     def __init__(self, command: list[str], stderr: str, *, environment: str = "", release: str = "",
                  sources: Iterable["ValuesSource"] = ()):
@@ -62,17 +63,35 @@ class RenderError(Exception):
         self.sources = list(sources)
         super().__init__(str(self))
 
+    @property
+    def reason(self) -> str:
+        """The refusal itself: the chart's `fail` message, or helm's own error without its prefixes."""
+        for line in self.stderr.splitlines():
+            _, found, message = line.partition("execution error at (")
+            if found and "): " in message:
+                return message.split("): ", 1)[1].strip()
+            _, found, message = line.partition("[INFO] Fail: ")  # helm lint logs the chart's fail here
+            if found:
+                return message.strip()
+        lines = [line for line in self.stderr.splitlines()
+                 if line.strip() and not line.startswith("Use --debug flag")]
+        return "\n".join(lines).removeprefix("Error: ").strip() or f"{Path(self.command[0]).name} failed"
+
     def __str__(self) -> str:
-        where = f" for release {self.release}" if self.release else ""
-        where += f" in environment {self.environment}" if self.environment else ""
-        lines = [f"{Path(self.command[0]).name} failed{where}", f"  command: {' '.join(self.command)}"]
-        if self.sources:
-            lines.append("  values files: " + ", ".join(source.label for source in self.sources))
+        subject = ", ".join(part for part in (f"environment {self.environment}" if self.environment else "",
+                                              f"release {self.release}" if self.release else "") if part)
+        files = [s.label for s in self.sources if s.path is not None and "/" in s.label]
+        if files:
+            subject += f" ({files[-1]})"
+        lines = [f"{subject}: {self.reason}" if subject else self.reason]
         for key in keys_named_in(self.stderr):
             origin = where_set(self.sources, key)
             if origin:
                 lines.append(f"  {key} is set in {origin}")
-        lines.append("  helm says: " + self.stderr.replace("\n", "\n    "))
+        if self.sources:
+            lines.append("  values files, in merge order: " + ", ".join(source.label for source in self.sources))
+        lines.append(f"  {Path(self.command[0]).name} refused: {' '.join(self.command)}")
+        lines.append("    " + self.stderr.replace("\n", "\n    "))
         return "\n".join(lines)
 
 
