@@ -82,3 +82,12 @@ def template_renders(root: Path) -> set[str]:
 def described(result: subprocess.CompletedProcess) -> str:
     return f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
 
+
+
+def set_gpu_quota(root: Path, env: str, gpus: int) -> None:
+    """Set environments/<env>/values.yaml namespace.quota requests.nvidia.com/gpu to `gpus` in the copy."""
+    import re
+    path = root / f"environments/{env}/values.yaml"
+    text, count = re.subn(r"(\n    requests\.nvidia\.com/gpu: )\S+", rf"\g<1>{gpus}", path.read_text())
+    assert count == 1, f"{path}: expected one namespace.quota requests.nvidia.com/gpu line"
+    path.write_text(text)

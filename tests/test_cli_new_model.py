@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from cli_repo import copy_repository, described, fleet_problems, run, run_json
+from cli_repo import copy_repository, described, fleet_problems, run, run_json, set_gpu_quota
 
 # One case per seed template, each sized to fit what staging's quota leaves (moe: a 30B-A3B-style model).
 SHAPES = [
@@ -104,32 +104,35 @@ def test_new_model_refuses_when_the_categorys_port_ranges_are_full(tmp_path):
     fleet = yaml.safe_load(fleet_file.read_text())
     used = sorted(yaml.safe_load(p.read_text())["service"]["nodePort"]
                   for p in (root / "environments/staging/language").glob("*.yaml"))
-    # Shrink the language ranges to exactly the ports staging's models hold.
+    # The language ranges become exactly the ports staging's models hold, one range per port.
     fleet["portRanges"] = [r for r in fleet["portRanges"] if r["category"] != "language"] + [
-        {"name": "language", "category": "language", "from": used[0], "to": used[0]},
-        {"name": "language-extended", "category": "language", "from": used[1], "to": used[-1]}]
-    assert used[1:] == list(range(used[1], used[-1] + 1)), f"staging's language ports are not contiguous: {used}"
+        {"name": f"language-{index}", "category": "language", "from": port, "to": port}
+        for index, port in enumerate(used)]
     fleet_file.write_text(yaml.safe_dump(fleet, sort_keys=False))
     result = run(root, "new-model", "one-more", "--env", "staging", "--shape", "single-gpu", "--params-b", "8")
     assert result.returncode == 2, described(result)
-    assert (f"no free NodePort for category language in staging: its ranges (language {used[0]}-{used[0]}, "
-            f"language-extended {used[1]}-{used[-1]}) in environments/fleet.yaml portRanges are full") in result.stderr
+    ranges = ", ".join(f"language-{index} {port}-{port}" for index, port in enumerate(used))
+    assert (f"no free NodePort for category language in staging: its ranges ({ranges}) in "
+            f"environments/fleet.yaml portRanges are full") in result.stderr, described(result)
     assert not (root / "environments/staging/language/one-more.yaml").exists()
 
 
 def test_new_model_refuses_a_shape_that_needs_more_gpus_than_the_quota_leaves(tmp_path):
     root = copy_repository(tmp_path)
     _, plan = run_json(root, "plan", "--env", "staging")
-    left = int(plan["remaining"]["requests.nvidia.com/gpu"])
-    assert left < 8, f"this case needs staging to have under 8 GPUs left under its quota; plan says {left}"
-    values_before = (root / "environments/staging/values.yaml").read_bytes()
-    result = run(root, "new-model", "deepseek-v3", "--env", "staging", "--shape", "moe", "--params-b", "671")
+    peak = int(plan["peak"]["requests.nvidia.com/gpu"])
+    set_gpu_quota(root, "staging", peak + 1)  # one GPU left, whatever staging runs today
+    values_file = root / "environments/staging/values.yaml"
+    values_before = values_file.read_bytes()
+    result = run(root, "new-model", "qwen3-30b-a3b", "--env", "staging", "--shape", "moe", "--params-b", "30",
+                 "--tp", "2")
     assert result.returncode == 2, described(result)
-    assert (f"vllm-models: llms-v2-deepseek-v3 adds 8 GPU(s) at peak (8 per pod x 1 replica(s)) but the quota of "
-            f"staging leaves {left} GPU(s)") in result.stderr
+    assert ("vllm-models: llms-v2-qwen3-30b-a3b adds 4 GPU(s) at peak (2 per pod x 1 replica(s) + 2 GPU(s) for its "
+            "rollout)") in result.stderr, described(result)
+    assert "but the quota of staging leaves 1 GPU(s)" in result.stderr, described(result)
     assert "(nothing was written)" in result.stderr
-    assert not (root / "environments/staging/language/deepseek-v3.yaml").exists()
-    assert (root / "environments/staging/values.yaml").read_bytes() == values_before, "refusal must undo the flag"
+    assert not (root / "environments/staging/language/qwen3-30b-a3b.yaml").exists()
+    assert values_file.read_bytes() == values_before, "refusal must undo the flag"
 
 
 @pytest.mark.parametrize("args, message", [

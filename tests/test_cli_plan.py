@@ -1,7 +1,7 @@
 """`vllm-models plan`: GPUs, memory and CPU per enabled release, surge headroom, and what the quota leaves."""
 from __future__ import annotations
 
-from cli_repo import copy_repository, described, plant_copy_of, run, run_json
+from cli_repo import copy_repository, described, run, run_json, set_gpu_quota
 
 from vllm_models import capacity
 from vllm_models import render as harness
@@ -13,25 +13,31 @@ def test_plan_totals_every_enabled_release_and_subtracts_the_peak_from_the_quota
     assert code == 0, plan
     gpu = "requests.nvidia.com/gpu"
     rows = {r["release"]: r for r in plan["releases"]}
-    assert rows["llms-v2-llama-3-3-70b-instruct"]["perPod"][gpu] == "4", rows["llms-v2-llama-3-3-70b-instruct"]
+    assert set(rows) == {rel.name for rel in harness.model_releases("staging")}, sorted(rows)
+    for name, row in rows.items():
+        assert int(row["steady"][gpu]) == row["replicas"] * int(row["perPod"][gpu]), row
+        assert int(row["surge"][gpu]) == (row["surgePods"] * int(row["perPod"][gpu]) if row["waitsForSurge"] else 0), row
     steady = sum(int(r["steady"][gpu]) for r in rows.values())
-    largest = max(int(r["surge"][gpu]) for r in rows.values())
+    surges = sum(int(r["surge"][gpu]) for r in rows.values())
     assert (int(plan["steady"][gpu]), int(plan["surge"][gpu]), int(plan["peak"][gpu])) == (
-        steady, largest, steady + largest)
+        steady, surges, steady + surges)
     assert plan["quota"] is not None, plan["quotaSource"]
-    assert int(plan["remaining"][gpu]) == int(plan["quota"][gpu]) - steady - largest
+    assert int(plan["remaining"][gpu]) == int(plan["quota"][gpu]) - steady - surges
     table = run(root, "plan", "--env", "staging")
-    assert "llms-v2-llama-3-3-70b-instruct" in table.stdout and "remaining" in table.stdout, described(table)
+    assert all(name in table.stdout for name in rows) and "remaining" in table.stdout, described(table)
 
 
 def test_plan_exits_1_and_names_the_release_that_tips_the_quota_over(tmp_path):
     root = copy_repository(tmp_path)
     _, before = run_json(root, "plan", "--env", "staging")
-    assert int(before["remaining"]["requests.nvidia.com/gpu"]) < 8, before["remaining"]
-    plant_copy_of(root, "staging", "deepseek-r1", "deepseek-v3", 30034)
+    peak = int(before["peak"]["requests.nvidia.com/gpu"])
+    set_gpu_quota(root, "staging", peak - 1)
     result = run(root, "plan", "--env", "staging")
     assert result.returncode == 1, described(result)
-    assert "over quota: environment staging: quota requests.nvidia.com/gpu is" in result.stdout, described(result)
+    assert (f"over quota: environment staging: quota requests.nvidia.com/gpu is {peak - 1} "
+            f"(environments/staging/values.yaml namespace.quota.requests.nvidia.com/gpu) but the enabled releases "
+            f"need {peak} (") in result.stdout, described(result)
+    assert " tips it over: " in result.stdout, described(result)
 
 
 def test_an_environment_without_a_namespace_release_has_no_quota_known(monkeypatch):

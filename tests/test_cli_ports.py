@@ -4,20 +4,38 @@ from __future__ import annotations
 from cli_repo import copy_repository, described, plant_copy_of, run, run_json
 
 from vllm_models import ports
+from vllm_models import render as harness
 
 
-def test_ports_lists_each_range_with_its_used_and_free_ports_and_no_conflict(tmp_path):
+def test_ports_lists_each_range_with_its_used_reserved_and_free_ports_and_no_conflict(tmp_path):
     root = copy_repository(tmp_path)
     code, out = run_json(root, "ports", "--env", "staging")
     assert code == 0, out
     (report,) = out["environments"]
     assert report["conflicts"] == [], report["conflicts"]
-    extended = next(r for r in report["ranges"] if r["range"] == "language-extended")
-    used = {u["port"]: u["release"] for u in extended["used"]}
-    assert used[30025] == "llms-v2-qwen3-32b", f"staging language-extended used ports: {used}"
-    assert sorted(extended["free"] + list(used)) == list(range(30025, 30036)), extended
+    expected = {ports.configured_port(rel): rel.name for rel in harness.model_releases("staging", include_disabled=True)}
+    listed = {u["port"]: u["release"] for row in report["ranges"] for u in row["used"]}
+    assert listed == expected, f"staging: ports listed as used {listed}, model files set {expected}"
+    for row in report["ranges"]:
+        parts = [u["port"] for u in row["used"]] + [u["port"] for u in row["reserved"]] + row["free"]
+        assert sorted(parts) == list(range(row["from"], row["to"] + 1)), f"staging range {row['range']}: {row}"
     table = run(root, "ports", "--env", "staging")
-    assert "language-extended  language" in table.stdout and "conflicts: none" in table.stdout, described(table)
+    assert "conflicts: none" in table.stdout, described(table)
+
+
+def test_a_port_another_environment_gives_to_a_release_missing_here_is_reserved_not_free(tmp_path):
+    root = copy_repository(tmp_path)
+    _, before = run_json(root, "ports", "--env", "staging")
+    port = next(p for row in before["environments"][0]["ranges"] if row["category"] == "language" for p in row["free"])
+    planted = plant_copy_of(root, "production-jp", "qwen3-32b", "qwen3-32b-jp-only", port)
+    code, out = run_json(root, "ports", "--env", "staging")
+    assert code == 0, out
+    row = next(r for r in out["environments"][0]["ranges"] if r["from"] <= port <= r["to"])
+    assert port not in row["free"], f"staging lists {port} as free though {planted} holds it: {row}"
+    assert {"port": port, "release": "llms-v2-qwen3-32b-jp-only", "environment": "production-jp",
+            "file": planted} in row["reserved"], row
+    table = run(root, "ports", "--env", "staging")
+    assert f"reserved: used in production-jp  {planted}" in table.stdout, described(table)
 
 
 def test_ports_finds_a_planted_conflict_and_names_both_files(tmp_path):

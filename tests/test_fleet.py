@@ -59,7 +59,7 @@ def test_every_configured_nodeport_lies_in_its_categorys_range(env):
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_every_release_fits_the_environments_quota_with_the_largest_surge(env):
+def test_every_release_fits_the_environments_quota_with_every_rollout_at_once(env):
     assert capacity.capacity(installed_renders(env), rendered_namespace(env)) == []
 
 
@@ -276,68 +276,6 @@ def test_an_environment_folder_outside_the_promotion_order_is_reported(tmp_path)
     assert fleet.environment_folders(tmp_path, ["staging"]) == [
         "environments/qa/ is not an environment: environments/fleet.yaml promotionOrder lists staging; "
         "add it there or remove the folder"]
-
-
-# --- Capacity --------------------------------------------------------------------------------------
-
-def jp_with_deepseek(tmp_path, edit=lambda values: None) -> list[harness.Rendered]:
-    deepseek = dataclasses.replace(edited_release(tmp_path, "production-jp", "llms-v2-deepseek-r1", edit), installed=True)
-    return [render_chart(release=deepseek) if rel.name == deepseek.name else rendered_release("production-jp", rel.name)
-            for rel in configured("production-jp")]
-
-
-def test_enabling_deepseek_in_production_jp_is_reported_naming_the_release_that_tips_the_gpu_quota(tmp_path):
-    problems = capacity.capacity(jp_with_deepseek(tmp_path), rendered_namespace("production-jp"))
-    assert [p.split(" is ")[0] for p in problems] == [
-        "environment production-jp: quota requests.nvidia.com/gpu", "environment production-jp: quota requests.memory",
-        "environment production-jp: quota limits.memory"]
-    assert all("release llms-v2-deepseek-r1 (environments/production-jp/language/deepseek-r1.yaml) tips it over"
-               in problem for problem in problems)
-    assert problems[0] == (
-        "environment production-jp: quota requests.nvidia.com/gpu is 24 (environments/production-jp/values.yaml "
-        "namespace.quota.requests.nvidia.com/gpu) but the enabled releases need 26 (18 for their replicas + 8 "
-        "while llms-v2-deepseek-r1 rolls out); added smallest first, release llms-v2-deepseek-r1 "
-        "(environments/production-jp/language/deepseek-r1.yaml) tips it over: disable it "
-        "(language.models.deepseek-r1.enabled: false), shrink it (replicaCount, resources, or "
-        "deployment.updateStrategy.type: Recreate), or raise the quota")
-
-
-def test_a_recreate_rollout_adds_no_surge_so_deepseek_then_fits_production_jp(tmp_path):
-    recreate = jp_with_deepseek(tmp_path, lambda values: values["deployment"].update(updateStrategy={"type": "Recreate"}))
-    assert capacity.capacity(recreate, rendered_namespace("production-jp")) == []
-
-
-def test_replicas_count_fully_and_only_the_largest_surge_is_added():
-    renders = installed_renders("staging")
-    quota = copy_of(rendered_namespace("staging"))
-    quota.one("ResourceQuota")["spec"]["hard"] = {"requests.memory": "3411Gi", "pods": "7"}
-    assert capacity.capacity(renders, quota) == [
-        "environment staging: quota requests.memory is 3411Gi (environments/staging/values.yaml "
-        "namespace.quota.requests.memory) but the enabled releases need 3412Gi (2388Gi for their replicas + "
-        "1024Gi while llms-v2-deepseek-r1 rolls out); added smallest first, release llms-v2-deepseek-r1 "
-        "(environments/staging/language/deepseek-r1.yaml) tips it over: disable it "
-        "(language.models.deepseek-r1.enabled: false), shrink it (replicaCount, resources, or "
-        "deployment.updateStrategy.type: Recreate), or raise the quota"]
-
-
-@pytest.mark.parametrize("edit, replicas, surge_pods", [
-    (lambda values: values.update(replicaCount=3), 3, 1),
-    (lambda values: values.update(autoscaling={"enabled": True, "minReplicas": 1, "maxReplicas": 4}), 4, 1),
-    (lambda values: values.update(keda={"enabled": True, "minReplicas": 1, "maxReplicas": 5}), 5, 1),
-    (lambda values: values.update(replicaCount=4) or values["deployment"].update(
-        updateStrategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "50%"}}), 4, 2),
-    (lambda values: values.update(replicaCount=2) or values["deployment"].update(updateStrategy={"type": "Recreate"}), 2, 0),
-], ids=["replicaCount", "hpa-max", "keda-max", "surge-percent", "recreate"])
-def test_a_release_holds_its_most_replicas_and_its_rollout_surge_in_the_quota(tmp_path, edit, replicas, surge_pods):
-    held = capacity.footprint(render_chart(release=("staging", "llms-v2-qwen3-32b"), edit=edit))
-    assert (held.replicas, held.surge_pods) == (replicas, surge_pods)
-    assert held.steady("requests.nvidia.com/gpu") == replicas and held.surge("requests.memory") == surge_pods * 200 * 2**30
-
-
-@pytest.mark.parametrize("text, value", [("200Gi", 200 * 2**30), ("4Ti", 4 * 2**40), ("500m", 0.5), ("16", 16),
-                                         (24, 24), ("1.5Gi", 1.5 * 2**30), ("2k", 2000)])
-def test_kubernetes_quantities_are_read_exactly(text, value):
-    assert capacity.quantity(text) == value
 
 
 # --- Pod Security Admission ------------------------------------------------------------------------

@@ -41,16 +41,29 @@ def show(resource: str, amount: Fraction) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Footprint:
-    """What one release holds in its namespace's quota: every replica, and the extra pods of one rollout."""
+    """What one release holds in its namespace's quota: every replica, and what its rollout needs on top.
+
+    A RollingUpdate that may not remove a pod first (maxUnavailable 0) waits for its surge pods, so the
+    quota (and the nodes) must keep room for them or the rollout never finishes; one that may remove
+    pods first proceeds without that room, and Recreate removes every pod first.
+    """
     release: harness.Release
     replicas: int
-    surge_pods: int
+    surge_pods: int  # the most pods a rollout adds (maxSurge)
+    unavailable_pods: int  # the most pods a rollout removes before replacing them (maxUnavailable)
     per_pod: dict[str, Fraction]
+
+    @property
+    def waits_for_surge(self) -> bool:
+        return self.surge_pods > 0 and self.unavailable_pods == 0
 
     def steady(self, resource: str) -> Fraction:
         return self.replicas * (1 if resource == "pods" else self.per_pod.get(resource, 0))
 
     def surge(self, resource: str) -> Fraction:
+        """What the rollout needs free to finish: its surge pods, when it cannot remove one first."""
+        if not self.waits_for_surge:
+            return Fraction(0)
         return self.surge_pods * (1 if resource == "pods" else self.per_pod.get(resource, 0))
 
 
@@ -76,15 +89,27 @@ def footprint(rendered: harness.Rendered) -> Footprint:
         for scaler in rendered.objects(kind):
             if scaler["spec"]["scaleTargetRef"].get("name") == deployment["metadata"]["name"]:
                 replicas = int(scaler["spec"][field])
-    strategy = spec.get("strategy") or {"type": "RollingUpdate"}
-    surge = 0
-    if strategy.get("type", "RollingUpdate") == "RollingUpdate":
-        max_surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
-        if isinstance(max_surge, str) and max_surge.endswith("%"):
-            surge = math.ceil(replicas * int(max_surge[:-1]) / 100)
-        else:
-            surge = int(max_surge)
-    return Footprint(rendered.release, replicas, surge, pod_resources(spec["template"]["spec"]))
+    surge, unavailable = rollout_pods(spec.get("strategy") or {}, replicas)
+    return Footprint(rendered.release, replicas, surge, unavailable, pod_resources(spec["template"]["spec"]))
+
+
+def rollout_pods(strategy: Mapping, replicas: int) -> tuple[int, int]:
+    """(pods a rollout may add, pods it may remove first), as the Deployment controller resolves
+    maxSurge (percent rounded up) and maxUnavailable (percent rounded down); both 25% when unset."""
+    if strategy.get("type", "RollingUpdate") == "Recreate":
+        return 0, replicas
+    rolling = strategy.get("rollingUpdate") or {}
+
+    def resolve(value, round_up: bool) -> int:
+        if isinstance(value, str) and value.endswith("%"):
+            share = replicas * int(value[:-1]) / 100
+            return math.ceil(share) if round_up else math.floor(share)
+        return int(value)
+    surge = resolve(rolling.get("maxSurge", "25%"), True)
+    unavailable = resolve(rolling.get("maxUnavailable", "25%"), False)
+    if surge == 0 and unavailable == 0:  # the API server refuses both zero; it would never progress
+        unavailable = 1
+    return surge, unavailable
 
 
 def quota_of(namespace: harness.Rendered) -> dict[str, Fraction]:
@@ -93,10 +118,12 @@ def quota_of(namespace: harness.Rendered) -> dict[str, Fraction]:
 
 
 def capacity(renders: Sequence[harness.Rendered], namespace: harness.Rendered) -> list[str]:
-    """Every installed release (replicas x pod, plus the largest single rolling-update surge) fits the quota.
+    """Every installed release (replicas x pod) plus every rollout's surge fits the quota.
 
-    Releases are added smallest first (in each resource), so the release named as tipping the quota
-    over is the one too large for what the others leave: disabling or shrinking it, or raising the
+    Every rollout at once: `helmfile apply` upgrades every changed release together, and a change to
+    the environment (an image bump) changes them all. Releases are added smallest first (in each
+    resource), so the release named as tipping the quota over is the one too large for what the
+    others leave: disabling or shrinking it, letting its rollout remove a pod first, or raising the
     quota, is the fix.
     """
     env = namespace.release.environment
@@ -106,21 +133,22 @@ def capacity(renders: Sequence[harness.Rendered], namespace: harness.Rendered) -
     for resource in [*QUOTA_RESOURCES, "pods"]:
         if resource not in quota:
             continue
-        steady, surge, surger = Fraction(0), Fraction(0), None
+        steady, surge = Fraction(0), Fraction(0)
         for item in sorted(prints, key=lambda p: p.steady(resource) + p.surge(resource)):
             steady += item.steady(resource)
-            if item.surge(resource) > surge:
-                surge, surger = item.surge(resource), item.release
+            surge += item.surge(resource)
             if steady + surge > quota[resource]:
                 rel = item.release
-                rollout = f" + {show(resource, surge)} while {surger.name} rolls out" if surger else ""
+                rollout = f" + {show(resource, surge)} for the rollouts that wait for a surge pod" if surge else ""
                 problems.append(
                     f"environment {env}: quota {resource} is {show(resource, quota[resource])} "
                     f"({environment_file(env)} namespace.quota.{resource}) but the enabled releases need "
-                    f"{show(resource, steady + surge)} ({show(resource, steady)} for their replicas{rollout}); "
-                    f"added smallest first, release {rel.name} ({rel.model_file}) tips it over: disable it "
+                    f"{show(resource, steady + surge)} ({show(resource, steady)} for their replicas{rollout}, "
+                    f"every release rolling out at once as `helmfile apply` does); added smallest first, release "
+                    f"{rel.name} ({rel.model_file}) tips it over: disable it "
                     f"({rel.category}.models.{rel.labels.get('model', '')}.enabled: false), shrink it "
-                    f"(replicaCount, resources, or deployment.updateStrategy.type: Recreate), or raise the quota")
+                    f"(replicaCount, resources), let its rollout remove a pod first "
+                    f"(deployment.updateStrategy: type Recreate, or rollingUpdate.maxUnavailable 1), or raise the quota")
                 break
     return problems
 
@@ -144,8 +172,8 @@ class Plan:
 
     @property
     def surge(self) -> dict[str, Fraction]:
-        """Per resource, the most one rollout adds (the fleet rule's headroom)."""
-        return {r: max((f.surge(r) for f in self.footprints), default=Fraction(0)) for r in RESOURCES}
+        """Per resource, what every rollout at once needs on top of the replicas (the fleet rule's headroom)."""
+        return {r: sum((f.surge(r) for f in self.footprints), Fraction(0)) for r in RESOURCES}
 
     @property
     def peak(self) -> dict[str, Fraction]:
@@ -163,7 +191,8 @@ class Plan:
         return {
             "environment": self.environment,
             "releases": [{"release": f.release.name, "file": f.release.model_file, "replicas": f.replicas,
-                          "surgePods": f.surge_pods, "perPod": shown(f.per_pod),
+                          "surgePods": f.surge_pods, "unavailablePods": f.unavailable_pods,
+                          "waitsForSurge": f.waits_for_surge, "perPod": shown(f.per_pod),
                           "steady": shown({r: f.steady(r) for r in RESOURCES}),
                           "surge": shown({r: f.surge(r) for r in RESOURCES})} for f in self.footprints],
             "steady": shown(self.steady), "surge": shown(self.surge), "peak": shown(self.peak),
@@ -208,10 +237,10 @@ def shortfall(before: Plan, after: Plan, release: str) -> str:
         return show(resource, amount) + unit
     need = after.peak[resource] - before.peak[resource]
     left = max(after.quota[resource] - before.peak[resource], Fraction(0))
-    grows = ", and its rollout surge becomes the largest" if after.surge[resource] > before.surge[resource] else ""
     per_pod = show(resource, Fraction(1)) if resource == "pods" else show(resource, mine.per_pod[resource])
-    return (f"{release} adds {with_unit(need)} at peak ({per_pod} per pod x {mine.replicas} replica(s){grows}) "
+    own = f" + {with_unit(mine.surge(resource))} for its rollout" if mine.surge(resource) else ""
+    return (f"{release} adds {with_unit(need)} at peak ({per_pod} per pod x {mine.replicas} replica(s){own}) "
             f"but the quota of {after.environment} leaves {with_unit(left)}: "
             f"{show(resource, after.quota[resource])} in {after.quota_note}, minus "
             f"{show(resource, before.steady[resource])} requested by {len(before.footprints)} enabled release(s) "
-            f"and {show(resource, before.surge[resource])} kept for the largest rollout")
+            f"and {show(resource, before.surge[resource])} kept for their rollouts")

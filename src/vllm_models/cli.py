@@ -177,7 +177,7 @@ def quota_left(plan: capacity.Plan) -> str:
     if plan.quota is None or gpu not in plan.quota:
         return plan.quota_note
     return (f"{capacity.show(gpu, plan.remaining[gpu])} of {capacity.show(gpu, plan.quota[gpu])} GPUs left in "
-            f"{plan.environment} with it, rollout surge included (`vllm-models plan --env {plan.environment}`)")
+            f"{plan.environment} with it, every rollout surge included (`vllm-models plan --env {plan.environment}`)")
 
 
 def command_new_model(args: argparse.Namespace) -> int:
@@ -240,15 +240,16 @@ def command_ports(args: argparse.Namespace) -> int:
         return PROBLEMS if problems else OK
     for report in reports:
         print(f"{report['environment']}")
-        print(table(["RANGE", "CATEGORY", "PORTS", "USED", "FREE", "FREE PORTS"],
-                    [[r["range"], r["category"], f"{r['from']}-{r['to']}", len(r["used"]), len(r["free"]),
-                      ports.format_ports(r["free"])] for r in report["ranges"]]))
-        used = [(u, r["range"]) for r in report["ranges"] for u in r["used"]]
-        if used:
+        print(table(["RANGE", "CATEGORY", "PORTS", "USED", "RESERVED", "FREE", "FREE PORTS"],
+                    [[r["range"], r["category"], f"{r['from']}-{r['to']}", len(r["used"]), len(r["reserved"]),
+                      len(r["free"]), ports.format_ports(r["free"])] for r in report["ranges"]]))
+        rows = [[u["port"], r["range"], u["release"], "enabled" if u["enabled"] else "disabled", u["file"]]
+                for r in report["ranges"] for u in r["used"]]
+        rows += [[u["port"], r["range"], u["release"], f"reserved: used in {u['environment']}", u["file"]]
+                 for r in report["ranges"] for u in r["reserved"]]
+        if rows:
             print()
-            print(table(["PORT", "RANGE", "RELEASE", "STATE", "FILE"],
-                        [[u["port"], name, u["release"], "enabled" if u["enabled"] else "disabled", u["file"]]
-                         for u, name in used]))
+            print(table(["PORT", "RANGE", "RELEASE", "STATE", "FILE"], sorted(rows, key=lambda row: row[0])))
         if report["conflicts"]:
             print(f"  conflicts ({len(report['conflicts'])}):")
             for conflict in report["conflicts"]:
@@ -325,7 +326,7 @@ def command_plan(args: argparse.Namespace) -> int:
         rows.append([f.release.name, f.replicas, f.surge_pods, capacity.show(gpu, f.per_pod[gpu]),
                      *amounts({r: f.steady(r) for r in capacity.RESOURCES}), capacity.show(gpu, f.surge(gpu))])
     rows.append(["total (running)", "", "", "", *amounts(plan.steady), ""])
-    rows.append(["+ largest rollout surge", "", "", "", *amounts(plan.surge), ""])
+    rows.append(["+ every rollout at once", "", "", "", *amounts(plan.surge), ""])
     rows.append(["= peak", "", "", "", *amounts(plan.peak), ""])
     if plan.quota is not None:
         rows.append(["quota", "", "", "", *[capacity.show(r, plan.quota[r]) if r in plan.quota else "-"

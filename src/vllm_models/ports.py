@@ -193,10 +193,28 @@ def conflicts(env: str, renders: list[harness.Rendered], drift: list[str]) -> li
     return [*nodeport_conflicts(renders), *nodeport_ranges(configured, port_ranges()), *mine]
 
 
+def reserved(env: str) -> dict[int, tuple[Claim, str]]:
+    """Ports this environment leaves unused that another environment gives to a release this one lacks:
+    promoting that release here keeps its port (the drift rule), so the port is not free here."""
+    here = claims(env)
+    mine = {c.release for c in here}
+    used = {c.port for c in here if c.port is not None}
+    found: dict[int, tuple[Claim, str]] = {}
+    for other in harness.environments():
+        if other == env:
+            continue
+        for claim in claims(other):
+            if claim.port is not None and claim.port not in used and claim.release not in mine:
+                found.setdefault(claim.port, (claim, other))
+    return found
+
+
 def report(env: str, renders: list[harness.Rendered], drift: list[str]) -> dict:
-    """Per range of a model category: used ports with their owners and the free ports; then the conflicts."""
+    """Per range of a model category: used ports with their owners, ports reserved by releases of other
+    environments, and the free ports; then the conflicts."""
     found = claims(env)
     used = {c.port for c in found if c.port is not None}
+    held_elsewhere = reserved(env)
     categories = harness.fleet_data().get("categories") or []
     rows = []
     for r in port_ranges():
@@ -206,7 +224,9 @@ def report(env: str, renders: list[harness.Rendered], drift: list[str]) -> dict:
         rows.append({
             "range": r.name, "category": r.category, "from": r.first, "to": r.last,
             "used": [{"port": c.port, "release": c.release, "file": c.file, "enabled": c.installed} for c in holders],
-            "free": [p for p in ports_of(r) if p not in used],
+            "reserved": [{"port": port, "release": claim.release, "environment": other, "file": claim.file}
+                         for port, (claim, other) in sorted(held_elsewhere.items()) if port in r],
+            "free": [p for p in ports_of(r) if p not in used and p not in held_elsewhere],
         })
     return {"environment": env, "ranges": rows, "conflicts": conflicts(env, renders, drift)}
 

@@ -76,7 +76,7 @@ def prepare(name: str, source: str, target: str, *, force: bool = False) -> tupl
         note = f"kept {source_port}: free in {target}"
     else:
         order = harness.environments()
-        port = ports.next_free(category, order[order.index(target):], ignore_release=release) \
+        port = ports.next_free(category, order, ignore_release=release) \
             or ports.next_free(category, [target], ignore_release=release)
         if port is None:
             raise scaffold.Refusal(f"{source_port} is taken in {target} and no {category} port is free there "

@@ -192,12 +192,12 @@ def build(req: Request) -> Plan:
 
     table = sizing()
     envs = harness.environments()
-    later = envs[envs.index(req.env):]
-    port = ports.next_free(category, later)
-    port_note = f"free in {', '.join(later)}, so promotion keeps it"
+    port = ports.next_free(category, envs)
+    port_note = "free in every environment, so promotion keeps it"
     if port is None:
         port = ports.next_free(category, [req.env])
-        port_note = f"free in {req.env}; later environments use every such port, so promotion will allocate another"
+        port_note = (f"free in {req.env}; other environments use every such port, so promotion will allocate "
+                     f"another and declare it in environments/fleet.yaml portChanges")
     if port is None:
         ranges = ", ".join(f"{r.name} {r.first}-{r.last}" for r in ports.category_ranges(category)) or "none"
         raise Refusal(f"no free NodePort for category {category} in {req.env}: its ranges ({ranges}) in "
