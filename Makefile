@@ -60,7 +60,7 @@ bench: setup ## Benchmark the suite against a bare helm template, and its growth
 	$(BIN)/python scripts/bench.py
 
 .PHONY: generate-docs
-generate-docs: setup ## Regenerate the parameter table of charts/vllm-models/README.md from values.yaml
+generate-docs: setup ## Regenerate the README parameter table and the schema descriptions of charts/vllm-models from values.yaml
 	@$(BIN)/python scripts/generate_chart_docs.py
 
 .PHONY: lint-examples

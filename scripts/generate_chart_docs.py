@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Regenerate the parameter table of charts/vllm-models/README.md from values.yaml (`make generate-docs`).
+"""Regenerate the README parameter table and the schema descriptions of charts/vllm-models from values.yaml (`make generate-docs`).
 
-`--check` changes nothing and exits 1 when the README is out of date.
+`--check` changes nothing and exits 1 when either is out of date.
 """
 import sys
 

@@ -168,3 +168,18 @@ def test_a_stale_readme_table_is_regenerated_and_the_prose_kept():
     stale = fresh.replace("| `modelName` |", "| `modelNameOld` |")
     assert stale != fresh
     assert chart_docs.render_readme(stale) == fresh
+
+
+def test_every_schema_description_is_generated_from_values_yaml():
+    current = chart_docs.SCHEMA.read_text()
+    assert chart_docs.generated()[chart_docs.SCHEMA] == current, (
+        f"{SCHEMA_FILE}: a description differs from its `# --` comment in charts/vllm-models/values.yaml; "
+        f"edit values.yaml and run `make generate-docs`")
+
+
+def test_a_description_edited_in_values_yaml_reaches_the_schema():
+    text = chart_docs.VALUES.read_text().replace(
+        "# -- Pipeline parallel size.", "# -- Pipeline parallel size (stages across GPUs).")
+    schema = chart_docs.schema_with_descriptions(json.loads(chart_docs.SCHEMA.read_text()), chart_docs.parse(text))
+    assert chart_docs.schema_node(("deployment", "pipelineParallel"), schema)["description"] == \
+        "Pipeline parallel size (stages across GPUs)."

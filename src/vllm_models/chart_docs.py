@@ -1,4 +1,4 @@
-"""The chart's parameter table, generated from the `# --` comments in values.yaml.
+"""The chart's parameter table and its schema's descriptions, generated from the `# --` comments in values.yaml.
 
 A `# --` comment directly above a key documents it. A documented mapping whose own keys carry
 no `# --` comment is a block, shown as one row with its whole default (securityContext,
@@ -6,14 +6,16 @@ resources); one whose keys are documented is a section, and its keys get the row
 key whose value is not a mapping with keys) is documented by its own comment or by the block
 it sits in; anything else is undocumented, which the tests refuse.
 
-`make generate-docs` rewrites the table between the markers in charts/vllm-models/README.md;
-the prose around it is written by hand.
+`make generate-docs` rewrites the table between the markers in charts/vllm-models/README.md (the
+prose around it is written by hand) and every `description` of values.schema.json (its types, enums
+and ranges are written by hand); the tests fail when either drifts from values.yaml.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -152,17 +154,37 @@ def render_readme(current: str) -> str:
     return f"{head}{BEGIN}\n{table()}\n{END}{tail}"
 
 
+def schema_with_descriptions(schema: dict, keys: tuple[Key, ...] | None = None) -> dict:
+    """The schema with each documented key's `description` set from its `# --` comment.
+
+    A key the schema does not declare is left for the tests to report (they name it)."""
+    keys = parse() if keys is None else keys
+    for key in walk(keys):
+        node = schema_node(key.path, schema)
+        if key.description is not None and node is not None:
+            node["description"] = key.description
+    return schema
+
+
+def schema_text(schema: dict) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def generated() -> dict[Path, str]:
+    """Every file this module generates, with the text it should hold now."""
+    return {README: render_readme(README.read_text()),
+            SCHEMA: schema_text(schema_with_descriptions(json.loads(SCHEMA.read_text())))}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    current = README.read_text()
-    updated = render_readme(current)
-    if argv == ["--check"]:
-        if updated != current:
-            print(f"{README.relative_to(toolchain.ROOT)} is out of date with values.yaml: run `make generate-docs`",
-                  file=sys.stderr)
+    for path, text in generated().items():
+        label = path.relative_to(toolchain.ROOT)
+        if path.read_text() == text:
+            continue
+        if argv == ["--check"]:
+            print(f"{label} is out of date with values.yaml: run `make generate-docs`", file=sys.stderr)
             return 1
-        return 0
-    if updated != current:
-        README.write_text(updated)
-        print(f"wrote {README.relative_to(toolchain.ROOT)}")
+        path.write_text(text)
+        print(f"wrote {label}")
     return 0
