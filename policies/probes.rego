@@ -93,7 +93,7 @@ deny_grace_covers_shutdown contains msg if {
 	some c in pod.spec.containers
 	grace := object.get(pod.spec, "terminationGracePeriodSeconds", 30)
 	pause := prestop_sleep(c)
-	drain := flag_number(command_line(c), {"--shutdown-timeout", "--shutdown_timeout"}, 0)
+	drain := flag_number(command_line(c), {name | some name in data.rules.shutdown.drainFlags}, 0)
 	grace <= pause + drain
 	msg := format("[grace_covers_shutdown] %v: terminationGracePeriodSeconds %v does not exceed the preStop pause %vs + vLLM --shutdown-timeout %vs = %vs, so vLLM is killed mid-drain; raise deployment.terminationGracePeriodSeconds or shorten deployment.preStopSleepSeconds", [container_subject(pod, c), grace, pause, drain, pause + drain])
 }

@@ -153,9 +153,10 @@ deny_env_secret_literals contains msg if {
 	msg := format("[env_secret_literals] %v: env %v has a literal value that looks like a credential (value withheld); reference a Secret with valueFrom.secretKeyRef (huggingface.tokenSecret for HF_TOKEN)", [container_subject(pod, c), env.name])
 }
 
-secret_looking(name, _) if regex.match(`(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)(_|$)`, upper(name))
+# The patterns live in charts/vllm-models/rules.yaml (data.rules.secrets), which the chart reads too.
+secret_looking(name, _) if regex.match(data.rules.secrets.namePattern, upper(name))
 
-secret_looking(_, value) if regex.match(`^(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abpr]-[A-Za-z0-9-]{10,})$`, text(value))
+secret_looking(_, value) if regex.match(data.rules.secrets.valuePattern, text(value))
 
 # METADATA
 # title: hostPath only for the model, read-only

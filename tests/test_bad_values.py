@@ -167,8 +167,8 @@ FAIL_CASES = [
          "vllm-models: extraEnv A has both value and valueFrom; Kubernetes accepts one, keep one",
          {"extraEnv": [{"name": "A", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]}),
     Case("no inline token", {"extraEnv": [{"name": "HF_TOKEN", "value": "hf_abc"}]},
-         "vllm-models: extraEnv HF_TOKEN has an inline value; secrets go through a Secret: use huggingface.tokenSecret "
-         "for HF_TOKEN, or valueFrom.secretKeyRef",
+         "vllm-models: extraEnv HF_TOKEN has an inline value that looks like a credential (rules.yaml secrets); secrets "
+         "go through a Secret: use huggingface.tokenSecret for HF_TOKEN, or valueFrom.secretKeyRef",
          {"extraEnv": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}]}),
     Case("extraEnv may not set what a key sets", {"extraEnv": [{"name": "NCCL_DEBUG", "value": "INFO"}]},
          "vllm-models: extraEnv sets NCCL_DEBUG, which the chart sets from its own key (global.logging.level, nccl.*, "
@@ -239,8 +239,9 @@ FAIL_CASES = [
          "ever be evicted and node drains hang; use maxUnavailable: 1 instead",
          {"podDisruptionBudget": {"enabled": True, "minAvailable": 1}, "replicaCount": 2}),
     Case("grace outlasts the preStop pause", {"deployment": {"terminationGracePeriodSeconds": 120, "preStopSleepSeconds": 120}},
-         "vllm-models: deployment.terminationGracePeriodSeconds (120) must exceed deployment.preStopSleepSeconds (120), "
-         "or vLLM is killed before it can finish in-flight requests",
+         "vllm-models: deployment.terminationGracePeriodSeconds (120) must exceed deployment.preStopSleepSeconds (120) + "
+         "vLLM's --shutdown-timeout (0) = 120 s, or vLLM is killed before it can finish in-flight requests; raise the "
+         "grace period or shorten the pause",
          {"deployment": {"terminationGracePeriodSeconds": 120, "preStopSleepSeconds": 119}}),
     Case("grace meets the seed's table", {"deployment": {"terminationGracePeriodSeconds": 60}},
          "vllm-models: deployment.terminationGracePeriodSeconds (60) is below 120 s, the seed's grace for a 32B dense "

@@ -36,7 +36,7 @@ from . import toolchain
 POLICY_DIR = toolchain.ROOT / "policies"
 README = POLICY_DIR / "README.md"
 EXCEPTIONS_FILE = POLICY_DIR / "exceptions.yaml"
-DATA_FILES = (toolchain.CHART_DIR / "sizing.yaml", POLICY_DIR / "data" / "removed_apis.yaml")
+DATA_FILES = (toolchain.CHART_DIR / "sizing.yaml", toolchain.CHART_DIR / "rules.yaml", POLICY_DIR / "data" / "removed_apis.yaml")
 NAMESPACE = "main"
 EXCEPTION_KEYS = ("environment", "release", "rule", "reason")
 REGO_LOCK = threading.RLock()

@@ -53,6 +53,7 @@
 
 {{- $managedEnv := list "VLLM_LOGGING_LEVEL" "NCCL_DEBUG" "NCCL_CUMEM_ENABLE" "VLLM_ATTENTION_BACKEND" "LMCACHE_LOCAL_CPU" "LMCACHE_MAX_LOCAL_CPU_SIZE" "HF_TOKEN" -}}
 {{- $seen := dict -}}
+{{- $secrets := (include "vllm-models.rules" . | fromYaml).secrets -}}
 {{- range .Values.extraEnv -}}
 {{- if hasKey $seen .name -}}
 {{- fail (printf "vllm-models: extraEnv sets %s twice; keep one entry" .name) -}}
@@ -64,8 +65,8 @@
 {{- if and (hasKey . "value") (hasKey . "valueFrom") -}}
 {{- fail (printf "vllm-models: extraEnv %s has both value and valueFrom; Kubernetes accepts one, keep one" .name) -}}
 {{- end -}}
-{{- if and (hasKey . "value") (regexMatch "(?i)(token|secret|password|api_?key|credential)" .name) -}}
-{{- fail (printf "vllm-models: extraEnv %s has an inline value; secrets go through a Secret: use huggingface.tokenSecret for HF_TOKEN, or valueFrom.secretKeyRef" .name) -}}
+{{- if and (hasKey . "value") (or (regexMatch $secrets.namePattern (upper .name)) (regexMatch $secrets.valuePattern (toString .value))) -}}
+{{- fail (printf "vllm-models: extraEnv %s has an inline value that looks like a credential (rules.yaml secrets); secrets go through a Secret: use huggingface.tokenSecret for HF_TOKEN, or valueFrom.secretKeyRef" .name) -}}
 {{- end -}}
 {{- if and (has .name $managedEnv) (not (and (eq .name "HF_TOKEN") (not $.Values.huggingface.tokenSecret.name))) -}}
 {{- fail (printf "vllm-models: extraEnv sets %s, which the chart sets from its own key (global.logging.level, nccl.*, deployment.attentionBackend, deployment.kvOffloading or huggingface.tokenSecret); set that key instead" .name) -}}
@@ -155,8 +156,9 @@
 {{- fail (printf "vllm-models: deployment.terminationGracePeriodSeconds (%d) is below %v s, the seed's grace for a %vB %s model, so in-flight requests are cut off; raise it or leave it null to use the table" $grace $floor .Values.modelInfo.parameters .Values.modelInfo.architecture) -}}
 {{- end -}}
 {{- end -}}
-{{- if le $grace (int $d.preStopSleepSeconds) -}}
-{{- fail (printf "vllm-models: deployment.terminationGracePeriodSeconds (%d) must exceed deployment.preStopSleepSeconds (%v), or vLLM is killed before it can finish in-flight requests" $grace $d.preStopSleepSeconds) -}}
+{{- $drain := include "vllm-models.flagValue" (dict "args" $d.extraArgs "names" (include "vllm-models.rules" . | fromYaml).shutdown.drainFlags) | default "0" | int -}}
+{{- if le $grace (add (int $d.preStopSleepSeconds) $drain) -}}
+{{- fail (printf "vllm-models: deployment.terminationGracePeriodSeconds (%d) must exceed deployment.preStopSleepSeconds (%v) + vLLM's --shutdown-timeout (%d) = %d s, or vLLM is killed before it can finish in-flight requests; raise the grace period or shorten the pause" $grace $d.preStopSleepSeconds $drain (add (int $d.preStopSleepSeconds) $drain)) -}}
 {{- end -}}
 {{- if and $d.progressDeadlineSeconds (le (int $d.progressDeadlineSeconds) $budget) -}}
 {{- fail (printf "vllm-models: deployment.progressDeadlineSeconds (%v) must exceed the startup budget (%d s), or rollouts are marked failed while the model still loads" $d.progressDeadlineSeconds $budget) -}}
