@@ -41,6 +41,29 @@ deny_liveness_after_startup contains msg if {
 }
 
 # METADATA
+# title: Liveness tolerates a slow answer
+# description: a GPU container's livenessProbe restarts it only after failureThreshold >= minFailureThreshold failures, each given timeoutSeconds >= minTimeoutSeconds, over failureThreshold x periodSeconds >= minWindowSeconds (data.rules.liveness, charts/vllm-models/rules.yaml).
+# custom:
+#   source: seed 004 "Configure Appropriate Health Probes" (liveness 30s period, 3 failures); a restart reloads the model for minutes
+#   severity: deny
+deny_liveness_tolerance contains msg if {
+	some w in gpu_deployments
+	probe := w.container.livenessProbe
+	some problem in liveness_problems(probe, data.rules.liveness)
+	msg := format("[liveness_tolerance] %v: livenessProbe %v, so one slow /health answer restarts a loaded model; raise probes.liveness", [container_subject(w.pod, w.container), problem])
+}
+
+liveness_problems(probe, limits) := [problem |
+	some check in [
+		{"value": object.get(probe, "failureThreshold", 3), "minimum": limits.minFailureThreshold, "what": "failureThreshold"},
+		{"value": object.get(probe, "timeoutSeconds", 1), "minimum": limits.minTimeoutSeconds, "what": "timeoutSeconds"},
+		{"value": object.get(probe, "failureThreshold", 3) * object.get(probe, "periodSeconds", 10), "minimum": limits.minWindowSeconds, "what": "failureThreshold x periodSeconds"},
+	]
+	check.value < check.minimum
+	problem := format("%v %v is below %v", [check.what, check.value, check.minimum])
+]
+
+# METADATA
 # title: Readiness differs from liveness
 # description: a container's readinessProbe and livenessProbe are not identical; a slow pod should leave the Service endpoints well before it is restarted.
 # custom:

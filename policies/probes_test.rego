@@ -31,6 +31,35 @@ test_liveness_after_startup_fails_when_liveness_can_kill_a_loading_model if {
 	deny_liveness_after_startup == {"[liveness_after_startup] Deployment llms-v2-demo container vllm: livenessProbe can restart the container after 90s, before a medium model's 300s load time, and no startupProbe holds it back; add a startupProbe"} with data.main.objects as [d]
 }
 
+# --- liveness_tolerance ---
+
+test_liveness_tolerance_passes_at_each_minimum_exactly if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/livenessProbe/failureThreshold", "value": 2}, {"op": "replace", "path": "/spec/template/spec/containers/0/livenessProbe/periodSeconds", "value": 30}, {"op": "replace", "path": "/spec/template/spec/containers/0/livenessProbe/timeoutSeconds", "value": 5}])
+	count(deny_liveness_tolerance) == 0 with data.main.objects as [d]
+}
+
+test_liveness_tolerance_fails_one_failure_below_the_minimum if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/livenessProbe/failureThreshold", "value": 1}, {"op": "replace", "path": "/spec/template/spec/containers/0/livenessProbe/periodSeconds", "value": 60}])
+	deny_liveness_tolerance == {"[liveness_tolerance] Deployment llms-v2-demo container vllm: livenessProbe failureThreshold 1 is below 2, so one slow /health answer restarts a loaded model; raise probes.liveness"} with data.main.objects as [d]
+}
+
+test_liveness_tolerance_fails_one_second_below_the_timeout if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/livenessProbe/timeoutSeconds", "value": 4}])
+	deny_liveness_tolerance == {"[liveness_tolerance] Deployment llms-v2-demo container vllm: livenessProbe timeoutSeconds 4 is below 5, so one slow /health answer restarts a loaded model; raise probes.liveness"} with data.main.objects as [d]
+}
+
+test_liveness_tolerance_passes_a_window_of_exactly_the_minimum_and_fails_one_period_short if {
+	exact := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/livenessProbe/failureThreshold", "value": 3}, {"op": "replace", "path": "/spec/template/spec/containers/0/livenessProbe/periodSeconds", "value": 20}])
+	count(deny_liveness_tolerance) == 0 with data.main.objects as [exact]
+	short := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/livenessProbe/failureThreshold", "value": 3}, {"op": "replace", "path": "/spec/template/spec/containers/0/livenessProbe/periodSeconds", "value": 19}])
+	deny_liveness_tolerance == {"[liveness_tolerance] Deployment llms-v2-demo container vllm: livenessProbe failureThreshold x periodSeconds 57 is below 60, so one slow /health answer restarts a loaded model; raise probes.liveness"} with data.main.objects as [short]
+}
+
+test_liveness_tolerance_reports_every_shortfall_of_a_hair_trigger_probe if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/livenessProbe/failureThreshold", "value": 1}, {"op": "replace", "path": "/spec/template/spec/containers/0/livenessProbe/periodSeconds", "value": 1}, {"op": "replace", "path": "/spec/template/spec/containers/0/livenessProbe/timeoutSeconds", "value": 1}])
+	count(deny_liveness_tolerance) == 3 with data.main.objects as [d]
+}
+
 # --- readiness_equals_liveness (warn) ---
 
 test_readiness_equals_liveness_passes_on_different_probes if {

@@ -243,6 +243,18 @@ FAIL_CASES = [
          "vLLM's --shutdown-timeout (0) = 120 s, or vLLM is killed before it can finish in-flight requests; raise the "
          "grace period or shorten the pause",
          {"deployment": {"terminationGracePeriodSeconds": 120, "preStopSleepSeconds": 119}}),
+    Case("liveness tolerates one slow answer", {"probes": {"liveness": {"failureThreshold": 1, "periodSeconds": 60}}},
+         "vllm-models: probes.liveness.failureThreshold (1) is below 2 (rules.yaml liveness): one slow /health answer "
+         "would restart a loaded model; raise it",
+         {"probes": {"liveness": {"failureThreshold": 2, "periodSeconds": 60}}}),
+    Case("liveness gives each check time", {"probes": {"liveness": {"timeoutSeconds": 4}}},
+         "vllm-models: probes.liveness.timeoutSeconds (4) is below 5 (rules.yaml liveness): a busy engine answers "
+         "/health in seconds; raise it",
+         {"probes": {"liveness": {"timeoutSeconds": 5}}}),
+    Case("liveness waits long enough", {"probes": {"liveness": {"failureThreshold": 3, "periodSeconds": 19}}},
+         "vllm-models: probes.liveness.failureThreshold (3) x probes.liveness.periodSeconds (19) = 57 s is below 60 s "
+         "(rules.yaml liveness): a model busy for that long would be restarted; raise either",
+         {"probes": {"liveness": {"failureThreshold": 3, "periodSeconds": 20}}}),
     Case("grace meets the seed's table", {"deployment": {"terminationGracePeriodSeconds": 60}},
          "vllm-models: deployment.terminationGracePeriodSeconds (60) is below 120 s, the seed's grace for a 32B dense "
          "model, so in-flight requests are cut off; raise it or leave it null to use the table",

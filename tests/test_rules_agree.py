@@ -89,3 +89,28 @@ def test_the_chart_and_the_policy_agree_on_the_grace_period_that_covers_a_drain(
     assert (refused, denied) == (not enough, not enough), (
         f"grace {grace}s, preStop {pause}s, --shutdown-timeout {drain}: chart refuses {refused}, policy "
         f"grace_covers_shutdown denies {denied}; expected {'pass' if enough else 'refusal'} from both")
+
+
+LIVENESS_CASES = [  # (failureThreshold, periodSeconds, timeoutSeconds, tolerant); rules.yaml liveness: 2, 5 s, 60 s
+    (3, 30, 10, True),  # the chart's default
+    (2, 30, 5, True),  # every minimum exactly
+    (1, 60, 10, False),  # one failure restarts
+    (3, 30, 4, False),  # one second under the timeout
+    (3, 20, 5, True),  # a window of exactly 60 s
+    (3, 19, 5, False),  # 57 s
+    (1, 1, 1, False),  # the hair trigger
+]
+
+
+@pytest.mark.parametrize("failures, period, timeout, tolerant", LIVENESS_CASES,
+                         ids=[f"fail{f}-period{p}-timeout{t}" for f, p, t, _ in LIVENESS_CASES])
+def test_the_chart_and_the_policy_agree_on_a_liveness_probe_that_tolerates_a_slow_answer(failures, period, timeout, tolerant):
+    probe = {"failureThreshold": failures, "periodSeconds": period, "timeoutSeconds": timeout}
+    refused = chart_refuses({"probes": {"liveness": probe}}, "probes.liveness.")
+
+    def patch(spec):
+        spec["containers"][0]["livenessProbe"].update(probe)
+    denied = policy_denies(patch, "liveness_tolerance")
+    assert (refused, denied) == (not tolerant, not tolerant), (
+        f"liveness {probe}: chart refuses {refused}, policy liveness_tolerance denies {denied}; both read "
+        f"charts/vllm-models/rules.yaml liveness (expected {'pass' if tolerant else 'refusal'})")

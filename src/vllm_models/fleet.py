@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from . import capacity, ports, toolchain
+from . import capacity, fit, ports, toolchain
 from . import render as harness
 from .render import RELEASE_PREFIX, at, environment_file, model_releases, namespace_release, origin, where
 
@@ -350,6 +350,7 @@ def check_environment(env: str, renders: Sequence[harness.Rendered] | None = Non
         *releases_without_file(configured, toolchain.ROOT),
         *enable_flags(env, environment_values(env), configured, categories),
         *capacity.capacity(renders, namespace),
+        *fit.check_environment(env, renders),
         *pod_security(renders, namespace),
         *priority_classes(renders, namespace),
     ]

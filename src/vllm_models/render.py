@@ -318,7 +318,8 @@ def release(env: str, name: str) -> Release:
 
 def at(rel: Release) -> str:
     """How every message names a release: environment, release and the file a user edits."""
-    return f"environment {rel.environment}, release {rel.name} ({rel.model_file or 'no model file'})"
+    subject = f"environment {rel.environment}, release {rel.name}" if rel.environment else f"release {rel.name}"
+    return f"{subject} ({rel.model_file or 'no model file'})"
 
 
 def where(rendered: Rendered) -> str:

@@ -115,7 +115,9 @@ def affected(files: Iterable[str | Path]) -> dict[str, set[str] | None]:
             parts = path.relative_to(toolchain.ROOT).parts
         except ValueError:
             continue
-        if parts[:1] in (("charts",), ("policies",), ("src",), ("helmfile.yaml.gotmpl",)) or parts == ("environments", "fleet.yaml"):
+        # Charts, policies, code and the fleet-wide data (environments/*.yaml: fleet, models, GPUs) feed every release.
+        if parts[:1] in (("charts",), ("policies",), ("src",), ("helmfile.yaml.gotmpl",)) or (
+                len(parts) == 2 and parts[0] == "environments" and parts[1].endswith(".yaml")):
             return everything
         if len(parts) >= 3 and parts[0] == "environments" and parts[1] in everything:
             env = parts[1]

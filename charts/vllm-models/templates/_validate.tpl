@@ -160,6 +160,17 @@
 {{- if le $grace (add (int $d.preStopSleepSeconds) $drain) -}}
 {{- fail (printf "vllm-models: deployment.terminationGracePeriodSeconds (%d) must exceed deployment.preStopSleepSeconds (%v) + vLLM's --shutdown-timeout (%d) = %d s, or vLLM is killed before it can finish in-flight requests; raise the grace period or shorten the pause" $grace $d.preStopSleepSeconds $drain (add (int $d.preStopSleepSeconds) $drain)) -}}
 {{- end -}}
+{{- $live := .Values.probes.liveness -}}
+{{- $tolerance := (include "vllm-models.rules" . | fromYaml).liveness -}}
+{{- if lt (int $live.failureThreshold) (int $tolerance.minFailureThreshold) -}}
+{{- fail (printf "vllm-models: probes.liveness.failureThreshold (%v) is below %v (rules.yaml liveness): one slow /health answer would restart a loaded model; raise it" $live.failureThreshold $tolerance.minFailureThreshold) -}}
+{{- end -}}
+{{- if lt (int $live.timeoutSeconds) (int $tolerance.minTimeoutSeconds) -}}
+{{- fail (printf "vllm-models: probes.liveness.timeoutSeconds (%v) is below %v (rules.yaml liveness): a busy engine answers /health in seconds; raise it" $live.timeoutSeconds $tolerance.minTimeoutSeconds) -}}
+{{- end -}}
+{{- if lt (mul (int $live.failureThreshold) (int $live.periodSeconds)) (int $tolerance.minWindowSeconds) -}}
+{{- fail (printf "vllm-models: probes.liveness.failureThreshold (%v) x probes.liveness.periodSeconds (%v) = %d s is below %v s (rules.yaml liveness): a model busy for that long would be restarted; raise either" $live.failureThreshold $live.periodSeconds (mul (int $live.failureThreshold) (int $live.periodSeconds)) $tolerance.minWindowSeconds) -}}
+{{- end -}}
 {{- if and $d.progressDeadlineSeconds (le (int $d.progressDeadlineSeconds) $budget) -}}
 {{- fail (printf "vllm-models: deployment.progressDeadlineSeconds (%v) must exceed the startup budget (%d s), or rollouts are marked failed while the model still loads" $d.progressDeadlineSeconds $budget) -}}
 {{- end -}}

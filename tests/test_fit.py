@@ -1,0 +1,338 @@
+"""GPU fit and node placement (vllm_models.fit): the estimate against real vLLM logs, each comparison at its
+boundary, the messages users see, and every environment's releases fitting their declared hardware.
+
+Cases build their own inputs (model facts, GPU, node pools) or read them from the data files; none
+depends on what the environments run today.
+"""
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+import yaml
+
+from charts import render_chart
+from conftest import rendered_release
+from vllm_models import capacity, fit
+from vllm_models import render as harness
+
+CALIBRATION = yaml.safe_load((Path(__file__).parent / "fixtures" / "fit_calibration.yaml").read_text())
+GiB = 2**30
+H100 = "NVIDIA-H100-80GB-HBM3"
+
+
+def calibration_inputs(case: dict) -> fit.Inputs:
+    gpu = fit.product(case["product"]) if "product" in case else {}
+    return fit.Inputs(
+        model=case["model"], usable_gib=case.get("usableGiB") or gpu["usableGiB"], utilization=case["utilization"],
+        tensor_parallel=case.get("tensorParallel", 1), pipeline_parallel=case.get("pipelineParallel", 1),
+        max_model_len=case["maxModelLen"], batched_tokens=case.get("batchedTokens", gpu.get("batchedTokens", 2048)),
+        max_num_seqs=case.get("maxNumSeqs", gpu.get("maxNumSeqs", 256)), chunked_prefill=case.get("chunkedPrefill", True))
+
+
+# --- Accuracy against real start-up logs -----------------------------------------------------------
+
+def test_the_calibration_table_holds_at_least_five_logged_cases_with_sources():
+    cases = CALIBRATION["cases"]
+    assert len(cases) >= 5, f"tests/fixtures/fit_calibration.yaml has {len(cases)} cases"
+    assert all(case.get("source") and case.get("log") and case.get("loggedTokens") for case in cases)
+
+
+@pytest.mark.parametrize("case", CALIBRATION["cases"], ids=[c["id"] for c in CALIBRATION["cases"]])
+def test_the_kv_token_estimate_stays_within_tolerance_of_the_logged_figure(case):
+    estimate = fit.estimate(calibration_inputs(case))
+    error = estimate.tokens / case["loggedTokens"] - 1
+    assert abs(error) <= CALIBRATION["tolerance"], (
+        f"{case['id']} ({case['source']}): estimated {estimate.tokens} KV tokens, vLLM logged {case['loggedTokens']} "
+        f"({error:+.1%}, tolerance {CALIBRATION['tolerance']:.0%}); weights {estimate.weights_gib:.2f} GiB, "
+        f"activations {estimate.activation_gib:.2f} GiB, non-torch {estimate.non_torch_gib:.2f} GiB per GPU")
+
+
+# --- The arithmetic ----------------------------------------------------------------------------------
+
+DENSE = {"weightsGiB": 60, "layers": 10, "attentionHeads": 16, "kvHeads": 8, "headDim": 128, "hiddenSize": 4096,
+         "intermediateSize": 8192, "vocabSize": 32000, "attention": "full", "maxPositionEmbeddings": 8192,
+         "dtype": "bfloat16"}
+
+
+def inputs(**changes) -> fit.Inputs:
+    model = {**DENSE, **changes.pop("model", {})}
+    return fit.Inputs(**{"model": model, "usable_gib": 80.0, "utilization": 1.0, "batched_tokens": 2048,
+                         "max_num_seqs": 256, **changes})
+
+
+def kv_left(i: fit.Inputs) -> float:
+    e = fit.estimate(i)
+    return e.budget_gib - e.weights_gib - e.activation_gib - e.non_torch_gib
+
+
+def test_kv_bytes_per_token_are_two_tensors_of_every_kv_head_in_every_layer_at_the_kv_dtype():
+    assert fit.estimate(inputs()).kv_bytes_per_token == 2 * 8 * 128 * 2 * 10
+    assert fit.estimate(inputs(kv_cache_dtype="fp8")).kv_bytes_per_token == 2 * 8 * 128 * 1 * 10
+
+
+@pytest.mark.parametrize("tensor_parallel, heads_per_gpu", [(1, 8), (4, 2), (8, 1), (16, 1)])
+def test_tensor_parallel_splits_kv_heads_but_every_gpu_keeps_at_least_one(tensor_parallel, heads_per_gpu):
+    e = fit.estimate(inputs(tensor_parallel=tensor_parallel))
+    assert e.kv_bytes_per_token == 2 * heads_per_gpu * 128 * 2 * 10
+    assert e.weights_gib == pytest.approx(60 / tensor_parallel)
+
+
+def test_pipeline_parallel_keeps_the_layers_of_the_largest_stage():
+    e = fit.estimate(inputs(pipeline_parallel=3))  # 10 layers over 3 stages: 4 on the first
+    assert e.kv_bytes_per_token == 2 * 8 * 128 * 2 * 4 and e.weights_gib == pytest.approx(20)
+
+
+def test_mla_caches_one_latent_per_layer_on_every_tensor_parallel_rank():
+    mla = {"attention": "mla", "kvLoraRank": 512, "qkRopeHeadDim": 64}
+    assert fit.estimate(inputs(model=mla, tensor_parallel=8)).kv_bytes_per_token == 576 * 2 * 10
+
+
+def test_sliding_window_layers_need_only_the_window_while_the_hybrid_allocator_is_on():
+    sliding = {"attention": "sliding", "slidingWindow": 1024, "globalLayers": 2, "maxPositionEmbeddings": 131072}
+    hybrid, flat = fit.estimate(inputs(model=sliding)), fit.estimate(inputs(model=sliding, hybrid_kv_cache=False))
+    assert hybrid.needed_gib < flat.needed_gib / 3, (hybrid.needed_gib, flat.needed_gib)
+    assert flat.needed_gib == pytest.approx(131072 * 2 * 8 * 128 * 2 * 10 / GiB)
+
+
+def test_one_sequence_exactly_filling_the_kv_memory_fits_and_one_block_more_does_not():
+    base = inputs(max_model_len=1024)
+    per_token = fit.estimate(base).kv_bytes_per_token
+    left = kv_left(base)
+    blocks = int(left * GiB // (16 * per_token))
+    exact = fit.estimate(dataclasses.replace(base, max_model_len=blocks * 16))
+    assert exact.fits and exact.needed_gib <= exact.kv_gib
+    over = fit.estimate(dataclasses.replace(base, max_model_len=blocks * 16 + 1))
+    assert not over.fits, f"{blocks * 16 + 1} tokens need one block more than {blocks} blocks"
+
+
+def test_the_longest_fitting_context_is_the_largest_that_still_fits():
+    base = inputs(max_model_len=8192, model={"weightsGiB": 78.7})  # ~0.2 GiB left: about 5000 tokens
+    longest = fit.longest_fitting(base)
+    assert fit.estimate(dataclasses.replace(base, max_model_len=longest)).fits
+    assert 0 < longest < 8192
+    assert not fit.estimate(dataclasses.replace(base, max_model_len=longest + 16)).fits
+
+
+@pytest.mark.parametrize("chunked, profiled", [(True, 2048), (False, 8192)])
+def test_the_activation_peak_comes_from_the_batched_token_budget_or_without_chunked_prefill_the_whole_context(
+        chunked, profiled):
+    e = fit.estimate(inputs(chunked_prefill=chunked, model={"intermediateSize": 65536}))
+    assert e.activation_gib * GiB == pytest.approx(fit.activation_bytes(e.inputs.model, profiled, 256, 1))
+
+
+def test_the_activation_peak_never_falls_below_the_floor():
+    tiny = {"hiddenSize": 64, "intermediateSize": 64, "vocabSize": 100}
+    assert fit.estimate(inputs(model=tiny)).activation_gib == fit.runtime()["activationFloorGiB"]
+
+
+@pytest.mark.parametrize("parallel, key", [((1, 1), "single"), ((2, 1), "parallel"), ((1, 2), "parallel")])
+def test_non_torch_memory_grows_once_gpus_talk_to_each_other(parallel, key):
+    e = fit.estimate(inputs(tensor_parallel=parallel[0], pipeline_parallel=parallel[1]))
+    assert e.non_torch_gib == fit.runtime()["nonTorchGiB"][key]
+
+
+@pytest.mark.parametrize("in_budget", [False, True])
+def test_cuda_graphs_come_out_of_the_budget_from_vllm_0_21_and_sit_beside_it_before(in_budget):
+    outside, inside = fit.estimate(inputs()), fit.estimate(inputs(graphs_in_budget=True))
+    graphs = fit.runtime()["cudaGraphsGiB"]["dense"]
+    assert inside.kv_gib == pytest.approx(outside.kv_gib - graphs)
+    assert outside.outside_budget_gib == pytest.approx(fit.runtime()["cudaContextGiB"] + graphs)
+    assert inside.outside_budget_gib == pytest.approx(fit.runtime()["cudaContextGiB"])
+
+
+def test_graphs_beside_the_budget_need_exactly_their_room_and_one_hundredth_less_utilization_fails():
+    need = fit.runtime()["cudaContextGiB"] + fit.runtime()["cudaGraphsGiB"]["dense"]
+    utilization = 1 - need / 80
+    assert fit.estimate(inputs(utilization=utilization)).headroom_ok
+    assert not fit.estimate(inputs(utilization=utilization + 0.01)).headroom_ok
+
+
+@pytest.mark.parametrize("version, in_budget", [("v0.20.9", False), ("v0.21.0", True), ("v0.33.0", True)])
+def test_a_releases_vllm_version_decides_where_cuda_graphs_go(version, in_budget):
+    rendered = render_chart({"image": {"tag": version}}, example="single-gpu")
+    workload = fit.serving(rendered)
+    model = fit.models()["Qwen/Qwen3-32B-FP8"]
+    assert fit.release_inputs(rendered, workload, model, fit.product(H100)).graphs_in_budget is in_budget
+
+
+# --- Releases: the messages -----------------------------------------------------------------------
+
+POOLS = [fit.Pool(0, "h100", H100, 8, 2, capacity.quantity("220"), capacity.quantity("1900Gi"))]
+
+
+def release_problems(**values) -> list[str]:
+    rendered = render_chart(values or None, example="multi-gpu")
+    return [p for f in fit.release_fit(rendered, POOLS) for p in f.problems]
+
+
+def test_a_70b_model_on_one_80gb_gpu_is_refused_with_the_numbers_and_the_fixes():
+    problems = release_problems(deployment={"tensorParallel": 1, "numGPUs": 1},
+                                resources={"limits": {"nvidia.com/gpu": 1}, "requests": {"nvidia.com/gpu": 1}},
+                                shmSize="16Gi")
+    [problem] = [p for p in problems if "does not fit" in p]
+    model = fit.models()["meta-llama/Llama-3.3-70B-Instruct-FP8"]
+    assert f"model meta-llama/Llama-3.3-70B-Instruct-FP8 does not fit {H100} (79.1 GiB usable" in problem
+    assert f"weights take {float(model['weightsGiB']):.1f} GiB per GPU" in problem
+    assert f"one sequence of {model['maxPositionEmbeddings']} tokens (deployment.maxModelLen" in problem
+    assert "Fix: more GPUs (tensorParallel 2 = numGPUs 2" in problem
+    assert "a larger product (" in problem and "a shorter deployment.maxModelLen (at most " in problem
+
+
+def test_a_release_that_fits_reports_its_kv_tokens_and_concurrency():
+    [result] = fit.release_fit(render_chart(example="multi-gpu"), POOLS)
+    e = result.estimate
+    assert result.problems == () and e.tokens > 0
+    blocks = e.tokens // fit.runtime()["blockSize"]
+    assert result.as_dict()["maxConcurrency"] == round(blocks / -(-e.max_model_len // fit.runtime()["blockSize"]), 2)
+
+
+def test_a_checkpoint_without_model_facts_is_reported_with_the_command_that_adds_them():
+    problems = release_problems(deployment={"model": "/models/acme/unknown-7b"})
+    [problem] = problems
+    assert problem.startswith("release llms-v2-llama-3-3-70b-instruct (/")
+    assert problem.endswith(
+        "): no model facts for checkpoint acme/unknown-7b (deployment.model below storage.mountPath, or "
+        "modelInfo.checkpoint) in environments/models.yaml, so nothing proves it fits its GPUs; add them with "
+        "`vllm-models model-facts acme/unknown-7b --hf-config <its config.json>`"), problem
+
+
+def test_model_info_checkpoint_names_the_facts_when_the_path_does_not():
+    rendered = render_chart({"deployment": {"model": "/models/weights/current"},
+                             "modelInfo": {"checkpoint": "meta-llama/Llama-3.3-70B-Instruct-FP8"}}, example="multi-gpu")
+    assert fit.checkpoint(rendered, fit.serving(rendered).container) == "meta-llama/Llama-3.3-70B-Instruct-FP8"
+
+
+def test_a_pinned_product_missing_from_the_catalog_is_reported_by_name():
+    rendered = render_chart({"gpuProducts": ["NVIDIA-Z100"]}, example="multi-gpu")
+    [result] = fit.release_fit(rendered, POOLS)
+    assert "GPU product NVIDIA-Z100 is not in environments/gpus.yaml" in result.problems[0]
+
+
+# --- Placement -----------------------------------------------------------------------------------
+
+def pod_release(name: str, example: str = "single-gpu", **values) -> harness.Rendered:
+    rendered = render_chart(values or None, example=example)
+    rel = dataclasses.replace(rendered.release, environment="test", name=f"llms-v2-{name}")
+    return dataclasses.replace(rendered, release=rel)
+
+
+def pool(nodes: int, gpus: int = 8, cpu: str = "220", memory: str = "1900Gi", product: str = H100) -> list[fit.Pool]:
+    return [fit.Pool(0, "gpus", product, gpus, nodes, capacity.quantity(cpu), capacity.quantity(memory))]
+
+
+RECREATE = {"deployment": {"updateStrategy": {"type": "Recreate"}}}
+
+
+def test_a_tensor_parallel_8_pod_on_a_pool_of_4_gpu_nodes_is_refused_naming_the_pool():
+    big = pod_release("big", example="multi-gpu", deployment={"tensorParallel": 8, "numGPUs": 8,
+                                                               "updateStrategy": {"type": "Recreate"}},
+                      resources={"limits": {"nvidia.com/gpu": 8}, "requests": {"nvidia.com/gpu": 8}}, shmSize="64Gi")
+    [problem] = fit.place("test", [big], pool(4, gpus=4)).problems
+    assert problem.startswith("environment test: release llms-v2-big (")
+    assert ("a pod (8 GPU(s), 32 CPU, 400Gi memory) needs 8 GPUs on one node, but pool gpus (4 node(s) x 4 "
+            f"{H100}, 220 CPU, 1900Gi memory each) has 4 per node") in problem
+
+
+def test_pods_that_exactly_fill_the_nodes_are_placed_and_one_more_is_refused():
+    per_node = [pod_release(f"m{i}", **RECREATE) for i in range(8)]
+    assert fit.place("test", per_node, pool(1)).problems == []
+    [problem] = fit.place("test", [*per_node, pod_release("m8", **RECREATE)], pool(1)).problems
+    assert "release llms-v2-m" in problem and "finds no node in pool gpus" in problem
+    assert "free per node: gpus-0 0 GPU(s)" in problem
+
+
+def test_a_surge_pod_with_no_node_left_is_refused_as_the_rollouts_surge():
+    rolling = pod_release("rolling")  # one replica and, while it rolls out, one surge pod
+    assert fit.place("test", [rolling, *[pod_release(f"m{i}", **RECREATE) for i in range(6)]], pool(1)).problems == []
+    [problem] = fit.place("test", [rolling, *[pod_release(f"m{i}", **RECREATE) for i in range(7)]], pool(1)).problems
+    assert problem.startswith("environment test: release llms-v2-rolling (")
+    assert "its rollout's surge pod (1 GPU(s)" in problem, problem
+
+
+@pytest.mark.parametrize("resource, values, node", [
+    ("cpu", {"resources": {"limits": {"cpu": "110"}, "requests": {"cpu": "110"}}}, {"cpu": "220"}),
+    ("memory", {"resources": {"limits": {"memory": "950Gi"}, "requests": {"memory": "950Gi"}}}, {"memory": "1900Gi"}),
+])
+def test_cpu_and_memory_limit_a_node_like_gpus(resource, values, node):
+    fits = [pod_release("a", **values, **RECREATE), pod_release("b", **values, **RECREATE)]
+    assert fit.place("test", fits, pool(1, **node)).problems == []
+    tighter = {resource: capacity.show(resource, capacity.quantity(node[resource]) - (2**30 if resource == "memory" else 1))}
+    assert len(fit.place("test", fits, pool(1, **tighter)).problems) == 1
+
+
+def test_largest_pods_go_first_so_small_ones_fill_the_gaps():
+    big = pod_release("big", example="multi-gpu", **RECREATE)  # 4 GPUs
+    smalls = [pod_release(f"s{i}", **RECREATE) for i in range(4)]
+    placement = fit.place("test", [*smalls, big], pool(1, gpus=8))
+    assert placement.problems == [] and placement.nodes[0].holds[0] == "llms-v2-big"
+
+
+def test_a_pod_pinned_to_a_product_no_pool_has_is_refused_naming_the_declared_products():
+    pinned = pod_release("pinned", gpuProducts=["NVIDIA-H200"], **RECREATE)
+    [problem] = fit.place("test", [pinned], pool(1)).problems
+    assert f"may run only on NVIDIA-H200, but environments/test/values.yaml nodePools declares no such node (its " \
+           f"products: {H100})" in problem
+
+
+def test_a_node_pool_naming_an_unknown_product_is_refused_by_file_and_key():
+    values = {"nodePools": [{"name": "x", "gpuProduct": "NVIDIA-Z100", "gpusPerNode": 8, "nodes": 1, "cpu": "8",
+                             "memory": "8Gi"}]}
+    with pytest.raises(fit.FactsError, match=r"environments/test/values.yaml nodePools\[0\].gpuProduct: GPU product "
+                                             r"NVIDIA-Z100 is not in environments/gpus.yaml"):
+        fit.node_pools("test", values)
+
+
+def test_a_node_pool_missing_a_key_is_refused_naming_it():
+    with pytest.raises(fit.FactsError, match=r"nodePools\[0\] lacks cpu, memory"):
+        fit.node_pools("test", {"nodePools": [{"name": "x", "gpuProduct": H100, "gpusPerNode": 8, "nodes": 1}]})
+
+
+# --- The fleet ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("env", harness.environments())
+def test_every_environment_declares_node_pools_of_catalogued_products(env):
+    pools = fit.node_pools(env)
+    assert pools, f"environments/{env}/values.yaml declares no nodePools"
+
+
+def test_every_release_of_every_environment_fits_its_gpus(rendered):
+    pools = fit.node_pools(rendered.release.environment)
+    fits = fit.release_fit(rendered, pools)
+    assert fits and all(f.estimate is not None for f in fits), [f.problems for f in fits]
+    assert [p for f in fits for p in f.problems] == []
+
+
+@pytest.mark.parametrize("env", harness.environments())
+def test_every_pod_of_every_environment_finds_a_node_with_every_rollout_at_once(env):
+    renders = [rendered_release(env, rel.name) for rel in harness.model_releases(env)]
+    placement = fit.place(env, renders, fit.node_pools(env))
+    assert placement.problems == []
+    placed = sum(len(node.holds) for node in placement.nodes)
+    assert placed == sum(len(fit.pods_of(r, fit.node_pools(env))) for r in renders)
+
+
+def test_every_model_the_fleet_serves_has_facts_with_a_source():
+    for key, facts in fit.models().items():
+        missing = [k for k in ("architecture", "parametersB", "weightDtype", "weightsGiB", "layers", "kvHeads",
+                               "attention", "maxPositionEmbeddings", "source") if k not in facts]
+        assert not missing, f"environments/models.yaml {key}: missing {missing}"
+
+
+def test_every_catalogued_gpu_product_states_its_memory_and_vllm_defaults():
+    for label, entry in fit.gpus().items():
+        assert {"memoryMiB", "usableGiB", "batchedTokens", "maxNumSeqs"} <= set(entry), label
+        assert entry["usableGiB"] < entry["memoryMiB"] / 1024, f"{label}: CUDA reports less than nvidia-smi"
+
+
+def test_the_issues_gpu_products_are_catalogued():
+    required = ["NVIDIA-A100-SXM4-40GB", "NVIDIA-A100-SXM4-80GB", "NVIDIA-H100-80GB-HBM3", "NVIDIA-H100-PCIe",
+                "NVIDIA-H100-NVL", "NVIDIA-H200", "NVIDIA-L40S", "NVIDIA-L4", "NVIDIA-B200"]
+    assert [label for label in required if label not in fit.gpus()] == []
+
+
+def test_quantities_in_pools_are_exact():
+    assert fit.node_pools("test", {"nodePools": [{"name": "x", "gpuProduct": H100, "gpusPerNode": 8, "nodes": 1,
+                                                  "cpu": "220", "memory": "1900Gi"}]})[0].memory == Fraction(1900 * GiB)
