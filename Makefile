@@ -86,8 +86,9 @@ ARGS ?=
 OPTIONAL_ENV = $(if $(filter command line environment,$(origin ENV)),--env $(ENV))
 
 .PHONY: new-model
-new-model: setup ## Add a model: NAME=x ENV=staging SHAPE=multi-gpu PARAMS=70 [CATEGORY=..] [ARGS="--tp 4 --model-path P"]
-	@$(CLI) new-model $(NAME) --env $(ENV) --shape $(SHAPE) --params-b $(PARAMS) \
+new-model: setup ## Add a model: NAME=x ENV=staging SHAPE=multi-gpu MODEL_PATH=/models/org/name HF_CONFIG=config.json [PARAMS=70] [ARGS=..]
+	@$(CLI) new-model $(NAME) --env $(ENV) --shape $(SHAPE) --model-path $(MODEL_PATH) \
+		$(if $(HF_CONFIG),--hf-config $(HF_CONFIG)) $(if $(PARAMS),--params-b $(PARAMS)) \
 		$(if $(CATEGORY),--category $(CATEGORY)) --output $(OUTPUT) $(ARGS)
 
 .PHONY: ports

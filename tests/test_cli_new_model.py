@@ -1,19 +1,29 @@
 """`vllm-models new-model`: the file it writes renders and passes every check with no edit; refusals say why."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
 from cli_repo import copy_repository, described, fleet_problems, run, run_json, set_gpu_quota
 
-# One case per seed template, each sized to fit what staging's quota leaves (moe: a 30B-A3B-style model).
+CONFIGS = Path(__file__).parent / "fixtures" / "hf_configs"
+
+
+def model(org: str, config: str) -> list[str]:
+    """--model-path and --hf-config for a checkpoint whose config.json is a fixture."""
+    return ["--model-path", f"/models/{org}/{config}", "--hf-config", str(CONFIGS / f"{config}.json")]
+
+
+# One case per seed template; each model's facts come from its config.json, its GPUs from the fit.
 SHAPES = [
-    ("single-gpu", "mistral-7b-instruct", ["--params-b", "7"]),
-    ("multi-gpu", "llama-3-1-70b-instruct", ["--params-b", "70"]),
-    ("vision", "qwen2-5-vl-7b-instruct", ["--params-b", "7"]),
-    ("moe", "qwen3-30b-a3b", ["--params-b", "30", "--tp", "2"]),
-    ("function-calling", "hermes-3-8b", ["--params-b", "8"]),
-    ("lmcache", "qwen3-8b-lmcache", ["--params-b", "8"]),
+    ("single-gpu", "mistral-7b-instruct", model("mistralai", "mistral-7b-instruct")),
+    ("multi-gpu", "llama-3-1-70b-instruct", model("meta-llama", "llama-3.1-70b-instruct")),
+    ("vision", "qwen2-5-vl-7b-instruct", model("Qwen", "qwen2.5-vl-7b-instruct")),
+    ("moe", "qwen3-30b-a3b", [*model("Qwen", "qwen3-30b-a3b"), "--tp", "2"]),
+    ("function-calling", "hermes-3-8b", model("NousResearch", "llama-3.1-8b-instruct")),
+    ("lmcache", "qwen3-8b-lmcache", model("Qwen", "qwen3-8b")),
 ]
 
 
@@ -46,10 +56,13 @@ def test_the_file_new_model_writes_renders_and_passes_every_check_unedited(tmp_p
 
 def test_new_model_sizes_a_70b_multi_gpu_model_from_the_seed_tables(tmp_path):
     root = copy_repository(tmp_path)
-    code, out = run_json(root, "new-model", "llama-70b", "--env", "staging", "--shape", "multi-gpu", "--params-b", "70")
+    code, out = run_json(root, "new-model", "llama-70b", "--env", "staging", "--shape", "multi-gpu",
+                         *model("meta-llama", "llama-3.1-70b-instruct"))
     assert code == 0, out
     values = out["values"]
-    assert (values["deployment"]["tensorParallel"], values["deployment"]["numGPUs"]) == (4, 4)
+    assert values["modelInfo"]["parameters"] == 70, "70.55B from the config's dimensions, whole billions"
+    assert (values["deployment"]["tensorParallel"], values["deployment"]["numGPUs"]) == (4, 4), \
+        "131 GiB of bf16 weights: two 80 GB GPUs leave no room for a full context, four do"
     assert values["resources"]["limits"] == {"nvidia.com/gpu": 4, "memory": "400Gi", "cpu": "32"}
     assert values["shmSize"] == "32Gi", "sizing.yaml sharedMemory: 4 GPUs -> 32Gi"
     assert values["probes"]["startup"]["failureThreshold"] == 180, "size class large (50B+): threshold 180"
@@ -60,7 +73,7 @@ def test_new_model_sizes_a_70b_multi_gpu_model_from_the_seed_tables(tmp_path):
 def test_new_model_caps_gpu_memory_utilization_in_development(tmp_path):
     root = copy_repository(tmp_path)
     code, out = run_json(root, "new-model", "gemma-3-4b-it", "--env", "development", "--shape", "vision",
-                         "--params-b", "4")
+                         *model("google", "gemma-3-4b-it"))
     assert code == 0, out
     assert out["values"]["deployment"]["gpuMemoryUtilization"] == 0.8, "sizing.yaml developmentMax is 0.80"
     assert any("developmentMax" in note for note in out["notes"]), out["notes"]
@@ -68,13 +81,15 @@ def test_new_model_caps_gpu_memory_utilization_in_development(tmp_path):
 
 def test_new_model_takes_a_port_that_later_environments_also_have_free(tmp_path):
     root = copy_repository(tmp_path)
-    first = run_json(root, "new-model", "model-a", "--env", "staging", "--shape", "single-gpu", "--params-b", "8")[1]
+    first = run_json(root, "new-model", "model-a", "--env", "staging", "--shape", "single-gpu",
+                     *model("mistralai", "mistral-7b-instruct"))[1]
     # production-vn gets a (disabled) model on the next port: staging must skip it, or promotion would move ports.
     planted = root / "environments/production-vn/language/holder.yaml"
     text = (root / "environments/production-vn/language/qwen3-32b.yaml").read_text()
     planted.write_text(text.replace("qwen3-32b", "holder").replace("Qwen3-32B", "Holder")
                        .replace("nodePort: 30025", f"nodePort: {first['nodePort'] + 1}"))
-    code, second = run_json(root, "new-model", "model-b", "--env", "staging", "--shape", "single-gpu", "--params-b", "8")
+    code, second = run_json(root, "new-model", "model-b", "--env", "staging", "--shape", "single-gpu",
+                            "--model-path", "/models/mistralai/mistral-7b-instruct")
     assert code == 0, second
     assert second["nodePort"] == first["nodePort"] + 2, (
         f"staging model-b got {second['nodePort']}; {first['nodePort'] + 1} is held by {planted} in production-vn")
@@ -82,7 +97,8 @@ def test_new_model_takes_a_port_that_later_environments_also_have_free(tmp_path)
 
 def test_new_model_refuses_a_name_that_exists(tmp_path):
     root = copy_repository(tmp_path)
-    result = run(root, "new-model", "qwen3-32b", "--env", "staging", "--shape", "single-gpu", "--params-b", "32")
+    result = run(root, "new-model", "qwen3-32b", "--env", "staging", "--shape", "single-gpu",
+                 "--model-path", "/models/Qwen/Qwen3-32B-FP8")
     assert result.returncode == 2, described(result)
     assert "environments/staging/language/qwen3-32b.yaml already exists (release llms-v2-qwen3-32b); pick another " \
            "NAME, or edit that file" in result.stderr
@@ -91,7 +107,7 @@ def test_new_model_refuses_a_name_that_exists(tmp_path):
 def test_new_model_refuses_a_model_of_another_environment_and_points_to_promote(tmp_path):
     root = copy_repository(tmp_path)
     result = run(root, "new-model", "qwen3-32b-lmcache", "--env", "production-jp", "--shape", "lmcache",
-                 "--params-b", "32")
+                 "--model-path", "/models/Qwen/Qwen3-32B-FP8")
     assert result.returncode == 2, described(result)
     assert "use `vllm-models promote qwen3-32b-lmcache --from production-vn --to production-jp` so it keeps its port" \
         in result.stderr
@@ -109,7 +125,8 @@ def test_new_model_refuses_when_the_categorys_port_ranges_are_full(tmp_path):
         {"name": f"language-{index}", "category": "language", "from": port, "to": port}
         for index, port in enumerate(used)]
     fleet_file.write_text(yaml.safe_dump(fleet, sort_keys=False))
-    result = run(root, "new-model", "one-more", "--env", "staging", "--shape", "single-gpu", "--params-b", "8")
+    result = run(root, "new-model", "one-more", "--env", "staging", "--shape", "single-gpu",
+                 *model("mistralai", "mistral-7b-instruct"))
     assert result.returncode == 2, described(result)
     ranges = ", ".join(f"language-{index} {port}-{port}" for index, port in enumerate(used))
     assert (f"no free NodePort for category language in staging: its ranges ({ranges}) in "
@@ -124,8 +141,8 @@ def test_new_model_refuses_a_shape_that_needs_more_gpus_than_the_quota_leaves(tm
     set_gpu_quota(root, "staging", peak + 1)  # one GPU left, whatever staging runs today
     values_file = root / "environments/staging/values.yaml"
     values_before = values_file.read_bytes()
-    result = run(root, "new-model", "qwen3-30b-a3b", "--env", "staging", "--shape", "moe", "--params-b", "30",
-                 "--tp", "2")
+    result = run(root, "new-model", "qwen3-30b-a3b", "--env", "staging", "--shape", "moe",
+                 *model("Qwen", "qwen3-30b-a3b"), "--tp", "2")
     assert result.returncode == 2, described(result)
     assert ("vllm-models: llms-v2-qwen3-30b-a3b adds 4 GPU(s) at peak (2 per pod x 1 replica(s) + 2 GPU(s) for its "
             "rollout)") in result.stderr, described(result)
@@ -136,14 +153,26 @@ def test_new_model_refuses_a_shape_that_needs_more_gpus_than_the_quota_leaves(tm
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--shape", "single-gpu", "--params-b", "70"],
-     "--shape single-gpu fits models up to 40B on one 80GB GPU (seed: Template 1 for 7B-32B); a 70B model needs "
-     "--shape multi-gpu (default --tp 4)"),
-    (["--shape", "multi-gpu", "--params-b", "70", "--tp", "3"],
+    (["--shape", "single-gpu", *model("meta-llama", "llama-3.1-70b-instruct")],
+     "--shape single-gpu runs on one GPU, and a 71B model does not fit one GPU of staging's node pools (seed: "
+     "Template 1 for 7B-32B); use --shape multi-gpu (--tp 4)"),
+    (["--shape", "single-gpu", "--params-b", "70", "--model-path", "/models/acme/some-70b"],
+     "--shape single-gpu runs on one GPU, and a 70B model does not fit one GPU of staging's node pools (seed: "
+     "Template 1 for 7B-32B); use --shape multi-gpu (--tp 4 or more)"),
+    (["--shape", "single-gpu", "--params-b", "7"],
+     "the following arguments are required: --model-path"),
+    (["--shape", "single-gpu", "--model-path", "/weights/mistral"],
+     "--model-path /weights/mistral is not a directory below /models/ (storage.mountPath)"),
+    (["--shape", "single-gpu", "--model-path", "/models/acme/unknown"],
+     "pass --params-b (the parameter count in whole billions) or --hf-config (the model's config.json, from which "
+     "it is derived)"),
+    (["--shape", "single-gpu", *model("mistralai", "mistral-7b-instruct"), "--quantization", "fp9"],
+     "--quantization fp9 is not a quantization method of vLLM"),
+    (["--shape", "multi-gpu", "--params-b", "70", "--tp", "3", "--model-path", "/models/acme/some-70b"],
      "--tp 3: tensor parallel size must be one of 1, 2, 4, 8"),
-    (["--shape", "vision", "--params-b", "7", "--category", "language"],
+    (["--shape", "vision", "--params-b", "7", "--category", "language", "--model-path", "/models/acme/vl"],
      "--shape vision does not fit --category language"),
-    (["--shape", "moe", "--params-b", "30", "--architecture", "dense"],
+    (["--shape", "moe", "--params-b", "30", "--architecture", "dense", "--model-path", "/models/acme/moe"],
      "--shape moe is for mixture-of-experts models"),
 ])
 def test_new_model_refuses_inconsistent_options_before_writing(tmp_path, args, message):
@@ -152,3 +181,29 @@ def test_new_model_refuses_inconsistent_options_before_writing(tmp_path, args, m
     assert result.returncode == 2, described(result)
     assert message in result.stderr
     assert not list((root / "environments/staging").rglob("some-model.yaml"))
+
+
+def test_new_model_adds_the_checkpoints_facts_from_its_config_json_and_refuses_a_model_that_does_not_fit(tmp_path):
+    root = copy_repository(tmp_path)
+    before = (root / "environments/models.yaml").read_text()
+    result = run(root, "new-model", "llama-tp1", "--env", "staging", "--shape", "multi-gpu", "--tp", "2",
+                 *model("meta-llama", "llama-3.1-70b-instruct"), "--quantization", "fp8")
+    assert result.returncode == 0, described(result)
+    facts = yaml.safe_load((root / "environments/models.yaml").read_text())["models"]["meta-llama/llama-3.1-70b-instruct"]
+    assert (facts["layers"], facts["kvHeads"], facts["weightDtype"]) == (80, 8, "bf16"), facts
+    assert (root / "environments/models.yaml").read_text().startswith(before), "existing entries and comments kept"
+    refused = run(root, "new-model", "llama-two-gpus", "--env", "staging", "--shape", "function-calling", "--tp", "2",
+                  "--model-path", "/models/meta-llama/llama-3.1-70b-instruct")
+    assert refused.returncode == 2, described(refused)
+    assert "model meta-llama/llama-3.1-70b-instruct does not fit NVIDIA-H100-80GB-HBM3" in refused.stderr, described(refused)
+    assert "(nothing was written)" in refused.stderr
+    assert not (root / "environments/staging/language/llama-two-gpus.yaml").exists()
+
+
+def test_new_model_writes_the_golden_render_of_the_new_release(tmp_path):
+    root = copy_repository(tmp_path)
+    created = run(root, "new-model", "mistral-7b-instruct", "--env", "staging", "--shape", "single-gpu",
+                  *model("mistralai", "mistral-7b-instruct"))
+    assert created.returncode == 0, described(created)
+    golden = root / "tests/golden/staging/llms-v2-mistral-7b-instruct.yaml"
+    assert golden.is_file() and "kind: Deployment" in golden.read_text(), f"{golden} was not written"

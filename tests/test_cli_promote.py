@@ -5,8 +5,12 @@ every check passes with no edit, and promote carries it to production-vn with a 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 from cli_repo import copy_repository, described, fleet_problems, run, run_json
+
+CONFIGS = Path(__file__).parent / "fixtures" / "hf_configs"
 
 
 def global_values(root, env: str) -> dict:
@@ -16,8 +20,8 @@ def global_values(root, env: str) -> dict:
 def test_a_newcomer_adds_a_70b_multi_gpu_model_to_staging_and_promotes_it_to_production_vn(tmp_path):
     root = copy_repository(tmp_path)
     added = run(root, "new-model", "llama-3-1-70b-instruct", "--env", "staging", "--shape", "multi-gpu",
-                "--params-b", "70", "--model-path", "/models/meta-llama/Llama-3.1-70B-Instruct-FP8",
-                "--served-name", "Llama-3.1-70B-Instruct")
+                "--model-path", "/models/meta-llama/Llama-3.1-70B-Instruct",
+                "--hf-config", str(CONFIGS / "llama-3.1-70b-instruct.json"), "--served-name", "Llama-3.1-70B-Instruct")
     assert added.returncode == 0, described(added)
     assert "vllm-models promote llama-3-1-70b-instruct --from staging --to production-vn" in added.stdout
     code, report = run_json(root, "verify", "--env", "staging")
@@ -49,10 +53,11 @@ def test_a_newcomer_adds_a_70b_multi_gpu_model_to_staging_and_promotes_it_to_pro
 
 def test_promote_json_lists_the_changed_fields_with_old_and_new_values(tmp_path):
     root = copy_repository(tmp_path)
+    port = yaml.safe_load((root / "environments/production-vn/language/qwen3-32b.yaml").read_text())["service"]["nodePort"]
     code, out = run_json(root, "promote", "qwen3-32b", "--from", "staging", "--to", "production-vn")
     assert code == 0, out
-    assert out["replaced"] is True and out["nodePort"] == 30025, out
-    assert "kept 30025, the port llms-v2-qwen3-32b already has in production-vn" == out["portNote"]
+    assert out["replaced"] is True and out["nodePort"] == port, out
+    assert f"kept {port}, the port llms-v2-qwen3-32b already has in production-vn" == out["portNote"]
     (release,) = out["diff"]
     assert release["release"] == "llms-v2-qwen3-32b" and release["status"] == "changed"
     for obj in release["objects"]:
@@ -63,7 +68,8 @@ def test_promote_json_lists_the_changed_fields_with_old_and_new_values(tmp_path)
 def test_promote_moves_a_taken_port_and_declares_the_change(tmp_path):
     root = copy_repository(tmp_path)
     _, added = run_json(root, "new-model", "mistral-7b", "--env", "staging", "--shape", "single-gpu",
-                        "--params-b", "7")
+                        "--model-path", "/models/mistralai/Mistral-7B-Instruct",
+                        "--hf-config", str(CONFIGS / "mistral-7b-instruct.json"))
     port = added["nodePort"]
     # A model that exists only in production-vn now holds that port there.
     holder = root / "environments/production-vn/language/legacy-7b.yaml"

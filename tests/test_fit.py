@@ -137,14 +137,14 @@ def test_non_torch_memory_grows_once_gpus_talk_to_each_other(parallel, key):
 @pytest.mark.parametrize("in_budget", [False, True])
 def test_cuda_graphs_come_out_of_the_budget_from_vllm_0_21_and_sit_beside_it_before(in_budget):
     outside, inside = fit.estimate(inputs()), fit.estimate(inputs(graphs_in_budget=True))
-    graphs = fit.runtime()["cudaGraphsGiB"]["dense"]
+    graphs = fit.runtime()["cudaGraphsGiBPerLayer"]["dense"] * DENSE["layers"]
     assert inside.kv_gib == pytest.approx(outside.kv_gib - graphs)
     assert outside.outside_budget_gib == pytest.approx(fit.runtime()["cudaContextGiB"] + graphs)
     assert inside.outside_budget_gib == pytest.approx(fit.runtime()["cudaContextGiB"])
 
 
 def test_graphs_beside_the_budget_need_exactly_their_room_and_one_hundredth_less_utilization_fails():
-    need = fit.runtime()["cudaContextGiB"] + fit.runtime()["cudaGraphsGiB"]["dense"]
+    need = fit.runtime()["cudaContextGiB"] + fit.runtime()["cudaGraphsGiBPerLayer"]["dense"] * DENSE["layers"]
     utilization = 1 - need / 80
     assert fit.estimate(inputs(utilization=utilization)).headroom_ok
     assert not fit.estimate(inputs(utilization=utilization + 0.01)).headroom_ok
@@ -156,6 +156,15 @@ def test_a_releases_vllm_version_decides_where_cuda_graphs_go(version, in_budget
     workload = fit.serving(rendered)
     model = fit.models()["Qwen/Qwen3-32B-FP8"]
     assert fit.release_inputs(rendered, workload, model, fit.product(H100)).graphs_in_budget is in_budget
+
+
+def test_online_fp8_quantization_of_a_16_bit_checkpoint_loads_its_linear_layers_in_one_byte():
+    bf16 = {**DENSE, "parametersB": 10, "weightDtype": "bf16", "weightsGiB": 18.6, "vocabSize": 32000, "hiddenSize": 4096}
+    embeddings = 32000 * 4096 * 2
+    loaded = fit.loaded_model(bf16, "fp8")
+    assert loaded["weightsGiB"] == round((10e9 - embeddings + embeddings * 2) / GiB, 1)
+    assert fit.loaded_model(bf16, None) is bf16 and fit.loaded_model(bf16, "awq") is bf16
+    assert fit.loaded_model({**bf16, "weightDtype": "fp8"}, "fp8")["weightsGiB"] == 18.6
 
 
 # --- Releases: the messages -----------------------------------------------------------------------

@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import capacity, ports, promote, scaffold, semdiff, toolchain, verify, yamledit
+from . import capacity, fit, modelfacts, ports, promote, scaffold, semdiff, toolchain, verify, yamledit
 from . import render as harness
 
 OK, PROBLEMS, REFUSED = 0, 1, 2
@@ -182,7 +182,8 @@ def quota_left(plan: capacity.Plan) -> str:
 
 def command_new_model(args: argparse.Namespace) -> int:
     request = scaffold.Request(args.name, args.env, args.shape, args.params_b, args.category, args.model_path,
-                               args.served_name, args.tp, args.architecture, args.tool_call_parser)
+                               args.served_name, args.tp, args.architecture, args.tool_call_parser, args.hf_config,
+                               args.quantization)
     with Progress(f"adding {args.name} to {args.env}"):
         plan, capacity_plan, warnings = scaffold.create(request)
     values = plan.values
@@ -221,6 +222,24 @@ def command_new_model(args: argparse.Namespace) -> int:
     print(f"  {verify_command}")
     if promote_command:
         print(f"  {promote_command}")
+    return OK
+
+
+def command_model_facts(args: argparse.Namespace) -> int:
+    try:
+        entry = modelfacts.facts(modelfacts.read_config(args.hf_config), label=str(args.hf_config),
+                                 source=args.source or f"config.json of {args.checkpoint} ({args.hf_config.name})")
+        text = modelfacts.add(args.checkpoint, entry)
+    except modelfacts.FactsRefused as error:
+        print(f"vllm-models: {error}", file=sys.stderr)
+        return REFUSED
+    (toolchain.ROOT / fit.MODELS_FILE).write_text(text)
+    if args.output == "json":
+        emit_json({"checkpoint": args.checkpoint, "file": fit.MODELS_FILE, "facts": entry})
+        return OK
+    print(f"model-facts: added {args.checkpoint} to {fit.MODELS_FILE}")
+    print(pairs([[key, json.dumps(value) if isinstance(value, (dict, list)) else str(value)]
+                 for key, value in entry.items()]))
     return OK
 
 
@@ -312,9 +331,20 @@ def command_plan(args: argparse.Namespace) -> int:
     with Progress(f"planning {args.env}") as progress:
         renders = render_environments([args.env], progress)[args.env]
         plan = capacity.plan(args.env, renders)
+        try:
+            pools = fit.node_pools(args.env)
+        except fit.FactsError as error:
+            pools, pool_problem = [], f"environment {args.env}: {error}"
+        else:
+            pool_problem = "" if pools else f"environment {args.env}: {harness.environment_file(args.env)} declares no nodePools"
+        fits = [result for rendered in renders for result in fit.release_fit(rendered, pools)] if pools else []
+        placement = fit.place(args.env, renders, pools) if pools else None
+    problems = [*plan.problems, *([pool_problem] if pool_problem else []),
+                *(p for result in fits for p in result.problems), *(placement.problems if placement else [])]
     if args.output == "json":
-        emit_json(plan.as_dict())
-        return PROBLEMS if plan.problems else OK
+        emit_json({**plan.as_dict(), "fit": [result.as_dict() for result in fits],
+                   "placement": placement.as_dict() if placement else None, "problems": problems})
+        return PROBLEMS if problems else OK
     gpu, memory, cpu = "requests.nvidia.com/gpu", "requests.memory", "requests.cpu"
 
     def amounts(values: dict) -> list[str]:
@@ -338,7 +368,25 @@ def command_plan(args: argparse.Namespace) -> int:
     print(table(["RELEASE", "REPLICAS", "SURGE", "GPU/POD", "GPUS", "MEMORY", "CPU", "PODS", "SURGE GPUS"], rows))
     for problem in plan.problems:
         print(f"over quota: {problem}")
-    return PROBLEMS if plan.problems else OK
+    if fits:
+        print(f"\nfit per GPU (vLLM's start-up arithmetic; {fit.MODELS_FILE}, {fit.GPUS_FILE}):")
+        print(table(["RELEASE", "PRODUCT", "WEIGHTS/GPU", "KV CACHE", "KV TOKENS", "MAX MODEL LEN", "CONCURRENCY"],
+                    [[r.release.name, r.product, *fit_cells(r.estimate)] for r in fits]))
+    if placement:
+        print("\npacking per node (first-fit decreasing; every rollout's surge pods included):")
+        print(table(["NODE", "POOL", "GPUS FREE", "CPU FREE", "MEMORY FREE", "PODS"],
+                    [[n.name, n.pool.product, n.gpus, capacity.show("cpu", n.cpu), capacity.show("memory", n.memory),
+                      ", ".join(n.holds) or "-"] for n in placement.nodes]))
+    for problem in problems[len(plan.problems):]:
+        print(f"does not fit: {problem}")
+    return PROBLEMS if problems else OK
+
+
+def fit_cells(estimate: "fit.Estimate | None") -> list[str]:
+    if estimate is None:
+        return ["-"] * 5
+    return [f"{estimate.weights_gib:.1f} GiB", f"{max(estimate.kv_gib, 0):.1f} GiB", str(estimate.tokens),
+            str(estimate.max_model_len), f"{estimate.concurrency:.2f}x"]
 
 
 # --- entry point ---------------------------------------------------------------------------------
@@ -358,14 +406,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--category", choices=tuple(harness.fleet_data().get("categories") or ()),
                    help="default: vision-language for --shape vision, else language")
     p.add_argument("--shape", required=True, choices=SHAPE_NAMES, help="the seed template to start from")
-    p.add_argument("--params-b", required=True, type=int, help="parameters in whole billions (e.g. 70)")
-    p.add_argument("--model-path", help="model directory inside the container, e.g. /models/Qwen/Qwen3-32B-FP8")
+    p.add_argument("--params-b", type=int, help="parameters in whole billions (e.g. 70); default: from --hf-config "
+                                                 "or the checkpoint's environments/models.yaml facts")
+    p.add_argument("--model-path", required=True,
+                   help="model directory inside the container, e.g. /models/Qwen/Qwen3-32B-FP8 (below /models: the "
+                        "checkpoint's id in environments/models.yaml)")
+    p.add_argument("--hf-config", type=Path, help="the model's config.json: adds its facts to environments/models.yaml "
+                                                 "and sizes GPUs from them")
+    p.add_argument("--quantization", help="vLLM --quantization method (default: the checkpoint's own, or the seed "
+                                          "template's fp8 for a bf16 checkpoint of the single/multi-gpu shapes)")
     p.add_argument("--served-name", help="name clients request (default: NAME)")
     p.add_argument("--tp", type=int, help="tensor parallel size = GPUs per pod (default from the size)")
     p.add_argument("--architecture", choices=("dense", "moe"), help="default: moe for --shape moe, else dense")
     p.add_argument("--tool-call-parser", help="enable tool calling with this parser (function-calling: hermes)")
     listing(p)
     p.set_defaults(func=command_new_model)
+
+    p = sub.add_parser("model-facts", help="add a checkpoint's facts to environments/models.yaml from its config.json")
+    p.add_argument("checkpoint", help="the id releases find it by: deployment.model below /models, e.g. Qwen/Qwen3-32B-FP8")
+    p.add_argument("--hf-config", type=Path, required=True, help="the model's config.json")
+    p.add_argument("--source", help="where the config.json came from (default: the file name)")
+    listing(p)
+    p.set_defaults(func=command_model_facts)
 
     p = sub.add_parser("ports", help="per port range: used and free NodePorts, and conflicts")
     p.add_argument("--env", choices=envs)

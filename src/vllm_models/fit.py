@@ -110,7 +110,7 @@ class Estimate:
 
     @property
     def headroom_ok(self) -> bool:
-        return self.outside_budget_gib <= self.spare_gib
+        return self.outside_budget_gib <= self.spare_gib + 1e-9  # equal in exact arithmetic counts as room
 
 
 def dtype_bytes(kv_cache_dtype: str, model: Mapping) -> int:
@@ -163,10 +163,10 @@ def estimate(inputs: Inputs) -> Estimate:
     batched = inputs.batched_tokens if inputs.chunked_prefill else max(length, inputs.batched_tokens)
     activation = activation_bytes(model, batched, inputs.max_num_seqs, inputs.tensor_parallel)
     non_torch = constants["nonTorchGiB"]["parallel" if parallel > 1 else "single"] * GiB
-    graphs = constants["cudaGraphsGiB"]["moe" if is_moe(model) else "dense"] * GiB
+    full, sliding = _layers(model, inputs.pipeline_parallel)
+    graphs = constants["cudaGraphsGiBPerLayer"]["moe" if is_moe(model) else "dense"] * (full + sliding) * GiB
     kv = budget - weights - activation - non_torch - (graphs if inputs.graphs_in_budget else 0)
     layer = _layer_bytes(model, inputs.tensor_parallel, element)
-    full, sliding = _layers(model, inputs.pipeline_parallel)
     if sliding and not inputs.hybrid_kv_cache:
         full, sliding = full + sliding, 0
     page = block * layer
@@ -288,9 +288,23 @@ def version_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split("."))
 
 
+ONLINE_FP8 = ("fp8", "fbgemm_fp8", "ptpc_fp8")
+
+
+def loaded_model(model: Mapping, quantization: str | None) -> Mapping:
+    """The facts as vLLM loads them: --quantization fp8 on a 16-bit checkpoint stores its linear layers in
+    one byte each at load (embeddings and norms stay 16-bit), halving most of the weights."""
+    if quantization not in ONLINE_FP8 or model.get("weightDtype") not in ("bf16", "fp16"):
+        return model
+    embeddings = int(model["vocabSize"]) * int(model["hiddenSize"]) * 2
+    linear = float(model["parametersB"]) * 1e9 - embeddings
+    return {**model, "weightsGiB": round((linear + embeddings * 2) / GiB, 1)}
+
+
 def release_inputs(rendered: harness.Rendered, workload: Serving, model: Mapping, gpu: Mapping) -> Inputs:
     container = workload.container
     given = flags(container.get("args") or [])
+    model = loaded_model(model, str(given.get("--quantization") or given.get("-q") or "") or None)
 
     def number(name: str, default):
         value = given.get(name)

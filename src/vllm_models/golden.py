@@ -72,13 +72,16 @@ def drift_message(target: Target, expected: str, actual: str) -> str:
             + diff_excerpt(expected, actual, expected_label=label, actual_label=f"render of {target.id}"))
 
 
-def write(root: Path = GOLDEN_DIR) -> tuple[list[str], list[str], int]:
-    """Render every target into `root`, delete golden files no target has; (written, removed, total)."""
-    wanted = {f"{target.id}.yaml": target.render().manifest for target in targets()}
+def write(root: Path = GOLDEN_DIR, *, environments: set[str] | None = None) -> tuple[list[str], list[str], int]:
+    """Render every target into `root` (only the releases of `environments` when given, as the CLI does after
+    new-model, promote or upgrade), delete golden files of those scopes no target has; (written, removed, total)."""
+    chosen = [t for t in targets() if environments is None or t.id.split("/")[0] in environments]
+    wanted = {f"{target.id}.yaml": target.render().manifest for target in chosen}
+    scopes = None if environments is None else {f"{env}/" for env in environments}
     removed = []
     for path in sorted(root.rglob("*.yaml")) if root.exists() else []:
         relative = str(path.relative_to(root))
-        if relative not in wanted:
+        if relative not in wanted and (scopes is None or relative.startswith(tuple(scopes))):
             path.unlink()
             removed.append(relative)
     written = []

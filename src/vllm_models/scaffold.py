@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from . import capacity, ports, toolchain, yamledit
+from . import capacity, fit, golden, modelfacts, ports, toolchain, yamledit
 from . import render as harness
 from .yamledit import Edits
 
@@ -62,13 +62,15 @@ class Request:
     name: str
     env: str
     shape: str
-    params_b: int
+    params_b: int | None = None  # None: from the model facts (--hf-config, or environments/models.yaml)
     category: str | None = None
     model_path: str | None = None
     served_name: str | None = None
     tp: int | None = None
     architecture: str | None = None
     tool_call_parser: str | None = None
+    hf_config: Path | None = None
+    quantization: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +85,8 @@ class Plan:
     gpus: int
     values: dict
     notes: tuple[str, ...]
+    checkpoint: str = ""
+    new_facts: dict | None = None  # the environments/models.yaml entry --hf-config adds
 
 
 @functools.lru_cache(maxsize=None)
@@ -112,7 +116,51 @@ def quantity_times(quantity: str, factor: Decimal) -> str:
 
 
 
-def validate(req: Request) -> tuple[Shape, str, int, str]:
+def model_facts(req: Request) -> tuple[str, dict | None, dict | None]:
+    """(checkpoint, its facts, the facts --hf-config adds) for the request; Refusal without a model path."""
+    if not req.model_path:
+        raise Refusal("pass --model-path: the checkpoint's directory under the models mount, e.g. "
+                      "/models/meta-llama/Llama-3.3-70B-Instruct-FP8 (its part below /models is the checkpoint's id "
+                      "in environments/models.yaml)")
+    mount = "/models/"
+    if not req.model_path.startswith(mount) or req.model_path.rstrip("/") == mount.rstrip("/"):
+        raise Refusal(f"--model-path {req.model_path} is not a directory below {mount} (storage.mountPath), where "
+                      f"storage.type hostPath mounts the host's models; e.g. /models/Qwen/Qwen3-32B-FP8")
+    checkpoint = req.model_path[len(mount):].rstrip("/")
+    known = fit.models().get(checkpoint)
+    if req.hf_config is None:
+        return checkpoint, known, None
+    if known is not None:
+        raise Refusal(f"{fit.MODELS_FILE} already has facts for {checkpoint}; drop --hf-config (they are used) or "
+                      f"edit that entry")
+    try:
+        entry = modelfacts.facts(modelfacts.read_config(req.hf_config), label=str(req.hf_config),
+                                 source=f"config.json of {checkpoint} ({req.hf_config.name}, via vllm-models new-model)")
+    except modelfacts.FactsRefused as error:
+        raise Refusal(f"--hf-config {req.hf_config}: {error}") from None
+    return checkpoint, entry, entry
+
+
+def smallest_fitting_gpus(env: str, entry: dict, shape: Shape, utilization: Decimal) -> int | None:
+    """The fewest GPUs (of GPU_COUNTS, dividing the attention heads) on which the model fits every GPU
+    product of the environment's node pools, at the shape's utilization."""
+    try:
+        products = sorted({pool.product for pool in fit.node_pools(env)})
+    except fit.FactsError:
+        products = []
+    for gpus in GPU_COUNTS:
+        if int(entry["attentionHeads"]) % gpus or (shape.multi_gpu is True and gpus < 2):
+            continue
+        if products and all(fit.estimate(fit.Inputs(model=entry, usable_gib=float(fit.product(p)["usableGiB"]),
+                                                    utilization=float(utilization), tensor_parallel=gpus,
+                                                    batched_tokens=int(fit.product(p)["batchedTokens"]),
+                                                    max_num_seqs=int(fit.product(p)["maxNumSeqs"]))).fits
+                            for p in products):
+            return gpus
+    return None
+
+
+def validate(req: Request, entry: dict | None = None) -> tuple[Shape, str, int, str]:
     """Shape, category, GPUs, architecture for the request; Refusal on any inconsistency."""
     envs = harness.environments()
     if req.env not in envs:
@@ -126,24 +174,29 @@ def validate(req: Request) -> tuple[Shape, str, int, str]:
         raise Refusal(f"--shape {req.shape} does not fit --category {category}: vision-language models use "
                       f"--shape vision (its --tp and --architecture cover multi-GPU and MoE ones), and "
                       f"--shape vision needs --category vision-language")
+    if req.params_b is None:
+        raise Refusal("pass --params-b (the parameter count in whole billions) or --hf-config (the model's "
+                      "config.json, from which it is derived)")
     if req.params_b < 1:
         raise Refusal(f"--params-b {req.params_b}: the parameter count in whole billions, at least 1")
-    gpus = req.tp or default_gpus(req.params_b)
+    fitting = smallest_fitting_gpus(req.env, entry, shape, Decimal(shape.gpu_memory_utilization)) if entry else None
+    gpus = req.tp or fitting or default_gpus(req.params_b)
     if shape.multi_gpu is True:
         gpus = req.tp or max(2, gpus)
     if shape.multi_gpu is False:
         if req.tp not in (None, 1):
             raise Refusal(f"--shape single-gpu runs on one GPU, not --tp {req.tp}; use --shape multi-gpu --tp {req.tp}")
-        if req.params_b > 40:
-            raise Refusal(f"--shape single-gpu fits models up to 40B on one 80GB GPU (seed: Template 1 for 7B-32B); "
-                          f"a {req.params_b}B model needs --shape multi-gpu (default --tp {default_gpus(req.params_b)})")
+        if req.params_b > 40 or (entry and fitting != 1):
+            needed = f"--tp {fitting}" if fitting else f"--tp {default_gpus(req.params_b)} or more"
+            raise Refusal(f"--shape single-gpu runs on one GPU, and a {req.params_b}B model does not fit one GPU of "
+                          f"{req.env}'s node pools (seed: Template 1 for 7B-32B); use --shape multi-gpu ({needed})")
         gpus = 1
     if gpus not in GPU_COUNTS:
         raise Refusal(f"--tp {gpus}: tensor parallel size must be one of {', '.join(map(str, GPU_COUNTS))} "
                       f"(GPUs of one node; attention heads must divide evenly)")
     if shape.multi_gpu is True and gpus < 2:
         raise Refusal("--shape multi-gpu needs --tp 2 or more; use --shape single-gpu for one GPU")
-    architecture = req.architecture or shape.architecture
+    architecture = req.architecture or ("moe" if entry and entry.get("experts") else shape.architecture)
     if req.shape == "moe" and architecture != "moe":
         raise Refusal("--shape moe is for mixture-of-experts models: drop --architecture dense or pick another shape")
     return shape, category, gpus, architecture
@@ -172,7 +225,10 @@ def image_tag(env: str) -> str:
 
 def build(req: Request) -> Plan:
     """Derive every value and the file text; refuses before anything is written."""
-    shape, category, gpus, architecture = validate(req)
+    checkpoint, entry, new_facts = model_facts(req)
+    if req.params_b is None and entry is not None:
+        req = dataclasses.replace(req, params_b=modelfacts.size_class_parameters(entry))
+    shape, category, gpus, architecture = validate(req, entry)
     found = existing(req.name)
     if found:
         here = [f for f in found if f.startswith(f"environments/{req.env}/")]
@@ -220,15 +276,19 @@ def build(req: Request) -> Plan:
         if utilization > cap:
             notes.append(f"gpuMemoryUtilization {utilization} capped at {cap} for development (sizing.yaml developmentMax)")
             utilization = cap
-    model_path = req.model_path or f"/models/{req.name}"
-    if not req.model_path:
-        notes.append(f"deployment.model defaults to {model_path}; pass --model-path with the directory under the "
-                     f"host's model path (e.g. /models/meta-llama/Llama-3.3-70B-Instruct-FP8)")
+    model_path = req.model_path
+    if entry is None:
+        notes.append(f"{fit.MODELS_FILE} has no facts for {checkpoint}, so the fit check will refuse it: add them "
+                     f"with --hf-config or `vllm-models model-facts {checkpoint} --hf-config config.json`")
+    quantization = req.quantization or (None if entry and entry.get("weightDtype") in ("fp8", "int8", "int4")
+                                        else shape.quantization)
+    if quantization:
+        check_quantization(req.env, quantization)
     parser = req.tool_call_parser or shape.tool_call_parser
     startup = size["startupFailureThreshold"]
 
     blocks = {
-        "quantization": f"  quantization: {shape.quantization}\n" if shape.quantization else "",
+        "quantization": f"  quantization: {quantization}\n" if quantization else "",
         "expert_parallel": "\n  # MoE: expert parallelism\n  enableExpertParallel: true\n  asyncScheduling: true\n"
         if architecture == "moe" else "",
         "function_call": f"\n  # Function calling\n  functionCall: true\n  toolCallParser: \"{parser}\"\n"
@@ -245,7 +305,21 @@ def build(req: Request) -> Plan:
         startup_minutes=f"{Decimal(startup * 5) / 60:.0f}", tool_call_parser=parser or "", sizing_note=note, **blocks)
     text = re.sub(r"\n{3,}", "\n\n", text).rstrip("\n") + "\n"
     return Plan(category, f"environments/{req.env}/{category}/{req.name}.yaml", text, port, port_note, gpus,
-                yaml.safe_load(text), tuple(notes))
+                yaml.safe_load(text), tuple(notes), checkpoint, new_facts)
+
+
+def check_quantization(env: str, method: str) -> None:
+    """--quantization names a method the environment's vLLM version knows (its catalog's choices)."""
+    from . import vllm_args
+
+    tag = image_tag(env)
+    try:
+        known = vllm_args.load_catalog(tag).get("quantization_methods") or []
+    except vllm_args.CatalogMissing as missing:
+        raise Refusal(f"--quantization {method}: {missing}") from None
+    if known and method not in known:
+        raise Refusal(f"--quantization {method} is not a quantization method of vLLM {tag} ({env}'s global.image.tag); "
+                      f"it knows: {', '.join(known)}")
 
 
 
@@ -274,20 +348,30 @@ def build(req: Request) -> Plan:
 
 
 def checked_write(edits: Edits, env: str, release: str, *, allow_over_quota: bool = False):
-    """Write the edits, render `release` in env and check the quota; undo everything on failure.
-    Returns the release's render and the environment's capacity plan with it."""
+    """Write the edits, render `release` in env, check its fit and the quota, and rewrite the environment's
+    golden renders; undo everything on failure. Returns the release's render and the capacity plan."""
     edits.apply()
+    fit.models.cache_clear()
     try:
         renders = harness.installed_renders(env)
         rendered = next((r for r in renders if r.release.name == release), None) or harness.render(harness.release(env, release))
+        try:
+            pools = fit.node_pools(env)
+        except fit.FactsError as error:
+            raise Refusal(f"environment {env}: {error} (nothing was written)") from None
+        unfit = [p for result in fit.release_fit(rendered, pools) for p in result.problems]
+        if unfit and not allow_over_quota:
+            raise Refusal("\n  ".join(unfit) + "\n(nothing was written)")
         plan = capacity.plan(env, renders)
         if plan.problems and not allow_over_quota:
             others = capacity.plan(env, [r for r in renders if r.release.name != release])
             raise Refusal(f"{capacity.shortfall(others, plan, release)} (nothing was written):\n  "
                           + "\n  ".join(plan.problems))
+        golden.write(environments={env})
         return rendered, plan
     except BaseException:
         edits.rollback()
+        fit.models.cache_clear()
         raise
 
 
@@ -297,6 +381,11 @@ def create(req: Request):
     plan = build(req)
     edits = Edits()
     edits.set(plan.file, plan.text)
+    if plan.new_facts is not None:
+        try:
+            edits.set(fit.MODELS_FILE, modelfacts.add(plan.checkpoint, plan.new_facts))
+        except modelfacts.FactsRefused as error:
+            raise Refusal(str(error)) from None
     values_text, warnings = yamledit.enable(req.env, plan.category, req.name)
     edits.set(f"environments/{req.env}/values.yaml", values_text)
     _rendered, capacity_plan = checked_write(edits, req.env, f"llms-v2-{req.name}")
