@@ -30,7 +30,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	@$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	@$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
-	@echo "python: $(VENV) ready"
+	@echo "python: $(VENV) ready" >&2
 
 .PHONY: test
 test: setup ## Run the whole suite: chart, fleet, policies, generated-file drift (pytest -n auto)

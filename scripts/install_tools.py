@@ -58,7 +58,7 @@ def download(artifact: dict, cache: Path) -> Path:
                    "--only-binary=:all:", "--dest", str(cache), f"{spec}=={artifact['version']}"]
     else:
         raise SetupError(f"artifact {describe(artifact)}: unknown registry {artifact['registry']!r} in toolchain.toml")
-    print(f"  downloading {describe(artifact)}", flush=True)
+    print(f"  downloading {describe(artifact)}", file=sys.stderr, flush=True)
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0 or not target.exists():
         raise SetupError(
@@ -154,7 +154,9 @@ def main() -> int:
     except SetupError as error:
         print(f"vllm-models setup: {error}", file=sys.stderr)
         return 2
-    print(f"toolchain: {installed} artifact(s) installed, the rest already up to date ({args.tools_dir / 'bin'})")
+    # stderr: `make render ENV=x > out.yaml` must leave only manifests in out.yaml.
+    print(f"toolchain: {installed} artifact(s) installed, the rest already up to date ({args.tools_dir / 'bin'})",
+          file=sys.stderr)
     return 0
 
 

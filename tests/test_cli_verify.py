@@ -53,6 +53,21 @@ def test_verify_reports_a_broken_model_file_by_file_and_key(tmp_path):
     assert "environments/staging/language/qwen3-32b.yaml" in result.stderr
 
 
+def test_verify_of_one_changed_file_reports_a_port_that_now_differs_between_environments(tmp_path):
+    root = copy_repository(tmp_path)
+    changed = root / "environments/production-jp/language/qwen3-32b.yaml"
+    values = yaml.safe_load(changed.read_text())
+    port = values["service"]["nodePort"]
+    _, listing = run_json(root, "ports", "--env", "production-jp")
+    free = next(p for r in listing["environments"][0]["ranges"] if r["category"] == "language" for p in r["free"])
+    changed.write_text(changed.read_text().replace(f"nodePort: {port}", f"nodePort: {free}"))
+    code, report = run_json(root, "verify", "environments/production-jp/language/qwen3-32b.yaml")
+    assert code == 1, report
+    assert report["checked"] == {"production-jp": ["llms-v2-qwen3-32b"]}, report["checked"]
+    assert any(f"service.nodePort {free} differs from {port}" in f["message"] for f in report["findings"]), \
+        report["findings"]
+
+
 def test_the_pre_commit_hook_runs_verify_on_exactly_the_files_that_feed_renders():
     config = yaml.safe_load((REPOSITORY / ".pre-commit-config.yaml").read_text())
     hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}

@@ -1,0 +1,73 @@
+"""Every workflow the README documents leaves the suite green: run it in a copy, then the fleet tests there.
+
+The commands are read from the README's own code blocks (the lines that start `.venv/bin/vllm-models
+new-model`, `promote` or `upgrade`), so the documentation and this test cannot drift apart. The copy holds
+the repository's files (the pinned tools and the virtual environment are linked, not copied); after the
+workflow, `pytest -m fleet` runs there: the fleet rules, the fit and placement, the golden renders.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vllm_models import toolchain
+
+ROOT = toolchain.ROOT
+COPIED = ("charts", "environments", "policies", "scripts", "src", "tests", "helmfile.yaml.gotmpl", "Makefile",
+          "pyproject.toml", "toolchain.toml", "README.md")
+WORKFLOW = re.compile(r"^\.venv/bin/vllm-models (new-model|promote|upgrade)\b")
+CONFIG = ROOT / "tests" / "fixtures" / "hf_configs" / "llama-3.1-70b-instruct.json"
+
+
+def readme_workflow() -> list[list[str]]:
+    """The README's workflow commands in order, continuation lines joined, comments dropped."""
+    text = (ROOT / "README.md").read_text().replace("\\\n", " ")
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        for line in block.splitlines():
+            line = line.split("  #", 1)[0].strip()
+            if WORKFLOW.match(line):
+                commands.append(shlex.split(line))
+    return commands
+
+
+def copy_of_the_repository(tmp_path: Path) -> Path:
+    root = tmp_path / "copy"
+    root.mkdir()
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(source, root / name)
+    for linked in (".tools", ".venv"):
+        (root / linked).symlink_to(ROOT / linked)
+    shutil.copy2(CONFIG, root / "config.json")  # the README's --hf-config config.json
+    return root
+
+
+def test_the_readme_documents_the_new_model_and_promote_workflow():
+    verbs = [command[1] for command in readme_workflow()]
+    assert verbs[:2] == ["new-model", "promote"], f"README.md workflow commands: {verbs}"
+
+
+@pytest.mark.slow
+def test_each_readme_workflow_leaves_the_fleet_tests_green_in_a_copy(tmp_path):
+    root = copy_of_the_repository(tmp_path)
+    env = dict(os.environ, VLLM_MODELS_ROOT=str(root), PYTHONPATH=str(root / "src"))
+    for command in readme_workflow():
+        result = subprocess.run([sys.executable, "-m", "vllm_models.cli", *command[1:]], cwd=root, env=env,
+                                capture_output=True, text=True)
+        assert result.returncode == 0, (f"README workflow `{shlex.join(command)}` exited {result.returncode}:\n"
+                                        f"{result.stdout}\n{result.stderr}")
+    suite = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "fleet", "-p", "no:cacheprovider", "-x",
+                            "-n", "2"], cwd=root, env=env, capture_output=True, text=True)
+    tail = "\n".join((suite.stdout + suite.stderr).splitlines()[-40:])
+    assert suite.returncode == 0, f"the fleet tests fail in a copy after the README workflow:\n{tail}"
