@@ -183,3 +183,22 @@ def test_a_description_edited_in_values_yaml_reaches_the_schema():
     schema = chart_docs.schema_with_descriptions(json.loads(chart_docs.SCHEMA.read_text()), chart_docs.parse(text))
     assert chart_docs.schema_node(("deployment", "pipelineParallel"), schema)["description"] == \
         "Pipeline parallel size (stages across GPUs)."
+
+
+def test_a_key_new_to_values_yaml_is_declared_in_the_schema_with_the_type_of_its_default():
+    text = chart_docs.VALUES.read_text().replace(
+        "  # -- Pipeline parallel size.\n", "  # -- Speculative tokens per step.\n  speculativeTokens: 4\n"
+                                            "  # -- Pipeline parallel size.\n")
+    schema = chart_docs.schema_with_descriptions(json.loads(chart_docs.SCHEMA.read_text()), chart_docs.parse(text))
+    assert chart_docs.schema_node(("deployment", "speculativeTokens"), schema) == {
+        "type": "integer", "description": "Speculative tokens per step."}
+
+
+@pytest.mark.parametrize("default, kind", [(True, "boolean"), (3, "integer"), (0.5, "number"), ("x", "string"),
+                                           ([], "array")])
+def test_a_new_keys_type_follows_its_default(default, kind):
+    assert chart_docs.inferred(default)["type"] == kind
+
+
+def test_a_new_key_with_a_null_default_is_left_for_a_hand_written_type():
+    assert chart_docs.inferred(None) is None

@@ -154,13 +154,34 @@ def render_readme(current: str) -> str:
     return f"{head}{BEGIN}\n{table()}\n{END}{tail}"
 
 
-def schema_with_descriptions(schema: dict, keys: tuple[Key, ...] | None = None) -> dict:
-    """The schema with each documented key's `description` set from its `# --` comment.
+SCALAR_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
 
-    A key the schema does not declare is left for the tests to report (they name it)."""
+
+def inferred(default: object) -> dict | None:
+    """A schema for a new key from its default: scalars and lists by type; a null default says nothing."""
+    for kind, name in SCALAR_TYPES:
+        if isinstance(default, kind):
+            return {"type": name}
+    if isinstance(default, list):
+        return {"type": "array"}
+    if isinstance(default, dict):
+        return {"type": "object", "additionalProperties": False, "properties": {}}
+    return None
+
+
+def schema_with_descriptions(schema: dict, keys: tuple[Key, ...] | None = None) -> dict:
+    """The schema with each documented key's `description` set from its `# --` comment, and a key new to
+    values.yaml declared with the type of its default (refine enums and limits by hand).
+
+    A key whose default is null cannot be typed from it: the tests report it as undeclared, by name."""
     keys = parse() if keys is None else keys
     for key in walk(keys):
         node = schema_node(key.path, schema)
+        parent = schema_node(key.path[:-1], schema) if len(key.path) > 1 else schema
+        if node is None and parent is not None and "properties" in parent and key.description is not None:
+            node = inferred(key.default)
+            if node is not None:
+                parent["properties"][key.path[-1]] = node
         if key.description is not None and node is not None:
             node["description"] = key.description
     return schema
