@@ -101,8 +101,15 @@ def fleet_rules(env: str, renders: list[harness.Rendered]) -> list[Finding]:
     return [Finding("fleet", env, problem) for problem in fleet.check_environment(env, models)]
 
 
+def alert_rules(env: str, renders: list[harness.Rendered]) -> list[Finding]:
+    """Every PrometheusRule of the environment passes `promtool check rules` (one promtool process)."""
+    from . import alerts
+
+    return [Finding("alerts", env, problem) for problem in alerts.check(env, renders)]
+
+
 RELEASE_CHECKS: list[Callable[[harness.Rendered], list[Finding]]] = [kubernetes_schema, policies, vllm_arguments, metric_names]
-FLEET_CHECKS: list[Callable[[str, list[harness.Rendered]], list[Finding]]] = [fleet_rules]
+FLEET_CHECKS: list[Callable[[str, list[harness.Rendered]], list[Finding]]] = [fleet_rules, alert_rules]
 
 
 def affected(files: Iterable[str | Path]) -> dict[str, set[str] | None]:
