@@ -1,22 +1,30 @@
 # Shared helpers for every policy: what the input is, which objects are pods, and the seeds'
-# tables (data.sizing from charts/vllm-models/sizing.yaml). No deny/warn rules here.
+# tables (data.sizing from charts/vllm-models/sizing.yaml) and rule data (data.rules from
+# charts/vllm-models/rules.yaml). No deny/warn rules here.
 #
 # Rules read manifests only through `objects` (never `input` directly), so a Rego unit test
-# mocks one value (`with data.main.objects as [...]`). `with input as` is avoided on purpose:
-# regopy (rego-cpp), the in-process engine, crashes when a rule calls a built-in under it.
+# mocks one value (`with data.main.objects as [...]`).
 package main
 
-# conftest --combine gives a list of {path, contents}, one entry per YAML document; without
-# --combine each document is the input on its own (cross-object rules then see one object).
-objects := [item.contents | some item in input; is_object(item.contents)] if {
+# vllm_models.policy writes each release as one `List` document whose items are the release's
+# objects, annotated with its environment and release, and runs every release through one
+# `conftest test` (no --combine: results come back per file, one file per release). A user may
+# also run `conftest test --combine <environment>/<release>.yaml` on a rendered release: the input
+# is then a list of {path, contents}, one per document.
+objects := input.items if {
+	input.kind == "List"
+	is_array(input.items)
+} else := [item.contents | some item in input; is_object(item.contents)] if {
 	is_array(input)
 } else := [input] if {
 	is_object(input)
 } else := []
 
-# The release being checked, from the combined input's path `<environment>/<release>.yaml`
-# (the layout vllm_models.policy writes; see policies/README.md).
-target := {"environment": parts[count(parts) - 2], "release": trim_suffix(parts[count(parts) - 1], ".yaml")} if {
+# The release being checked: the List's annotations, or the combined input's path `<environment>/<release>.yaml`.
+target := {"environment": annotations["vllm-models.io/environment"], "release": annotations["vllm-models.io/release"]} if {
+	input.kind == "List"
+	annotations := input.metadata.annotations
+} else := {"environment": parts[count(parts) - 2], "release": trim_suffix(parts[count(parts) - 1], ".yaml")} if {
 	parts := split(input[0].path, "/")
 	count(parts) >= 2
 }

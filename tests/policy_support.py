@@ -1,4 +1,5 @@
-"""pytest plugin (tests/conftest.py: pytest_plugins): list the policy exceptions in force after a run."""
+"""pytest plugin (tests/conftest.py: pytest_plugins): after a run, the policies' unit-test coverage and the
+policy exceptions in force."""
 from __future__ import annotations
 
 from vllm_models import policy
@@ -6,9 +7,13 @@ from vllm_models import render as harness
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    ran = any("test_policies.py" in report.nodeid
-              for reports in terminalreporter.stats.values() for report in reports if hasattr(report, "nodeid"))
-    if not ran:
+    nodeids = [report.nodeid for reports in terminalreporter.stats.values() for report in reports
+               if hasattr(report, "nodeid")]
+    if any("test_rego_units.py" in nodeid for nodeid in nodeids):
+        terminalreporter.section("policy unit tests (opa test --coverage)")
+        terminalreporter.write_line(f"{len(policy.unit_test_results())} Rego unit tests, "
+                                    f"{policy.coverage():.1f}% of the policies' lines covered")
+    if not any("test_policies.py" in nodeid for nodeid in nodeids):
         return
     installed = {(env, rel.name) for env in harness.environments() for rel in harness.releases(env)}
     in_force = [e for e in policy.load_exceptions() if (e["environment"], e["release"]) in installed]

@@ -6,21 +6,14 @@ in force are listed at the end of the run (tests/policy_support.py).
 """
 from __future__ import annotations
 
-import json
-import os
-import concurrent.futures
-import stat
-import sys
-import textwrap
-import threading
-import time
+import subprocess
 import warnings
 
 import pytest
 import yaml
 
 from charts import edited_release, render_chart
-from conftest import rendered_release
+from conftest import installed_releases, rendered_namespace, rendered_release
 from vllm_models import policy
 from vllm_models import render as harness
 
@@ -35,7 +28,12 @@ EVALUATED: dict[tuple[str, str], tuple[policy.Violation, ...]] = {}
 
 
 def violations_of(rendered: harness.Rendered) -> tuple[policy.Violation, ...]:
-    """Each release is evaluated once per worker; its tests run grouped on that worker."""
+    """The whole fleet goes through one conftest process per worker, as verify runs it."""
+    if not EVALUATED:
+        fleet = [rendered_release(rel.environment, rel.name) for rel in installed_releases()]
+        fleet += [rendered_namespace(env) for env in harness.environments()]
+        for each, violations in zip(fleet, policy.evaluate(fleet)):
+            EVALUATED[(each.release.environment, each.release.name)] = tuple(violations)
     key = (rendered.release.environment, rendered.release.name)
     if key not in EVALUATED:
         EVALUATED[key] = tuple(policy.evaluate_release(rendered))
@@ -119,9 +117,8 @@ def test_a_declared_exception_suppresses_exactly_that_rule_for_that_release(tmp_
     assert {v.rule for v in violations if v.excepted} == {"privileged"}
     assert {v.rule for v in violations if not v.excepted} == DROP_CACHE_RULES - {"privileged"}
     assert [str(v) for v in violations if v.excepted] == [
-        "environment development, release llms-v2-qwen3-32b: [privileged] Deployment llms-v2-qwen3-32b container "
-        "vllm: runs privileged; remove securityContext.privileged (dropPageCache.enabled needs it: declare that in "
-        "policies/exceptions.yaml with a reason)"]
+        f"environment development, release llms-v2-qwen3-32b: [privileged] excepted by {exceptions}: seed 003 "
+        f"page-cache drop, measured on a dedicated node"], "conftest reports an excepted rule with its reason"
 
 
 def test_an_exception_without_a_reason_excepts_nothing_and_fails_naming_rule_environment_and_release(tmp_path):
@@ -155,90 +152,48 @@ def test_a_malformed_exceptions_file_is_refused_naming_the_entry_and_the_key(tmp
     assert str(refused.value) == f"{path}: {message}"
 
 
-# --- The conftest path (conftest cannot be installed here: a stand-in checks the contract) --
+# --- The engine: conftest, one process for every release checked ----------------------------
 
-FAKE_CONFTEST = textwrap.dedent("""\
-    #!{python}
-    import json, pathlib, sys
-    args = sys.argv[1:]
-    pathlib.Path({record!r}).write_text(json.dumps({{"args": args, "cwd": str(pathlib.Path.cwd()),
-        "manifest": pathlib.Path(args[-1]).read_text()}}))
-    print(json.dumps([{{"filename": "Combined", "namespace": "main", "successes": 30,
-        "failures": [{{"msg": "[host_namespaces] Deployment x: sets hostPID: true"}}],
-        "warnings": [{{"msg": "[readiness_equals_liveness] Deployment x container vllm: identical"}}],
-        "exceptions": [{{"msg": 'data.main.exception[_][_] == "privileged"'}}]}}]))
-    sys.exit(1)
-""")
+def test_every_release_checked_at_once_costs_one_conftest_process(monkeypatch):
+    renders = [rendered_release("staging", rel.name) for rel in harness.model_releases("staging")]
+    one_by_one = [policy.evaluate_release(rendered) for rendered in renders]
+    calls = []
+    real = subprocess.run
 
-
-def test_with_conftest_on_path_each_release_runs_through_conftest_test_combine(tmp_path, monkeypatch):
-    record = tmp_path / "call.json"
-    binary = tmp_path / "bin" / "conftest"
-    binary.parent.mkdir()
-    binary.write_text(FAKE_CONFTEST.format(python=sys.executable, record=str(record)))
-    binary.chmod(binary.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{binary.parent}{os.pathsep}{os.environ['PATH']}")
-    rendered = rendered_release("staging", "llms-v2-qwen3-32b")
-    exceptions = exceptions_file(tmp_path, exception("privileged", environment="staging"))
-
-    assert policy.engine() == f"conftest ({binary}, subprocess)"
-    violations = policy.evaluate_release(rendered, exceptions=exceptions)
-
-    call = json.loads(record.read_text())
-    data_files = [str(p) for p in policy.DATA_FILES] + [str(exceptions), f"{call['cwd']}/kubernetes.json"]
-    assert call["args"] == ["test", "--combine", "--no-color", "--output", "json", "--namespace", "main",
-                            "--policy", str(policy.POLICY_DIR),
-                            *[arg for path in data_files for arg in ("--data", path)],
-                            "staging/llms-v2-qwen3-32b.yaml"]
-    assert call["manifest"] == rendered.manifest
-    assert [str(v) for v in violations] == [
-        "environment staging, release llms-v2-qwen3-32b: [host_namespaces] Deployment x: sets hostPID: true",
-        "environment staging, release llms-v2-qwen3-32b: [privileged] excepted by " + str(exceptions)
-        + ": seed 003 page-cache drop, measured on a dedicated node",
-        "environment staging, release llms-v2-qwen3-32b: [readiness_equals_liveness] Deployment x container vllm: "
-        "identical",
-    ]
-    assert [(v.severity, v.excepted) for v in violations] == [("deny", False), ("deny", True), ("warn", False)]
+    def counted(command, *args, **kwargs):
+        calls.append(command)
+        return real(command, *args, **kwargs)
+    monkeypatch.setattr(policy.subprocess, "run", counted)
+    together = policy.evaluate(renders)
+    assert len(calls) == 1 and calls[0][:2] == [policy.toolchain.tool("conftest"), "test"], calls
+    assert together == one_by_one, "a release's results depend on what else conftest evaluated with it"
+    assert calls[0][-len(renders):] == [f"staging/{r.release.name}.yaml" for r in renders]
 
 
-def test_without_conftest_the_policies_run_in_process_with_regopy(monkeypatch):
-    monkeypatch.setenv("PATH", "/nonexistent")
-    assert policy.engine().startswith("regopy ")
-    assert policy.engine().endswith("(in-process; conftest is not on PATH)")
+def test_conftest_runs_with_its_own_flags_namespace_data_and_no_combine(monkeypatch):
+    calls = []
+    real = subprocess.run
+    monkeypatch.setattr(policy.subprocess, "run", lambda command, *a, **k: calls.append(command) or real(command, *a, **k))
+    policy.evaluate([rendered_release("development", "llms-v2-qwen3-32b")])
+    [command] = calls
+    assert command[command.index("--namespace") + 1] == "main"
+    assert command[command.index("--policy") + 1] == str(policy.POLICY_DIR)
+    data = [command[i + 1] for i, arg in enumerate(command) if arg == "--data"]
+    assert data[:len(policy.DATA_FILES)] == [str(p) for p in policy.DATA_FILES]
+    assert data[len(policy.DATA_FILES)] == str(policy.EXCEPTIONS_FILE) and data[-1].endswith("kubernetes.json")
+    assert "--combine" not in command, "each release is one List document: results come back per release"
 
 
-def test_threads_evaluating_releases_at_once_never_call_into_regopy_at_the_same_time(monkeypatch):
-    """regopy reaches rego-cpp through ctypes, which releases the GIL, and one interpreter is shared:
-    verify's thread pool once crashed the process with SIGSEGV. Each regopy call here is slowed so
-    that any two threads inside it at once would overlap; none may."""
-    import regopy
+def test_a_release_is_one_kubernetes_list_annotated_with_its_environment_and_release():
+    rendered = rendered_release("development", "llms-v2-qwen3-32b")
+    document = policy.release_document(rendered)
+    assert (document["kind"], document["items"]) == ("List", rendered.documents)
+    assert document["metadata"]["annotations"] == {"vllm-models.io/environment": "development",
+                                                   "vllm-models.io/release": "llms-v2-qwen3-32b"}
 
-    inside, overlaps, guard = [0], [], threading.Lock()
 
-    def exclusive(method):
-        def call(self, *args, **kwargs):
-            with guard:
-                inside[0] += 1
-                if inside[0] > 1:
-                    overlaps.append(method.__name__)
-            time.sleep(0.002)
-            try:
-                return method(self, *args, **kwargs)
-            finally:
-                with guard:
-                    inside[0] -= 1
-        return call
-
-    for name in ("add_data", "add_module", "build", "set_input", "query", "query_bundle"):
-        monkeypatch.setattr(regopy.Interpreter, name, exclusive(getattr(regopy.Interpreter, name)))
-    monkeypatch.setenv("PATH", "/nonexistent")
-    policy._compiled_interpreter.cache_clear()
-    renders = [rendered_release("staging", rel.name) for rel in harness.releases("staging")] * 3
-    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
-        concurrent_results = list(pool.map(policy.evaluate_release, renders))
-    serial_results = [policy.evaluate_release(r) for r in renders]
-    assert not overlaps, f"threads were inside regopy at once in: {sorted(set(overlaps))}"
-    assert concurrent_results == serial_results, "a release's violations depended on what another thread evaluated"
+def test_the_engine_is_the_pinned_conftest():
+    assert policy.engine().startswith(f"conftest ({policy.toolchain.tool('conftest')}")
 
 
 def test_make_policy_prints_each_release_of_the_environment_and_the_engine(capsys):

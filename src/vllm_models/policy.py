@@ -1,32 +1,28 @@
-"""The policy suite: the Rego rules in policies/ over one rendered release at a time.
+"""The policy suite: the Rego rules in policies/, run by conftest over rendered releases.
 
-`evaluate_release(rendered)` runs `conftest test --combine` when `conftest` is on PATH, and
-otherwise evaluates the same policies in-process with regopy (rego-cpp) with conftest's
-semantics: namespace `main`, rules named deny_*/violation_* (fail) and warn_* (warn), one
-combined input per release (a list of {path, contents}, path `<environment>/<release>.yaml`),
-and conftest exceptions (`data.main.exception`) from policies/exceptions.yaml.
+`evaluate(renders)` writes each release as one `List` document (its objects as items, annotated
+with its environment and release) in `<environment>/<release>.yaml` and runs every release through
+ONE `conftest test` process with conftest's own conventions: namespace `main`, rules named
+deny_*/violation_* (fail) and warn_* (warn), data files through `--data` (the seeds' tables, the rule
+data, removed APIs, the exceptions and the target Kubernetes version) and conftest exceptions
+(`data.main.exception`) from policies/exceptions.yaml. conftest reports per file, so each result
+maps back to its environment and release.
 
-regopy quirks this module works around (rego-cpp 1.5.2): at most two `add_data` calls per
-interpreter (so data is merged here and added once), strings in query output are not JSON
-escaped (so messages come back base64-encoded), and it calls rego-cpp through ctypes, which
-releases the GIL, while an interpreter is not thread-safe (verify's thread pool crashed with
-SIGSEGV): every regopy call in the process holds REGO_LOCK.
+The Rego unit tests (policies/*_test.rego) run with `opa test` (one process: each test's outcome
+and the coverage figure). conftest and opa are built by `make setup` (toolchain.toml).
 """
 from __future__ import annotations
 
 import argparse
-import base64
 import dataclasses
 import functools
 import json
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
-from typing import Iterable
+from typing import Sequence
 
 import yaml
 
@@ -36,10 +32,11 @@ from . import toolchain
 POLICY_DIR = toolchain.ROOT / "policies"
 README = POLICY_DIR / "README.md"
 EXCEPTIONS_FILE = POLICY_DIR / "exceptions.yaml"
-DATA_FILES = (toolchain.CHART_DIR / "sizing.yaml", toolchain.CHART_DIR / "rules.yaml", POLICY_DIR / "data" / "removed_apis.yaml")
+DATA_FILES = (toolchain.CHART_DIR / "sizing.yaml", toolchain.CHART_DIR / "rules.yaml",
+              POLICY_DIR / "data" / "removed_apis.yaml")
 NAMESPACE = "main"
 EXCEPTION_KEYS = ("environment", "release", "rule", "reason")
-REGO_LOCK = threading.RLock()
+ENVIRONMENT_ANNOTATION, RELEASE_ANNOTATION = "vllm-models.io/environment", "vllm-models.io/release"
 
 # conftest's own rule-name patterns (policy/engine.go), applied to rule heads.
 RULE_HEAD = re.compile(r"^((deny|violation|warn)(?:_[a-zA-Z0-9]+)+)\s+contains\b", re.M)
@@ -128,159 +125,63 @@ def _label(path: Path) -> str:
         return str(path)
 
 
-def data_document(exceptions: Path = EXCEPTIONS_FILE, kube_version: str | None = None) -> dict:
-    """Everything conftest gets through --data, merged: sizing, removed APIs, exceptions, target version."""
-    merged: dict = {}
-    for path in DATA_FILES:
-        harness.deep_merge(merged, yaml.safe_load(path.read_text()))
-    merged["exceptions"] = load_exceptions(exceptions)
-    merged["kubernetes"] = {"version": kube_version or toolchain.kube_version()}
-    return merged
-
-
 def release_path(rendered: harness.Rendered) -> str:
-    """The input path policies read the environment and release from (see policies/lib.rego `target`)."""
-    return f"{rendered.release.environment}/{rendered.release.name}.yaml"
+    """Where the release's List is written for conftest: `<environment>/<release>.yaml`."""
+    return f"{rendered.release.environment or 'chart'}/{rendered.release.name}.yaml"
 
 
-def release_input(rendered: harness.Rendered) -> list[dict]:
-    """conftest --combine's input for one rendered release: one {path, contents} per document."""
-    path = release_path(rendered)
-    return [{"path": path, "contents": document} for document in rendered.documents]
-
-
-def conftest_binary() -> str | None:
-    return shutil.which("conftest")
+def release_document(rendered: harness.Rendered) -> dict:
+    """The release as one Kubernetes List, annotated with what the policies read as `target`."""
+    rel = rendered.release
+    return {"apiVersion": "v1", "kind": "List",
+            "metadata": {"annotations": {ENVIRONMENT_ANNOTATION: rel.environment, RELEASE_ANNOTATION: rel.name}},
+            "items": rendered.documents}
 
 
 def engine() -> str:
-    """Which engine evaluate_release uses in this process."""
-    binary = conftest_binary()
-    if binary:
-        return f"conftest ({binary}, subprocess)"
-    import regopy
-
-    with REGO_LOCK:
-        version = regopy.rego_version()
-    return f"regopy {version} (in-process; conftest is not on PATH)"
+    return f"conftest ({toolchain.tool('conftest')}, one process for every release checked)"
 
 
 def evaluate_release(rendered: harness.Rendered, *, exceptions: Path = EXCEPTIONS_FILE) -> list[Violation]:
     """Every deny and warn result of every policy for one rendered release, exceptions marked."""
-    binary = conftest_binary()
-    if binary:
-        return _conftest(binary, rendered, exceptions)
-    results = _interpreter(str(exceptions), toolchain.kube_version()).evaluate(release_input(rendered))
-    excepted = set(results.pop("exception"))
-    rel = rendered.release
-    violations = []
-    for name, messages in results.items():
-        for message in messages:
-            violations.append(Violation(rel.environment, rel.name, rule_id(name), severity(name),
-                                        _strip_id(message), rule_id(name) in excepted))
-    return sorted(violations, key=lambda v: (v.rule, v.message))
+    return evaluate([rendered], exceptions=exceptions)[0]
 
 
-def _strip_id(message: str) -> str:
-    match = MESSAGE.match(message)
-    return match.group(2) if match else message
-
-
-class Interpreter:
-    """One compiled regopy interpreter: data and modules added once, the release query built once."""
-
-    def __init__(self, data: dict, modules: Iterable[Path]):
-        import regopy
-
-        with REGO_LOCK:
-            self._rego = regopy.Interpreter()
-            self._rego.add_data(data)
-            for path in modules:
-                try:
-                    self._rego.add_module(path.name, path.read_text())
-                except regopy.RegoError as error:
-                    raise PolicyError(f"{_label(path)} does not compile:\n{error}") from error
-
-    def query(self, text: str) -> dict:
-        """Bindings of an ad-hoc query (compiled anew each time)."""
-        with REGO_LOCK:
-            return self._bindings(self._rego.query(text), text)
-
-    def _bindings(self, output, text: str) -> dict:
-        if not output.results:
-            raise PolicyError(f"Rego query failed: {text}\n{output}")
-        return output.results[0].bindings
-
-
-class ReleaseEvaluator(Interpreter):
-    """The policies compiled once into a bundle that every release is run through."""
-
-    def __init__(self, data: dict, modules: Iterable[Path]):
-        super().__init__(data, modules)
-        fields = [f'"{name}": [base64.encode(m) | some m in data.{NAMESPACE}.{name}]' for name in rule_names()]
-        fields.append(f'"exception": [base64.encode(r) | some rules in data.{NAMESPACE}.exception; some r in rules]')
-        self._query = "result := {" + ", ".join(fields) + "}"
-        with REGO_LOCK:
-            self._bundle = self._rego.build(self._query)
-            if not self._bundle.ok():
-                raise PolicyError(f"the policies in {_label(POLICY_DIR)} do not build into a bundle")
-
-    def evaluate(self, document) -> dict[str, list[str]]:
-        with REGO_LOCK:  # set_input and query_bundle are two calls on one shared interpreter
-            self._rego.set_input(document)
-            result = self._bindings(self._rego.query_bundle(self._bundle), "the release query")["result"]
-        return {name: [base64.b64decode(m).decode() for m in messages] for name, messages in result.items()}
-
-
-def _interpreter(exceptions: str, kube_version: str) -> ReleaseEvaluator:
-    with REGO_LOCK:  # threads asking at once get the one interpreter, compiled once
-        return _compiled_interpreter(exceptions, kube_version)
-
-
-@functools.lru_cache(maxsize=None)
-def _compiled_interpreter(exceptions: str, kube_version: str) -> ReleaseEvaluator:
-    return ReleaseEvaluator(data_document(Path(exceptions), kube_version), policy_files())
-
-
-@functools.lru_cache(maxsize=None)
-def unit_test_interpreter() -> Interpreter:
-    """Rules and unit tests with the tables only (`conftest verify --data sizing.yaml --data removed_apis.yaml`)."""
-    data: dict = {}
-    for path in DATA_FILES:
-        harness.deep_merge(data, yaml.safe_load(path.read_text()))
-    return Interpreter(data, policy_files(tests=True))
-
-
-@functools.lru_cache(maxsize=None)
-def unit_test_results() -> dict[str, bool]:
-    """Every Rego unit test's outcome, from one query: each regopy query compiles every module anew
-    and keeps ~300 MB until the process ends, so tests are never queried one by one."""
-    names = [name for _, name in unit_tests()]
-    query = "result := {" + ", ".join(f'"{n}": count([1 | data.{NAMESPACE}.{n} == true]) == 1' for n in names) + "}"
-    return unit_test_interpreter().query(query)["result"]
-
-
-def _conftest(binary: str, rendered: harness.Rendered, exceptions: Path) -> list[Violation]:
-    """`conftest test --combine` on the release written as <environment>/<release>.yaml."""
-    rel = rendered.release
-    reasons = {e["rule"]: e.get("reason") for e in load_exceptions(exceptions)
-               if e["environment"] == rel.environment and e["release"] == rel.name}
+def evaluate(renders: Sequence[harness.Rendered], *, exceptions: Path = EXCEPTIONS_FILE,
+             kube_version: str | None = None) -> list[list[Violation]]:
+    """Every policy result of each release (in order), from one `conftest test` process."""
+    if not renders:
+        return []
+    entries = load_exceptions(exceptions)
     with tempfile.TemporaryDirectory(prefix="vllm-models-policy-") as tmp:
-        relative = Path(release_path(rendered))
-        (Path(tmp) / relative).parent.mkdir(parents=True)
-        (Path(tmp) / relative).write_text(rendered.manifest)
-        version = Path(tmp) / "kubernetes.json"
-        version.write_text(json.dumps({"kubernetes": {"version": toolchain.kube_version()}}))
-        command = [binary, "test", "--combine", "--no-color", "--output", "json", "--namespace", NAMESPACE,
-                   "--policy", str(POLICY_DIR)]
+        folder = Path(tmp)
+        files = []
+        for rendered in renders:
+            relative = release_path(rendered)
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (folder / relative).write_text(json.dumps(release_document(rendered)))
+            files.append(relative)
+        version = folder / "kubernetes.json"
+        version.write_text(json.dumps({"kubernetes": {"version": kube_version or toolchain.kube_version()}}))
+        command = [toolchain.tool("conftest"), "test", "--no-color", "--output", "json", "--namespace", NAMESPACE,
+                   "--policy", str(POLICY_DIR), "--parser", "json"]
         for path in (*DATA_FILES, exceptions, version):
             command += ["--data", str(path)]
-        command.append(str(relative))
-        result = subprocess.run(command, capture_output=True, text=True, cwd=tmp)
+        result = subprocess.run(command + files, capture_output=True, text=True, cwd=folder)
     if result.returncode not in (0, 1):
-        raise PolicyError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr or result.stdout}")
-    violations = []
-    for check in json.loads(result.stdout):
+        raise PolicyError(f"conftest failed ({result.returncode}) on {len(files)} release(s):\n"
+                          f"{(result.stderr or result.stdout).strip()}\n  command: {' '.join(command)} ...")
+    try:
+        checks = {check["filename"]: check for check in json.loads(result.stdout)}
+    except (ValueError, KeyError):
+        raise PolicyError(f"conftest printed no JSON results:\n{result.stdout}\n{result.stderr}") from None
+    found = []
+    for rendered, relative in zip(renders, files):
+        rel = rendered.release
+        reasons = {e["rule"]: e.get("reason") for e in entries
+                   if e["environment"] == rel.environment and e["release"] == rel.name}
+        check = checks.get(relative) or {}
+        violations = []
         for kind, level in (("failures", "deny"), ("warnings", "warn")):
             for item in check.get(kind) or []:
                 match = MESSAGE.match(item["msg"])
@@ -291,7 +192,39 @@ def _conftest(binary: str, rendered: harness.Rendered, exceptions: Path) -> list
             rule = match.group(1) if match else item["msg"]
             violations.append(Violation(rel.environment, rel.name, rule, "deny",
                                         f"excepted by {_label(exceptions)}: {reasons.get(rule)}", True))
-    return sorted(violations, key=lambda v: (v.rule, v.message))
+        found.append(sorted(violations, key=lambda v: (v.rule, v.message)))
+    return found
+
+
+def _strip_id(message: str) -> str:
+    match = MESSAGE.match(message)
+    return match.group(2) if match else message
+
+
+@functools.lru_cache(maxsize=None)
+def unit_test_results() -> dict[str, str]:
+    """Every Rego unit test's outcome from one `opa test` run: name -> "" when it passed, else why not."""
+    command = [toolchain.tool("opa"), "test", "--format", "json", str(POLICY_DIR), *map(str, DATA_FILES)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=toolchain.ROOT)
+    try:
+        outcomes = json.loads(result.stdout)
+    except ValueError:
+        raise PolicyError(f"opa test printed no JSON results ({result.returncode}):\n{result.stdout}{result.stderr}") \
+            from None
+    return {o["name"]: "" if not (o.get("fail") or o.get("error")) else
+            f"{o['location']['file']}:{o['location']['row']}: " + (json.dumps(o["error"]) if o.get("error") else "failed")
+            for o in outcomes}
+
+
+@functools.lru_cache(maxsize=None)
+def coverage() -> float:
+    """The percentage of policy lines the unit tests cover (`opa test --coverage`)."""
+    command = [toolchain.tool("opa"), "test", "--coverage", "--format", "json", str(POLICY_DIR), *map(str, DATA_FILES)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=toolchain.ROOT)
+    try:
+        return float(json.loads(result.stdout)["coverage"])
+    except (ValueError, KeyError):
+        raise PolicyError(f"opa test --coverage printed no coverage ({result.returncode}):\n{result.stderr}") from None
 
 
 # --- policies/README.md rule table (make generate-policy-docs) ---------------------------
@@ -353,8 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"vllm-models policy: environment {env} installs no release {args.release} (installed: {names})",
                       file=sys.stderr)
                 return 2
-            for rel in selected:
-                violations = evaluate_release(harness.render(rel))
+            for rel, violations in zip(selected, evaluate([harness.render(rel) for rel in selected])):
                 blocking = [v for v in violations if v.severity == "deny" and not v.excepted]
                 failed += len(blocking)
                 print(f"{'FAIL' if blocking else 'ok  '}  {env}/{rel.name}")

@@ -87,12 +87,15 @@ def metric_names(rendered: harness.Rendered) -> list[Finding]:
     return [Finding("metrics", rel.environment, problem, rel.name) for problem in problems]
 
 
-def policies(rendered: harness.Rendered) -> list[Finding]:
-    """The Rego policies (policies/*.rego) over the release's objects; declared exceptions do not fail."""
-    rel = rendered.release
-    return [Finding("policy", rel.environment, str(violation), rel.name)
-            for violation in policy.evaluate_release(rendered)
-            if violation.severity == "deny" and not violation.excepted]
+def policies(renders: list[harness.Rendered]) -> list[Finding]:
+    """The Rego policies (policies/*.rego) over every checked release, in one conftest process;
+    declared exceptions do not fail."""
+    try:
+        results = policy.evaluate(renders)
+    except policy.PolicyError as error:
+        return [Finding("policy", "", str(error))]
+    return [Finding("policy", v.environment, str(v), v.release) for violations in results for v in violations
+            if v.severity == "deny" and not v.excepted]
 
 
 def fleet_rules(env: str, renders: list[harness.Rendered]) -> list[Finding]:
@@ -108,7 +111,8 @@ def alert_rules(env: str, renders: list[harness.Rendered]) -> list[Finding]:
     return [Finding("alerts", env, problem) for problem in alerts.check(env, renders)]
 
 
-RELEASE_CHECKS: list[Callable[[harness.Rendered], list[Finding]]] = [kubernetes_schema, policies, vllm_arguments, metric_names]
+RELEASE_CHECKS: list[Callable[[harness.Rendered], list[Finding]]] = [kubernetes_schema, vllm_arguments, metric_names]
+BATCH_CHECKS: list[Callable[[list[harness.Rendered]], list[Finding]]] = [policies]  # every checked release at once
 FLEET_CHECKS: list[Callable[[str, list[harness.Rendered]], list[Finding]]] = [fleet_rules, alert_rules]
 
 
@@ -163,6 +167,7 @@ def verify(targets: dict[str, set[str] | None]) -> Report:
     """Run every check for the targeted environments/releases; fleet checks see the whole environment."""
     report = Report()
     release_list = release_lists(targets)
+    checked_renders: list[harness.Rendered] = []
     with harness.Workers() as workers:
         for env, names in targets.items():
             bad_files = values_check.check_environment_files(env)
@@ -181,10 +186,13 @@ def verify(targets: dict[str, set[str] | None]) -> Report:
                     renders.append(rendered)
                     if checked:
                         report.checked[env].append(rendered.release.name)
+                        checked_renders.append(rendered)
             report.renders[env] = renders
             if len(renders) == len(releases):  # a failed render already explains itself
                 for check in FLEET_CHECKS:
                     report.findings += check(env, renders)
+    for check in BATCH_CHECKS:
+        report.findings += check(checked_renders)
     if targets:  # one changed file can break a rule between environments (a port that now differs)
         report.findings += [Finding("fleet", "", problem) for problem in fleet.check_across_environments()]
     return report
