@@ -39,6 +39,23 @@ torch_for() {
     echo "${TORCH_VERSION:-${pinned:?$1 names no torch (# torch==X); set TORCH_VERSION}}"
 }
 
+wheelhouse_install() {
+    # wheelhouse_install PIP ARGS...: install ARGS from the wheelhouse alone; only when a
+    # wheel is missing there, fetch ARGS into it (`pip download`, which skips files it
+    # has) and try again. A warm wheelhouse so costs no index round trip at all.
+    local pip="$1"; shift
+    local t=$SECONDS
+    if "$pip" "${PIP_FLAGS[@]}" install --no-index --find-links "$WHEELHOUSE" "$@" 2>/dev/null; then
+        echo "  from the wheelhouse in $((SECONDS - t))s: $*" >&2
+        return
+    fi
+    "$pip" "${PIP_FLAGS[@]}" download --only-binary=:all: "$@" -d "$WHEELHOUSE"
+    echo "  fetched in $((SECONDS - t))s: $*" >&2
+    t=$SECONDS
+    "$pip" "${PIP_FLAGS[@]}" install --no-index --find-links "$WHEELHOUSE" "$@"
+    echo "  installed in $((SECONDS - t))s: $*" >&2
+}
+
 ensure_torch() {
     # ensure_torch X REQS: ${TMPDIR}/vllm-catalog-torch-X holds torch X and its deps.
     local torch="$1" reqs="$2"
@@ -53,13 +70,9 @@ ensure_torch() {
     # The requirements' pins, without hashes, as constraints for torch's own deps.
     local constraints="$TORCH_ENV/constraints.txt"
     sed -n 's/^\([A-Za-z0-9][A-Za-z0-9._-]*==[^ ;\\]*\).*/\1/p' "$reqs" > "$constraints"
-    "$TORCH_ENV/bin/pip" "${PIP_FLAGS[@]}" download --only-binary=:all: -c "$constraints" \
-        "torch==${torch}" -d "$WHEELHOUSE"
-    local fetched=$SECONDS
-    "$TORCH_ENV/bin/pip" "${PIP_FLAGS[@]}" install --no-index --find-links "$WHEELHOUSE" \
-        -c "$constraints" "torch==${torch}"
+    wheelhouse_install "$TORCH_ENV/bin/pip" -c "$constraints" "torch==${torch}"
     echo "torch==${torch}" > "$TORCH_ENV/.complete"
-    echo "torch ${torch}: fetched in $((fetched - start))s, installed in $((SECONDS - fetched))s ($TORCH_ENV)" >&2
+    echo "torch ${torch}: installed in $((SECONDS - start))s ($TORCH_ENV)" >&2
 }
 
 ensure_venv() {
@@ -79,20 +92,14 @@ ensure_venv() {
         local start=$SECONDS
         rm -rf "$venv"
         "$VENV_PYTHON" -m venv "$venv"
-        local pip=("$venv/bin/pip" "${PIP_FLAGS[@]}")
-        # Fetch (a wheel already in the wheelhouse is not fetched again) ...
-        "${pip[@]}" download --only-binary=:all: --no-deps -r "$reqs" -d "$WHEELHOUSE"
-        "${pip[@]}" download --only-binary=:all: --no-deps "vllm==${version}" -d "$WHEELHOUSE"
-        local fetched=$SECONDS
-        # ... then install from the wheelhouse only.
-        "${pip[@]}" install --no-index --find-links "$WHEELHOUSE" --no-deps -r "$reqs"
-        "${pip[@]}" install --no-index --find-links "$WHEELHOUSE" --no-deps "vllm==${version}"
+        wheelhouse_install "$venv/bin/pip" --no-deps -r "$reqs"
+        wheelhouse_install "$venv/bin/pip" --no-deps "vllm==${version}"
         local site
         site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
         "$TORCH_ENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
             > "$site/zz-vllm-catalog-torch.pth"
         echo "$want" > "$venv/.complete"
-        echo "vllm ${version}: fetched in $((fetched - start))s, installed in $((SECONDS - fetched))s ($venv)" >&2
+        echo "vllm ${version}: installed in $((SECONDS - start))s ($venv)" >&2
     fi
     VENV_PY="$venv/bin/python"
 }
