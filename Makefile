@@ -69,7 +69,7 @@ lint-examples: setup ## helm lint --strict the chart with each example values fi
 
 VLLM ?= 0.11.0
 .PHONY: generate-vllm-catalog
-generate-vllm-catalog: ## Regenerate src/vllm_models/data/vllm/v$(VLLM).json from vLLM $(VLLM)'s real parser (throwaway 2.5 GB venv in $$TMPDIR)
+generate-vllm-catalog: ## Regenerate src/vllm_models/data/vllm/v$(VLLM).json from vLLM $(VLLM)'s real parser (throwaway venvs in $$TMPDIR: ~7 GB per torch version, ~2 GB per vLLM)
 	scripts/vllm_catalog/generate.sh $(VLLM)
 
 .PHONY: verify-vllm-args

@@ -9,6 +9,8 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 # shellcheck source=_venv.sh
 source "$HERE/_venv.sh"
 
+# A version without its own pinned light deps gets them from its Requires-Dist first.
+[[ -f "$HERE/requirements-${VERSION}.txt" ]] || "$HERE/lock.sh" "$VERSION"
 ensure_venv "$VERSION"
 start=$SECONDS
 # Run from the venv dir so nothing in the repo shadows an import.

@@ -18,7 +18,7 @@ import platform
 import sys
 from pathlib import Path
 
-from _vllm_cpu import build_parsers, force_cpu_platform
+from _vllm_cpu import FOUND, build_parsers, find, force_cpu_platform, registry_names
 
 GENERATED_BY = "make generate-vllm-catalog VLLM={version}"
 
@@ -102,8 +102,24 @@ def value_type(fn) -> str | None:
     return None
 
 
+def negative_options(action) -> set[str]:
+    """Spellings of a boolean flag that turn it off: --no-x (BooleanOptionalAction);
+    also --disable-x for --enable-x and back (vLLM's EnableDisableAction, >= 0.33)."""
+    if hasattr(action, "negative_option_strings"):
+        return set(action.negative_option_strings)
+    if isinstance(action, argparse.BooleanOptionalAction):
+        return {o for o in action.option_strings if o.startswith("--no-")}
+    return set()
+
+
 def describe_flags(parser, deprecated_actions) -> tuple[dict, dict | None]:
+    """Every option string the parser accepts. vLLM >= 0.33 registers some that
+    its help hides (--no-enable-x beside --enable-x/--disable-x): they are in
+    parser._option_string_actions but not in action.option_strings."""
     flags, positional = {}, None
+    accepted: dict[int, list[str]] = {}
+    for option, action in parser._option_string_actions.items():
+        accepted.setdefault(id(action), []).append(option)
     for action in parser._actions:
         nargs = action.nargs
         if not action.option_strings:
@@ -129,18 +145,29 @@ def describe_flags(parser, deprecated_actions) -> tuple[dict, dict | None]:
             "json_mode": mode,
             "json_object": json_object(action.type, mode),
             "type": value_type(action.type),
-            "action": type(action).__name__,
+            # vLLM 0.33's EnableDisableAction (--enable-x/--disable-x) is a
+            # BooleanOptionalAction: named so, consumers treat it as one;
+            # action_class keeps the real name, negative/hidden say more.
+            "action": ("BooleanOptionalAction" if isinstance(action, argparse.BooleanOptionalAction)
+                       else type(action).__name__),
+            "action_class": type(action).__name__,
             "deprecated": deprecated,
         }
-        for option in action.option_strings:
-            flags[option] = entry
+        negative = negative_options(action)
+        for option in accepted.get(id(action), action.option_strings):
+            flags[option] = {**entry, "negative": option in negative,
+                             "hidden": option not in action.option_strings}
     return dict(sorted(flags.items())), positional
 
 
 def tool_call_parsers() -> list[str]:
-    from vllm.entrypoints.openai import tool_parsers
+    """Names --tool-call-parser accepts: eager and (>= 0.13) lazily registered ones."""
+    return registry_names(find("ToolParserManager"), "tool_parsers")
 
-    return sorted(tool_parsers.ToolParserManager.tool_parsers)
+
+def reasoning_parsers() -> list[str]:
+    """Names --reasoning-parser accepts (argparse choices up to 0.11; the registry after)."""
+    return registry_names(find("ReasoningParserManager"), "reasoning_parsers")
 
 
 def quantization_methods() -> list[str]:
@@ -151,10 +178,22 @@ def quantization_methods() -> list[str]:
 
 
 def attention_backends() -> list[str]:
-    """Names VLLM_ATTENTION_BACKEND may take (an env var, not a flag)."""
-    from vllm.platforms.interface import _Backend
+    """Attention backend names: VLLM_ATTENTION_BACKEND (an env var up to 0.14) or
+    --attention-backend takes them. The enum moved: vllm.platforms.interface._Backend
+    (<= 0.12), vllm.attention.backends.registry (0.11.1-0.13),
+    vllm.v1.attention.backends.registry (>= 0.14)."""
+    import importlib
 
-    return sorted(_Backend.__members__)
+    for module, name in (("vllm.v1.attention.backends.registry", "AttentionBackendEnum"),
+                         ("vllm.attention.backends.registry", "AttentionBackendEnum"),
+                         ("vllm.platforms.interface", "_Backend")):
+        try:
+            enum = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        FOUND["attention_backends"] = f"{module}.{name}"
+        return sorted(enum.__members__)
+    raise ImportError("no attention backend enum found")
 
 
 def env_vars() -> list[str]:
@@ -163,19 +202,93 @@ def env_vars() -> list[str]:
     return sorted(vllm.envs.environment_variables)
 
 
-def serve_rejects_model_flag(top) -> bool:
-    """`vllm serve --model X` raises ValueError in some versions."""
+def probe_model_flag(top) -> dict:
+    """What `vllm serve --model X` does: ValueError up to 0.11.0; from 0.11.1 the
+    parser moves X to the positional model and logs a deprecation warning."""
     import contextlib
     import io
+    import logging
 
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    logger = logging.getLogger("vllm")
+    handler, old_level = Keep(level=logging.WARNING), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
     try:
         with contextlib.redirect_stderr(io.StringIO()):
-            top.parse_args(["serve", "--model", "probe/model"])
+            ns = top.parse_args(["serve", "--model", "probe/model"])
     except ValueError as exc:
-        return "--model" in str(exc)
+        return {"accepted": False, "message": str(exc)}
     except SystemExit:
-        return False
-    return False
+        return {"accepted": False, "message": "argparse error"}
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    warning = next((r for r in records if "--model" in r), None)
+    return {"accepted": True, "model_tag": getattr(ns, "model_tag", None),
+            "deprecated": warning is not None, "message": warning}
+
+
+def json_safe(value):
+    """A flag default as JSON: plain values as they are, anything else as repr."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)) and all(v is None or isinstance(v, (bool, int, float, str)) for v in value):
+        return list(value)
+    if isinstance(value, dict) and not value:
+        return {}
+    return repr(value)
+
+
+def flag_facts(parser, flags: dict) -> dict:
+    """Facts the chart needs per version, read off the real parser."""
+    by_option = {opt: action for action in parser._actions for opt in action.option_strings}
+
+    def about(flag):
+        action = by_option.get(flag)
+        if action is None:
+            return {"exists": False}
+        return {"exists": True, "default": json_safe(action.default),
+                "help": " ".join((action.help or "").split()) or None}
+
+    multi_node = ["--nnodes", "--node-rank", "--master-addr", "--master-port", "--headless"]
+    data_parallel = sorted(f for f in flags if f.startswith("--data-parallel-"))
+    offload = ["--kv-offloading-size", "--kv-offloading-backend"]
+    return {
+        "shutdown_timeout": about("--shutdown-timeout"),
+        "reasoning_parser_flag": about("--reasoning-parser"),
+        "multi_node": {f: f in flags for f in multi_node} | {"data_parallel_flags": data_parallel},
+        "kv_offloading": {
+            "flags": {f: about(f) | ({"choices": flags[f]["choices"]} if f in flags else {}) for f in offload},
+            "connectors": kv_connectors(),
+        },
+    }
+
+
+def kv_connectors() -> list[str] | None:
+    """Names --kv-transfer-config's kv_connector takes (KVConnectorFactory's registry)."""
+    try:
+        from vllm.distributed.kv_transfer.kv_connector.factory import KVConnectorFactory
+    except Exception:  # noqa: BLE001 - the factory's imports vary; a missing list is not fatal
+        return None
+    return sorted(getattr(KVConnectorFactory, "_registry", {}) or {})
+
+
+def deprecations(parser, deprecated_actions) -> dict:
+    """Every deprecated flag with the reason vLLM gives (its help text)."""
+    found = {}
+    for action in parser._actions:
+        help_text = action.help if isinstance(action.help, str) else ""
+        if (action in deprecated_actions or getattr(action, "deprecated", False)
+                or "deprecated" in help_text.lower()):
+            for option in action.option_strings:
+                found[option] = " ".join(help_text.split()) or None
+    return dict(sorted(found.items()))
 
 
 # ---------------------------------------------------------------- metrics ---
@@ -285,14 +398,15 @@ def main() -> int:
 
     force_cpu_platform()
     import torch
+    import transformers
     import vllm
-    from vllm.utils import FlexibleArgumentParser
 
     top, parser = build_parsers()
-    deprecated_actions = set(getattr(FlexibleArgumentParser, "_deprecated", set()))
+    deprecated_actions = set(getattr(find("FlexibleArgumentParser"), "_deprecated", set()))
     flags, positional = describe_flags(parser, deprecated_actions)
     metrics, dropped_v0 = scan_metrics(Path(vllm.__file__).parent)
     version = vllm.__version__
+    model_flag = probe_model_flag(top)
 
     catalog = {
         "provenance": {
@@ -301,7 +415,7 @@ def main() -> int:
             "python_version": platform.python_version(),
             "generated_by": GENERATED_BY.format(version=version),
             "generated_on": datetime.date.today().isoformat(),
-            "parser": "vllm.entrypoints.openai.cli_args.make_arg_parser on a `serve` "
+            "parser": f"{FOUND['make_arg_parser']} on a `serve` "
                       "subparser, platform forced to CpuPlatform",
             "flag_count": sum(1 for f in flags if f.startswith("--")),
             "metrics_engine": "v1",
@@ -312,7 +426,7 @@ def main() -> int:
                             "with --show-hidden-metrics-for-version.",
             "metrics_dropped_v0_only": dropped_v0,
         },
-        "serve_rejects_model_flag": serve_rejects_model_flag(top),
+        "serve_rejects_model_flag": not model_flag["accepted"],
         "positional": positional,
         "flags": flags,
         "tool_call_parsers": tool_call_parsers(),
@@ -320,7 +434,17 @@ def main() -> int:
         "attention_backends": attention_backends(),
         "env_vars": env_vars(),
         "metrics": metrics,
+        # Added for the chart's newer features; older consumers ignore them.
+        "serve_model_flag": model_flag,
+        "reasoning_parsers": reasoning_parsers(),
+        "deprecations": deprecations(parser, deprecated_actions),
+        "flag_defaults": {f: json_safe(a.default) for a in parser._actions for f in a.option_strings
+                          if f.startswith("--")},
+        **flag_facts(parser, flags),
     }
+    catalog["flag_defaults"] = dict(sorted(catalog["flag_defaults"].items()))
+    catalog["provenance"]["transformers_version"] = transformers.__version__
+    catalog["provenance"]["imports"] = dict(sorted(FOUND.items()))
     opts.out.parent.mkdir(parents=True, exist_ok=True)
     opts.out.write_text(json.dumps(catalog, indent=1, sort_keys=False) + "\n", encoding="utf-8")
     print(f"wrote {opts.out}: {catalog['provenance']['flag_count']} --flags, "

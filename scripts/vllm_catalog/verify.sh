@@ -11,6 +11,8 @@ ARGS_JSON="$(cd "$(dirname "$ARGS_JSON")" && pwd)/$(basename "$ARGS_JSON")"
 # shellcheck source=_venv.sh
 source "$HERE/_venv.sh"
 
+# A version without its own pinned light deps gets them from its Requires-Dist first.
+[[ -f "$HERE/requirements-${VERSION}.txt" ]] || "$HERE/lock.sh" "$VERSION"
 ensure_venv "$VERSION"
 cd "$(dirname "$VENV_PY")"
 exec "$VENV_PY" "$HERE/verify_args.py" "$ARGS_JSON"

@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from _vllm_cpu import build_parsers
+from _vllm_cpu import build_parsers, find, registry_names
 
 
 def strip_command(args: list[str]) -> list[str]:
@@ -32,22 +32,21 @@ def strip_command(args: list[str]) -> list[str]:
 
 def startup_checks(ns) -> None:
     """What vLLM checks at server startup, before it touches the model."""
-    from vllm.entrypoints.openai.cli_args import validate_parsed_serve_args
-    from vllm.entrypoints.openai.tool_parsers import ToolParserManager
     from vllm.model_executor.layers.quantization import QUANTIZATION_METHODS
-    from vllm.reasoning import ReasoningParserManager
 
-    validate_parsed_serve_args(ns)
+    find("validate_parsed_serve_args")(ns)
     # Mirrors api_server.validate_api_server_args, which we cannot import
-    # without the server's runtime deps.
-    tool_parsers = ToolParserManager.tool_parsers
+    # without the server's runtime deps. Newer vLLMs register most parsers
+    # lazily (name -> module), so both registries count.
+    tool_parsers = registry_names(find("ToolParserManager"), "tool_parsers")
+    reasoning_parsers = registry_names(find("ReasoningParserManager"), "reasoning_parsers")
     if ns.enable_auto_tool_choice and not getattr(ns, "tool_parser_plugin", None) \
             and ns.tool_call_parser not in tool_parsers:
         raise KeyError(f"invalid tool call parser: {ns.tool_call_parser} "
                        f"(chose from {{ {','.join(tool_parsers)} }})")
     structured = getattr(ns, "structured_outputs_config", None)
     reasoning = getattr(ns, "reasoning_parser", None) or getattr(structured, "reasoning_parser", None)
-    if reasoning and reasoning not in ReasoningParserManager.reasoning_parsers:
+    if reasoning and reasoning not in reasoning_parsers:
         raise KeyError(f"invalid reasoning parser: {reasoning}")
     if ns.quantization and ns.quantization not in QUANTIZATION_METHODS:
         raise ValueError(f"Unknown quantization method: {ns.quantization}. "
