@@ -9,6 +9,7 @@ import json
 import re
 
 import pytest
+import yaml
 
 from charts import render_chart
 from vllm_models import chart_examples, toolchain, vllm_args
@@ -68,7 +69,11 @@ def test_each_examples_arguments_are_accepted_by_the_vllm_of_its_image_tag(name)
 
 # Flags some catalogued version lacks, with the version the chart requires before it emits them
 # (the refusal below that version is a case in tests/test_bad_values.py).
-VERSION_GATED = {"--mm-processor-cache-type": "v0.11.0"}
+# Native multi-node flags exist from rules.yaml vllm.nativeMultiNode (the chart passes them only from
+# there on, else it launches with Ray); -n and -r are --nnodes' and --node-rank's short forms.
+NATIVE_FROM = "v" + yaml.safe_load((toolchain.CHART_DIR / "rules.yaml").read_text())["rules"]["vllm"]["nativeMultiNode"]["from"]
+VERSION_GATED = {"--mm-processor-cache-type": "v0.11.0",
+                 **{flag: NATIVE_FROM for flag in ("--nnodes", "-n", "--node-rank", "-r", "--master-addr")}}
 
 
 def release(tag: str) -> tuple[int, ...]:
