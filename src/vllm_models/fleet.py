@@ -70,6 +70,8 @@ def owned_selectors(rendered: harness.Rendered) -> list[tuple[str, str, dict]]:
         name = doc.get("metadata", {}).get("name", "")
         if kind in ("Deployment", "PodDisruptionBudget") and "selector" in spec:
             found.append((kind, name, spec["selector"] or {}))
+        elif kind == "LeaderWorkerSet":  # its StatefulSets select the pods by the set's name label
+            found.append((kind, name, {"matchLabels": {harness.LWS_NAME_LABEL: name}}))
         elif kind == "Service" and spec.get("selector"):
             found.append((kind, name, {"matchLabels": spec["selector"]}))
         elif kind == "NetworkPolicy" and "podSelector" in spec:
@@ -78,7 +80,8 @@ def owned_selectors(rendered: harness.Rendered) -> list[tuple[str, str, dict]]:
 
 
 def pod_labels(rendered: harness.Rendered) -> list[dict]:
-    return [doc["spec"]["template"]["metadata"].get("labels") or {} for doc in rendered.objects("Deployment")]
+    """The labels every kind of pod of the release carries as it runs (a group's leader and workers included)."""
+    return [pod.labels for workload in rendered.workloads() for pod in workload.templates]
 
 
 def selector_matches(selector: Mapping, labels: Mapping) -> bool:
@@ -233,11 +236,11 @@ def pod_security(renders: Sequence[harness.Rendered], namespace: harness.Rendere
         return []
     problems = []
     for rendered in renders:
-        deployment = rendered.one("Deployment")
-        violations = baseline_violations(deployment["spec"]["template"]["spec"])
+        workload = rendered.workload()
+        violations = list(dict.fromkeys(v for pod in workload.templates for v in baseline_violations(pod.spec)))
         if violations:
             problems.append(
-                f"{where(rendered)}: Deployment {deployment['metadata']['name']} has {'; '.join(violations)}, which "
+                f"{where(rendered)}: {workload.kind} {workload.name} has {'; '.join(violations)}, which "
                 f"Pod Security {level} refuses, and namespace {namespace.one('Namespace')['metadata']['name']} "
                 f"enforces {level} ({environment_file(env)} namespace.podSecurity.enforce): the API server would "
                 f"reject every pod; set namespace.podSecurity.enforce: privileged, or move the model off "
@@ -251,10 +254,11 @@ def priority_classes(renders: Sequence[harness.Rendered], namespace: harness.Ren
     defined = sorted(doc["metadata"]["name"] for doc in namespace.objects("PriorityClass"))
     problems = []
     for rendered in renders:
-        deployment = rendered.one("Deployment")
-        name = deployment["spec"]["template"]["spec"].get("priorityClassName")
-        if name and name not in defined:
-            problems.append(f"{where(rendered)}: Deployment {deployment['metadata']['name']} uses PriorityClass "
+        workload = rendered.workload()
+        for name in dict.fromkeys(pod.spec.get("priorityClassName") for pod in workload.templates):
+            if not name or name in defined:
+                continue
+            problems.append(f"{where(rendered)}: {workload.kind} {workload.name} uses PriorityClass "
                             f"{name} ({origin(rendered.release, 'priorityClassName')}), which the llms-namespace "
                             f"release does not create (it creates {', '.join(defined) or 'none'}): the API server "
                             f"would refuse its pods; use one of those or add it to {environment_file(env)} "
