@@ -177,5 +177,10 @@
 {{- with .Values.huggingface.tokenSecret.name -}}
 {{- $env = append $env (dict "name" "HF_TOKEN" "valueFrom" (dict "secretKeyRef" (dict "name" . "key" $.Values.huggingface.tokenSecret.key))) -}}
 {{- end -}}
+{{- if eq (include "vllm-models.downloadEnabled" .) "true" -}}
+{{- /* The weights are on the volume: vLLM must not reach for the Hub (huggingface_hub reads either
+       variable at import time; vLLM then uses the local directory as is). */ -}}
+{{- $env = concat $env (list (dict "name" "HF_HUB_OFFLINE" "value" "1") (dict "name" "TRANSFORMERS_OFFLINE" "value" "1")) -}}
+{{- end -}}
 {{- toYaml (concat $env .Values.extraEnv) -}}
 {{- end -}}

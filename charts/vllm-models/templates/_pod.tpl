@@ -94,6 +94,11 @@ spec:
     - {{- toYaml $constraint | nindent 6 }}
     {{- end }}
   {{- end }}
+  {{- if eq (include "vllm-models.downloadEnabled" .) "true" }}
+  {{- /* Every pod fetches (or finds) the weights before vLLM starts; see files/model-download.sh. */}}
+  initContainers:
+    - {{- include "vllm-models.downloadContainer" . | nindent 6 }}
+  {{- end }}
   containers:
     - name: vllm
       image: "{{ .Values.image.repository }}:{{ include "vllm-models.imageTag" . }}"
@@ -171,7 +176,8 @@ spec:
       {{- if eq .Values.storage.type "hostPath" }}
       hostPath:
         path: {{ $modelPath | quote }}
-        type: Directory
+        {{- /* A node-local cache the download fills may not exist yet. */}}
+        type: {{ eq (include "vllm-models.downloadEnabled" .) "true" | ternary "DirectoryOrCreate" "Directory" }}
       {{- else }}
       persistentVolumeClaim:
         claimName: {{ eq .Values.storage.type "pvc" | ternary (include "vllm-models.fullname" .) .Values.storage.existingClaim | quote }}
@@ -181,5 +187,10 @@ spec:
       emptyDir:
         medium: Memory
         sizeLimit: {{ include "vllm-models.shmSize" . }}
+    {{- if eq (include "vllm-models.downloadEnabled" .) "true" }}
+    - name: download-tmp
+      emptyDir:
+        sizeLimit: 1Gi
+    {{- end }}
 {{- end -}}
 {{- end -}}

@@ -58,6 +58,7 @@
 
 {{- $managedEnv := list "VLLM_LOGGING_LEVEL" "NCCL_DEBUG" "NCCL_CUMEM_ENABLE" "VLLM_ATTENTION_BACKEND" "LMCACHE_LOCAL_CPU" "LMCACHE_MAX_LOCAL_CPU_SIZE" "HF_TOKEN" -}}
 {{- $groupEnv := ternary (list "VLLM_HOST_IP" "NCCL_SOCKET_IFNAME" "GLOO_SOCKET_IFNAME" "NCCL_IB_HCA") list (gt $nodes 1) -}}
+{{- $offlineEnv := ternary (list "HF_HUB_OFFLINE" "TRANSFORMERS_OFFLINE") list (eq (include "vllm-models.downloadEnabled" .) "true") -}}
 {{- $seen := dict -}}
 {{- $secrets := (include "vllm-models.rules" . | fromYaml).secrets -}}
 {{- range .Values.extraEnv -}}
@@ -73,6 +74,9 @@
 {{- end -}}
 {{- if and (hasKey . "value") (or (regexMatch $secrets.namePattern (upper .name)) (regexMatch $secrets.valuePattern (toString .value))) -}}
 {{- fail (printf "vllm-models: extraEnv %s has an inline value that looks like a credential (rules.yaml secrets); secrets go through a Secret: use huggingface.tokenSecret for HF_TOKEN, or valueFrom.secretKeyRef" .name) -}}
+{{- end -}}
+{{- if has .name $offlineEnv -}}
+{{- fail (printf "vllm-models: extraEnv sets %s, which the chart sets to 1 when storage.download.enabled is true (vLLM reads the downloaded copy and must not reach for the Hub); drop it" .name) -}}
 {{- end -}}
 {{- if has .name $groupEnv -}}
 {{- fail (printf "vllm-models: extraEnv sets %s, which the chart sets for a multi-node group (VLLM_HOST_IP from the pod's IP, NCCL_SOCKET_IFNAME and GLOO_SOCKET_IFNAME from multiNode.socketInterface, NCCL_IB_HCA from multiNode.rdma.hca); set that key instead" .name) -}}
@@ -154,6 +158,7 @@
 {{- end -}}
 
 {{- include "vllm-models.validateMultiNode" . -}}
+{{- include "vllm-models.validateStorage" . -}}
 
 {{- $budget := int (include "vllm-models.startupBudgetSeconds" .) -}}
 {{- $grace := int (include "vllm-models.terminationGracePeriodSeconds" .) -}}
@@ -176,7 +181,10 @@
 {{- if le $grace (add (int $d.preStopSleepSeconds) $drain) -}}
 {{- fail (printf "vllm-models: deployment.terminationGracePeriodSeconds (%d) must exceed deployment.preStopSleepSeconds (%v) + vLLM's --shutdown-timeout (%d) = %d s, or vLLM is killed before it can finish in-flight requests; raise the grace period or shorten the pause" $grace $d.preStopSleepSeconds $drain (add (int $d.preStopSleepSeconds) $drain)) -}}
 {{- end -}}
-{{- if and $d.progressDeadlineSeconds (le (int $d.progressDeadlineSeconds) $budget) -}}
+{{- $download := include "vllm-models.downloadSeconds" . | int -}}
+{{- if and $d.progressDeadlineSeconds (gt $download 0) (le (int $d.progressDeadlineSeconds) (add $budget $download)) -}}
+{{- fail (printf "vllm-models: deployment.progressDeadlineSeconds (%v) must exceed the download time limit (%d s, storage.download.timeoutSeconds) + the startup budget (%d s) = %d s, or rollouts are marked failed while the weights download or load" $d.progressDeadlineSeconds $download $budget (add $budget $download)) -}}
+{{- else if and $d.progressDeadlineSeconds (le (int $d.progressDeadlineSeconds) $budget) -}}
 {{- fail (printf "vllm-models: deployment.progressDeadlineSeconds (%v) must exceed the startup budget (%d s), or rollouts are marked failed while the model still loads" $d.progressDeadlineSeconds $budget) -}}
 {{- end -}}
 
@@ -275,6 +283,59 @@
 {{- $strategy := .Values.deployment.updateStrategy -}}
 {{- if and (eq $strategy.type "RollingUpdate") (eq (toString $strategy.rollingUpdate.maxUnavailable) "0") (eq (toString $strategy.rollingUpdate.maxSurge) "0") -}}
 {{- fail "vllm-models: deployment.updateStrategy.rollingUpdate.maxUnavailable and maxSurge are both 0, which LeaderWorkerSet refuses (a rollout could never progress); keep maxSurge 1 (a spare group) or set maxUnavailable 1 and maxSurge 0 (replace groups in place)" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* vllm-models.validateStorage: the claim can serve every pod, and a weights download (storage.download) has what it needs. */}}
+{{- define "vllm-models.validateStorage" -}}
+{{- $s := .Values.storage -}}
+{{- $dl := $s.download -}}
+{{- $nodes := include "vllm-models.nodes" . | int -}}
+{{- $replicas := int .Values.replicaCount -}}
+{{- if .Values.autoscaling.enabled }}{{ $replicas = max $replicas (int .Values.autoscaling.maxReplicas) }}{{ end -}}
+{{- if and .Values.keda .Values.keda.enabled }}{{ $replicas = max $replicas (int .Values.keda.maxReplicas) }}{{ end -}}
+{{- $pods := mul $replicas $nodes -}}
+{{- $downloads := eq (include "vllm-models.downloadEnabled" .) "true" -}}
+{{- if eq $s.type "pvc" -}}
+{{- $modes := $s.pvc.accessModes -}}
+{{- $shared := or (has "ReadWriteMany" $modes) (has "ReadOnlyMany" $modes) -}}
+{{- if and (gt $pods 1) (not $shared) -}}
+{{- fail (printf "vllm-models: storage.pvc.accessModes (%s) attach the claim to one node, but it is shared by %d pods (replicas %d x multiNode.nodes %d); use ReadWriteMany (ReadOnlyMany without storage.download), or storage.type hostPath for a copy on each node" (join ", " $modes) $pods $replicas $nodes) -}}
+{{- end -}}
+{{- if and $downloads (not (or (has "ReadWriteMany" $modes) (has "ReadWriteOnce" $modes) (has "ReadWriteOncePod" $modes))) -}}
+{{- fail (printf "vllm-models: storage.pvc.accessModes (%s) mount the claim read-only, but storage.download writes the weights into it; use ReadWriteMany (or ReadWriteOnce for a single pod)" (join ", " $modes)) -}}
+{{- end -}}
+{{- if and $downloads (gt $pods 1) (not (has "ReadWriteMany" $modes)) -}}
+{{- fail (printf "vllm-models: storage.pvc.accessModes (%s) cannot let %d pods (replicas %d x multiNode.nodes %d) share the weights storage.download writes; use ReadWriteMany, or storage.type hostPath for a copy on each node" (join ", " $modes) $pods $replicas $nodes) -}}
+{{- end -}}
+{{- end -}}
+{{- if $downloads -}}
+{{- if not $dl.source -}}
+{{- fail "vllm-models: storage.download.enabled is true but storage.download.source is empty: name where the weights come from, s3 (storage.download.s3.uri) or huggingface (storage.download.huggingface.repo), or set enabled: false" -}}
+{{- end -}}
+{{- if eq $dl.source "s3" -}}
+{{- if not $dl.s3.uri -}}
+{{- fail "vllm-models: storage.download.s3.uri is required for storage.download.source s3: the model's directory in the bucket, s3://bucket/prefix" -}}
+{{- end -}}
+{{- if not $dl.s3.credentialsSecret.name -}}
+{{- fail (printf "vllm-models: storage.download.s3.credentialsSecret.name is required for storage.download.source s3 (%s): the Secret holding %s and %s, read through secretKeyRef (credentials never go in values); create it and name it here" $dl.s3.uri $dl.s3.credentialsSecret.accessKeyIdKey $dl.s3.credentialsSecret.secretAccessKeyKey) -}}
+{{- end -}}
+{{- else if not $dl.huggingface.repo -}}
+{{- fail "vllm-models: storage.download.huggingface.repo is required for storage.download.source huggingface: the model repository on the Hub, e.g. deepseek-ai/DeepSeek-R1" -}}
+{{- end -}}
+{{- $image := get $dl $dl.source | dig "image" dict -}}
+{{- if and $image.repository (not $image.tag) -}}
+{{- fail (printf "vllm-models: storage.download.%s.image.tag is required with image.repository %s: pin the download image to a release" $dl.source $image.repository) -}}
+{{- end -}}
+{{- $root := trimSuffix "/" $s.mountPath -}}
+{{- $target := trimSuffix "/" .Values.deployment.model -}}
+{{- if not (hasPrefix (printf "%s/" $root) $target) -}}
+{{- fail (printf "vllm-models: deployment.model (%s) must be a directory below storage.mountPath (%s) when storage.download.enabled is true: the weights are downloaded there and vLLM reads them offline; write it as %s/<org>/<model>" .Values.deployment.model $s.mountPath $root) -}}
+{{- end -}}
+{{- $budget := include "vllm-models.startupBudgetSeconds" . | int -}}
+{{- if gt (include "vllm-models.downloadSeconds" . | int) $budget -}}
+{{- fail (printf "vllm-models: storage.download.timeoutSeconds (%v) exceeds the startup budget (%d s, from probes.startup or slowStart.maxStartupSeconds): the download must fit inside it (a group's leader waits for its slowest node); lower it, or raise slowStart.maxStartupSeconds" $dl.timeoutSeconds $budget) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
