@@ -1,4 +1,4 @@
-"""Fleet-wide rules: what no single release can see (names, files, flags, admission, promotion).
+"""Fleet-wide rules: what no single release can see (names, files, flags, admission, delivery, promotion).
 
 Each rule takes releases or renders and returns readable problems, each naming the environment,
 the file, the values key and the fix; `check_fleet()` runs them all on the repository. The tests
@@ -266,6 +266,32 @@ def priority_classes(renders: Sequence[harness.Rendered], namespace: harness.Ren
     return problems
 
 
+# --- Model delivery ------------------------------------------------------------------------------
+
+HF_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+REVISION_KEY = "storage.download.huggingface.revision"
+
+
+def pinned_revisions(releases: Iterable[harness.Release]) -> list[str]:
+    """A production release that downloads from Hugging Face names a commit: a branch or tag (or none, the
+    Hub's `main`) moves after staging tested it, and every restart or new node may fetch other weights."""
+    problems = []
+    for rel in releases:
+        values = rel.values()
+        if not (rel.environment.startswith("production") and harness.lookup(values, "storage.download.enabled") is True
+                and harness.lookup(values, "storage.download.source") == "huggingface"):
+            continue
+        revision = str(harness.lookup(values, REVISION_KEY) or "")
+        if HF_COMMIT.match(revision):
+            continue
+        repo = harness.lookup(values, "storage.download.huggingface.repo") or "the repository"
+        shown = f"{revision!r}, not a commit" if revision else "unset, so the Hub's moving main"
+        problems.append(f"{at(rel)}: {REVISION_KEY} is {shown}; a production environment downloads {repo} only at "
+                        f"a commit (40 hexadecimal characters) so it serves what staging tested: set {REVISION_KEY} "
+                        f"in {rel.model_file} to the commit id (the Hub's \"Files and versions\" history)")
+    return problems
+
+
 # --- Promotion -----------------------------------------------------------------------------------
 
 def production_environments(order: Sequence[str]) -> list[str]:
@@ -356,6 +382,7 @@ def check_environment(env: str, renders: Sequence[harness.Rendered] | None = Non
         *capacity.capacity(renders, namespace),
         *pod_security(renders, namespace),
         *priority_classes(renders, namespace),
+        *pinned_revisions(installed),
     ]
 
 
