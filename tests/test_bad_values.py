@@ -403,6 +403,17 @@ FAIL_CASES = [
          "vllm-models: deployment.extraArgs sets --nnodes, which the chart manages from multiNode.nodes; set that key "
          "instead of passing the flag",
          {"deployment": {"extraArgs": ["--max-num-batched-tokens", "8192"]}}, example="multi-node"),
+    Case("no async scheduling with pipeline parallelism", {"deployment": {"asyncScheduling": True}},
+         "vllm-models: deployment.asyncScheduling is true with deployment.pipelineParallel 2: vLLM refuses async "
+         "scheduling with pipeline parallelism and the pod would crash-loop; set asyncScheduling: false (or "
+         "pipelineParallel: 1)",
+         {"deployment": {"asyncScheduling": False}}, example="multi-node"),
+    Case("no async scheduling on Ray", {"deployment": {"asyncScheduling": True, "tensorParallel": 16, "pipelineParallel": 1}},
+         "vllm-models: deployment.asyncScheduling is true with the Ray launcher (multiNode.launcher): vLLM's async "
+         "scheduling runs only on its own multiprocessing executor; set asyncScheduling: false, or "
+         "multiNode.launcher native (vLLM v0.11.1 or newer)",
+         {"deployment": {"asyncScheduling": True, "tensorParallel": 16, "pipelineParallel": 1},
+          "image": {"tag": "v0.11.1"}}, example="multi-node"),
     # Weights delivery (s3-delivery.yaml, huggingface-delivery.yaml).
     Case("a download names its source", {"storage": {"download": {"enabled": True}}},
          "vllm-models: storage.download.enabled is true but storage.download.source is empty: name where the weights "

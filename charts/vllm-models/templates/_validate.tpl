@@ -86,6 +86,14 @@
 {{- end -}}
 {{- end -}}
 
+{{- /* vLLM's EngineArgs refuse these before the model loads (vllm/engine/arg_utils.py, v0.10.2 to v0.11.x:
+       "Async scheduling is not supported with pipeline-parallel-size > 1"; "async scheduling only
+       supports `mp`, `uni` or `external_launcher` distributed executor backend"). */ -}}
+{{- if and $d.asyncScheduling (gt $pp 1) -}}
+{{- fail (printf "vllm-models: deployment.asyncScheduling is true with deployment.pipelineParallel %d: vLLM refuses async scheduling with pipeline parallelism and the pod would crash-loop; set asyncScheduling: false (or pipelineParallel: 1)" $pp) -}}
+{{- else if and $d.asyncScheduling (eq (include "vllm-models.launcher" .) "ray") -}}
+{{- fail "vllm-models: deployment.asyncScheduling is true with the Ray launcher (multiNode.launcher): vLLM's async scheduling runs only on its own multiprocessing executor; set asyncScheduling: false, or multiNode.launcher native (vLLM v0.11.1 or newer)" -}}
+{{- end -}}
 {{- if and $d.toolCallParser (not $d.functionCall) -}}
 {{- fail "vllm-models: deployment.toolCallParser is set but deployment.functionCall is false; set functionCall: true to enable tool calling, or drop the parser" -}}
 {{- end -}}
