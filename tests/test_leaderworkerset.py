@@ -305,10 +305,14 @@ class TestCheckingTheLeadersVllm:
 
     def test_kubernetes_expands_the_group_variables_before_vllm_reads_them(self):
         rendered = group({"image": {"tag": f"v{NATIVE_FROM}"}})
-        env = verify.kubernetes_env(rendered, rendered.container())
-        args = verify.expand_references(rendered.container()["args"], env)
+        command = verify.serve_command(rendered)
         name = rendered.release.name
-        assert args[-6:] == ["--nnodes", "2", "--node-rank", "0", "--master-addr", f"{name}-0.{name}.llms"], args
+        assert command[:2] == ["vllm", "serve"], command
+        assert command[-6:] == ["--nnodes", "2", "--node-rank", "0", "--master-addr", f"{name}-0.{name}.llms"], command
+
+    def test_the_ray_leader_is_checked_as_the_vllm_serve_it_execs(self):
+        command = verify.serve_command(group())
+        assert command[:3] == ["vllm", "serve", example_values()["deployment"]["model"]], command
 
     def test_an_escaped_or_undefined_reference_stays_as_kubernetes_leaves_it(self):
         assert verify.expand_references(["$$(A)", "$(B)", "x$(A)"], {"A": "1"}) == ["$(A)", "$(B)", "x1"]

@@ -64,18 +64,24 @@ def vllm_arguments(rendered: harness.Rendered) -> list[Finding]:
     container = rendered.container()  # a multi-node group's leader: its workers run the same vLLM, or Ray
     tag = image_version(container)
     try:
-        command = container.get("command", [])
-        # dropPageCache and the Ray leader wrap vLLM in `sh -c '... exec vllm serve "$@"' vllm-serve <args>`:
-        # check what it execs
-        if command[:2] == ["/bin/sh", "-c"] and command[2:3] and command[2].endswith('exec vllm serve "$@"'):
-            command = ["vllm", "serve"]
-        args = expand_references(container.get("args", []), kubernetes_env(rendered, container))
-        problems = vllm_args.check_args(command + args, tag)
+        problems = vllm_args.check_args(serve_command(rendered), tag)
         problems += [problem for env in container.get("env", []) if env["name"] == "VLLM_ATTENTION_BACKEND"
                      for problem in vllm_args.check_attention_backend(env.get("value", ""), tag)]
     except vllm_args.CatalogMissing as missing:
         return [Finding("vllm-args", rel.environment, f"{where}: {missing}", rel.name)]
     return [Finding("vllm-args", rel.environment, f"{where}: {problem.message}", rel.name) for problem in problems]
+
+
+def serve_command(rendered: harness.Rendered) -> list[str]:
+    """The `vllm serve` command line the serving container (a multi-node group's leader) runs, as vLLM sees it.
+
+    dropPageCache and the Ray leader wrap vLLM in `sh -c '... exec vllm serve "$@"' vllm-serve <args>`:
+    this is what it execs; `$(VAR)` references are expanded as Kubernetes does."""
+    container = rendered.container()
+    command = container.get("command", [])
+    if command[:2] == ["/bin/sh", "-c"] and command[2:3] and command[2].endswith('exec vllm serve "$@"'):
+        command = ["vllm", "serve"]
+    return command + expand_references(container.get("args", []), kubernetes_env(rendered, container))
 
 
 def kubernetes_env(rendered: harness.Rendered, container: dict) -> dict[str, str]:
