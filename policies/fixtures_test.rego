@@ -159,3 +159,105 @@ fixture_release := [
 
 # The reference release, as a conftest --combine input would name it.
 fixture_target := {"environment": "test", "release": "llms-v2-demo"}
+
+# A multi-node group as the chart renders it for multiNode.nodes 2 on vLLM v0.11.0 (the Ray
+# launcher): a LeaderWorkerSet whose leader starts the Ray head and vLLM's API server, and whose
+# worker joins the head and serves nothing. 2 pods x 2 GPUs = tensor parallel 2 x pipeline parallel 2.
+fixture_leader_container := {
+	"name": "vllm",
+	"image": "vllm/vllm-openai:v0.11.0",
+	"command": ["/bin/sh", "-c", "bash /vllm-workspace/examples/online_serving/multi-node-serving.sh leader --ray_cluster_size=2 --ray_init_timeout=600 && exec vllm serve \"$@\"", "vllm-serve"],
+	"args": [
+		"/models/demo/Demo-34B-FP8", "--served-model-name", "Demo-34B",
+		"--host", "0.0.0.0", "--port", "8000",
+		"--tensor-parallel-size", "2", "--pipeline-parallel-size", "2", "--gpu-memory-utilization", "0.85",
+		"--distributed-executor-backend", "ray",
+	],
+	"env": [{"name": "VLLM_LOGGING_LEVEL", "value": "INFO"}, {"name": "VLLM_HOST_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+	"ports": [{"name": "http", "containerPort": 8000, "protocol": "TCP"}],
+	"startupProbe": {"httpGet": {"path": "/health", "port": "http"}, "initialDelaySeconds": 0, "periodSeconds": 5, "timeoutSeconds": 5, "failureThreshold": 120},
+	"readinessProbe": {"httpGet": {"path": "/health", "port": "http"}, "initialDelaySeconds": 0, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3},
+	"livenessProbe": {"httpGet": {"path": "/health", "port": "http"}, "initialDelaySeconds": 0, "periodSeconds": 30, "timeoutSeconds": 10, "failureThreshold": 3},
+	"lifecycle": {"preStop": {"exec": {"command": ["sleep", "15"]}}},
+	"resources": {
+		"limits": {"cpu": "16", "memory": "200Gi", "nvidia.com/gpu": 2},
+		"requests": {"cpu": "16", "memory": "200Gi", "nvidia.com/gpu": 2},
+	},
+	"securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": false},
+	"volumeMounts": [{"name": "models", "mountPath": "/models", "readOnly": true}, {"name": "dshm", "mountPath": "/dev/shm"}],
+}
+
+fixture_worker_container := {
+	"name": "vllm",
+	"image": "vllm/vllm-openai:v0.11.0",
+	"command": ["/bin/sh", "-c", "exec bash /vllm-workspace/examples/online_serving/multi-node-serving.sh worker --ray_address=$(LWS_LEADER_ADDRESS)"],
+	"env": [{"name": "VLLM_LOGGING_LEVEL", "value": "INFO"}, {"name": "VLLM_HOST_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+	"lifecycle": {"preStop": {"exec": {"command": ["sleep", "15"]}}},
+	"resources": {
+		"limits": {"cpu": "16", "memory": "200Gi", "nvidia.com/gpu": 2},
+		"requests": {"cpu": "16", "memory": "200Gi", "nvidia.com/gpu": 2},
+	},
+	"securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": false},
+	"volumeMounts": [{"name": "models", "mountPath": "/models", "readOnly": true}, {"name": "dshm", "mountPath": "/dev/shm"}],
+}
+
+fixture_group_pod_spec := {
+	"serviceAccountName": "llms-v2-demo",
+	"automountServiceAccountToken": false,
+	"terminationGracePeriodSeconds": 120,
+	"securityContext": {"runAsNonRoot": false, "seccompProfile": {"type": "RuntimeDefault"}},
+	"tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+	"volumes": [
+		{"name": "models", "hostPath": {"path": "/var/modas-models/fp8_models/", "type": "Directory"}},
+		{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}},
+	],
+}
+
+fixture_lws := {
+	"apiVersion": "leaderworkerset.x-k8s.io/v1",
+	"kind": "LeaderWorkerSet",
+	"metadata": {
+		"name": "llms-v2-demo",
+		"labels": fixture_labels,
+		"annotations": {"vllm-models.io/parameters-billions": "34", "vllm-models.io/served-model-name": "Demo-34B"},
+	},
+	"spec": {
+		"replicas": 1,
+		"startupPolicy": "LeaderCreated",
+		"rolloutStrategy": {"type": "RollingUpdate", "rollingUpdateConfiguration": {"maxUnavailable": 1, "maxSurge": 0}},
+		"networkConfig": {"subdomainPolicy": "Shared"},
+		"leaderWorkerTemplate": {
+			"size": 2,
+			"restartPolicy": "RecreateGroupOnPodRestart",
+			"leaderTemplate": {
+				"metadata": {"labels": fixture_labels, "annotations": {"vllm-models.io/parameters-billions": "34"}},
+				"spec": object.union(fixture_group_pod_spec, {"containers": [fixture_leader_container]}),
+			},
+			"workerTemplate": {
+				"metadata": {"labels": fixture_labels, "annotations": {"vllm-models.io/parameters-billions": "34"}},
+				"spec": object.union(fixture_group_pod_spec, {"containers": [fixture_worker_container]}),
+			},
+		},
+	},
+}
+
+fixture_group_service := {
+	"apiVersion": "v1",
+	"kind": "Service",
+	"metadata": {"name": "llms-v2-demo", "labels": fixture_labels},
+	"spec": {
+		"type": "NodePort",
+		"selector": object.union(fixture_selector, {"leaderworkerset.sigs.k8s.io/worker-index": "0"}),
+		"ports": [{"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP", "nodePort": 30025}],
+	},
+}
+
+fixture_group_release := [
+	fixture_lws,
+	fixture_group_service,
+	fixture_pdb,
+	fixture_service_account,
+	fixture_network_policy,
+	fixture_service_monitor,
+	fixture_test_pod,
+]

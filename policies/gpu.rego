@@ -3,15 +3,24 @@ package main
 
 # METADATA
 # title: GPU parallelism
-# description: tensor x pipeline x data parallel sizes in the vLLM command line equal the container's nvidia.com/gpu limit, however the sizes are passed (chart keys, extraArgs, -tp/-pp short forms).
+# description: tensor x pipeline x data parallel sizes in the vLLM command line equal the container's nvidia.com/gpu limit (times the pods of a LeaderWorkerSet group, whose leader and workers each hold one share), however the sizes are passed (chart keys, extraArgs, -tp/-pp short forms).
 # custom:
-#   source: 'seed 000 "Template 2: Multi-GPU Model" (tensorParallel MUST equal numGPUs)'
+#   source: 'seed 000 "Template 2: Multi-GPU Model" (tensorParallel MUST equal numGPUs); vLLM docs/serving/parallelism_scaling.md (TP x PP = GPUs per node x nodes)'
 #   severity: deny
 deny_gpu_parallelism contains msg if {
 	some w in gpu_deployments
+	w.nodes == 1
 	p := w.parallelism
 	p.gpus != w.gpus
 	msg := format("[gpu_parallelism] %v: tensor-parallel %v x pipeline-parallel %v x data-parallel %v = %v GPUs but the nvidia.com/gpu limit is %v; set deployment.tensorParallel x deployment.pipelineParallel equal to deployment.numGPUs", [container_subject(w.pod, w.container), p.tp, p.pp, p.dp, p.gpus, w.gpus])
+}
+
+deny_gpu_parallelism contains msg if {
+	some w in gpu_deployments
+	w.nodes != 1
+	p := w.parallelism
+	p.gpus != w.gpus * w.nodes
+	msg := format("[gpu_parallelism] %v: tensor-parallel %v x pipeline-parallel %v x data-parallel %v = %v GPUs but the group has %v pods x nvidia.com/gpu limit %v = %v; set deployment.tensorParallel x deployment.pipelineParallel equal to deployment.numGPUs x multiNode.nodes", [container_subject(w.pod, w.container), p.tp, p.pp, p.dp, p.gpus, w.nodes, w.gpus, w.gpus * w.nodes])
 }
 
 # METADATA
@@ -42,7 +51,7 @@ positive_whole_number(value) if {
 #   severity: deny
 deny_shm_mounted contains msg if {
 	some w in gpu_deployments
-	gpus := larger(w.gpus, w.parallelism.gpus)
+	gpus := pod_gpus(w)
 	gpus > 1
 	not shm_volume(w)
 	msg := format("[shm_mounted] %v: %v GPUs but no memory-backed emptyDir is mounted at /dev/shm (the runtime default is 64M and NCCL fails); mount an emptyDir with medium: Memory at /dev/shm (the chart's shmSize)", [container_subject(w.pod, w.container), gpus])
@@ -72,7 +81,7 @@ deny_shm_size contains msg if {
 deny_shm_size contains msg if {
 	some w in gpu_deployments
 	volume := shm_volume(w)
-	gpus := larger(w.gpus, w.parallelism.gpus)
+	gpus := pod_gpus(w)
 	minimum := shm_size_for(gpus)
 	quantity(volume.emptyDir.sizeLimit) < quantity(minimum)
 	msg := format("[shm_size] %v: /dev/shm sizeLimit %v is below %v, the seed's size for %v GPUs; raise shmSize (or leave it empty to use the table)", [container_subject(w.pod, w.container), volume.emptyDir.sizeLimit, minimum, gpus])
@@ -102,7 +111,7 @@ deny_nvidia_visible_devices contains msg if {
 
 # METADATA
 # title: GPU taint toleration
-# description: GPU Deployments tolerate the nvidia.com/gpu NoSchedule taint, or they never schedule on tainted GPU nodes.
+# description: GPU workloads (Deployments, every pod of a LeaderWorkerSet group) tolerate the nvidia.com/gpu NoSchedule taint, or they never schedule on tainted GPU nodes.
 # custom:
 #   source: seed 004 "Use Node Selectors and Taints" (tolerate nvidia.com/gpu NoSchedule)
 #   severity: deny
@@ -128,7 +137,7 @@ tolerates_gpu_taint(spec) if {
 
 # METADATA
 # title: Model metadata labels
-# description: GPU Deployments carry the size class, architecture and parameter count the chart stamps, and the size class is the one sizing.yaml gives for the parameter count; the probe and grace rules read them.
+# description: GPU workloads carry the size class, architecture and parameter count the chart stamps, and the size class is the one sizing.yaml gives for the parameter count; the probe and grace rules read them.
 # custom:
 #   source: charts/vllm-models/sizing.yaml sizeClasses (seed 000 "Model-Size Based Startup Thresholds")
 #   severity: deny

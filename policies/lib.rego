@@ -31,10 +31,15 @@ target := {"environment": annotations["vllm-models.io/environment"], "release": 
 
 pod_template_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 
-# Every pod the release can create: {kind, name, metadata, spec, labels, progress_deadline}.
+# Every pod the release can create: {kind, name, metadata, spec, labels, progress_deadline, role,
+# template, size, leader}. A LeaderWorkerSet (one model over several nodes) gives two: its leader
+# template and, with size > 1, its worker template; every rule over `pods` covers both.
 # Arrays, not sets: regopy hashes every member of a set, which costs more than the rules.
 pods := array.concat(
-	[pod_view(obj, obj.spec.template) | some obj in objects; obj.kind in pod_template_kinds],
+	array.concat(
+		[pod_view(obj, obj.spec.template) | some obj in objects; obj.kind in pod_template_kinds],
+		lws_pods,
+	),
 	array.concat(
 		[pod_view(obj, obj.spec.jobTemplate.spec.template) | some obj in objects; obj.kind == "CronJob"],
 		[pod_view(obj, obj) | some obj in objects; obj.kind == "Pod"],
@@ -49,6 +54,50 @@ pod_view(obj, template) := {
 	"labels": object.get(template, ["metadata", "labels"], {}),
 	# Deployments only; the whole object is not carried along (copying it costs regopy ~15%).
 	"progress_deadline": object.get(obj, ["spec", "progressDeadlineSeconds"], 600),
+	# One pod serves a replica (role server); a group's pods are its leader and workers.
+	"role": "server",
+	"template": "template",
+	"size": 1,
+	"leader": template.spec,
+}
+
+# --- LeaderWorkerSet (leaderworkerset.x-k8s.io/v1): a group of `size` pods per replica --------
+
+# The leader runs vLLM's API server; the workers join it and serve nothing. Without a
+# leaderTemplate the leader runs the workerTemplate. The controller labels every pod with the
+# set's name and the pod's index in its group ("0" on the leader): the views carry those labels,
+# so selectors are judged against the pods as they run (kubernetes-sigs/lws v0.10.0,
+# site/content/en/docs/reference/labels-annotations-and-environment-variables.md).
+lws_pods := array.concat(
+	[lws_view(obj, "leader", lws_leader_field(obj), "0") | some obj in objects; obj.kind == "LeaderWorkerSet"],
+	[lws_view(obj, "worker", "workerTemplate", "1") |
+		some obj in objects
+		obj.kind == "LeaderWorkerSet"
+		lws_size(obj) > 1
+	],
+)
+
+lws_size(obj) := object.get(obj.spec.leaderWorkerTemplate, "size", 1)
+
+lws_leader_field(obj) := "leaderTemplate" if obj.spec.leaderWorkerTemplate.leaderTemplate
+
+lws_leader_field(obj) := "workerTemplate" if not obj.spec.leaderWorkerTemplate.leaderTemplate
+
+lws_view(obj, role, field, index) := {
+	"kind": obj.kind,
+	"name": obj.metadata.name,
+	"metadata": obj.metadata,
+	"spec": obj.spec.leaderWorkerTemplate[field].spec,
+	"labels": object.union(object.get(obj.spec.leaderWorkerTemplate[field], ["metadata", "labels"], {}), {
+		"leaderworkerset.sigs.k8s.io/name": obj.metadata.name,
+		"leaderworkerset.sigs.k8s.io/worker-index": index,
+	}),
+	# A LeaderWorkerSet has no progress deadline; rules that read one check the kind.
+	"progress_deadline": 0,
+	"role": role,
+	"template": field,
+	"size": lws_size(obj),
+	"leader": obj.spec.leaderWorkerTemplate[lws_leader_field(obj)].spec,
 }
 
 # Pods that serve traffic: everything but helm hooks (the `helm test` Pod).
@@ -58,15 +107,39 @@ helm_hook(metadata) if metadata.annotations["helm.sh/hook"]
 
 containers(spec) := array.concat(object.get(spec, "initContainers", []), object.get(spec, "containers", []))
 
-# GPU workloads: Deployments whose container asks for nvidia.com/gpu. Each entry carries the
-# GPU container, its command line and the parallelism parsed from it (once, for every rule).
-gpu_deployments := [{"pod": pod, "container": c, "cmd": cmd, "gpus": gpu_limit(c), "parallelism": parallelism(cmd)} |
+gpu_workload_kinds := {"Deployment", "LeaderWorkerSet"}
+
+# GPU workloads: Deployments, and the leader and worker templates of LeaderWorkerSets, whose
+# container asks for nvidia.com/gpu. Each entry carries the GPU container and the group's vLLM
+# command line (the leader's: a Ray worker runs no vLLM of its own) with the parallelism parsed
+# from it (once, for every rule), the served model, the pods per replica (`nodes`) and whether
+# this pod serves the API (`serves`: not a group's workers). The name stays for the rules'
+# sake; it covers every GPU workload kind.
+gpu_deployments := [{
+	"pod": pod, "container": c, "cmd": cmd, "gpus": gpu_limit(c), "parallelism": parallelism(cmd),
+	"model": served_model(leader), "nodes": pod.size, "serves": pod.role != "worker",
+} |
 	some pod in pods
-	pod.kind == "Deployment"
+	pod.kind in gpu_workload_kinds
 	some c in pod.spec.containers
 	gpu_limit(c) > 0
-	cmd := command_line(c)
+	leader := group_container(pod, c)
+	cmd := command_line(leader)
 ]
+
+# The container whose command line starts the group's vLLM: the pod's own, or its leader's twin.
+group_container(pod, c) := c if pod.role != "worker"
+
+group_container(pod, c) := leader if {
+	pod.role == "worker"
+	some leader in pod.leader.containers
+	leader.name == c.name
+}
+
+# GPUs one pod uses, by its limit or by the command line: a group's parallelism spans its nodes.
+pod_gpus(w) := larger(w.gpus, w.parallelism.gpus) if w.nodes == 1
+
+pod_gpus(w) := larger(w.gpus, ceil(w.parallelism.gpus / w.nodes)) if w.nodes != 1
 
 command_line(c) := array.concat(object.get(c, "command", []), object.get(c, "args", []))
 
@@ -90,10 +163,13 @@ text(value) := value if is_string(value)
 
 text(value) := sprintf("%v", [value]) if not is_string(value)
 
-# "<Kind> <name>" and "<Kind> <name> container <c>" as every message starts.
-subject(pod) := format("%v %v", [pod.kind, pod.name])
+# "<Kind> <name>" and "<Kind> <name> container <c>" as every message starts; a group's pods
+# name their template: "LeaderWorkerSet <name> workerTemplate container <c>".
+subject(pod) := format("%v %v", [pod.kind, pod.name]) if pod.role == "server"
 
-container_subject(pod, c) := format("%v %v container %v", [pod.kind, pod.name, c.name])
+subject(pod) := format("%v %v %v", [pod.kind, pod.name, pod.template]) if pod.role != "server"
+
+container_subject(pod, c) := format("%v container %v", [subject(pod), c.name])
 
 # --- vLLM command lines ------------------------------------------------------------------
 
@@ -132,6 +208,10 @@ parallelism(cmd) := {"tp": tp, "pp": pp, "dp": dp, "gpus": (tp * pp) * dp} if {
 	pp := flag_number(cmd, pipeline_parallel_flags, 1)
 	dp := flag_number(cmd, data_parallel_flags, 1)
 }
+
+served_model(c) := path if {
+	path := model_path(c)
+} else := ""
 
 # The served model: `--model`, else `vllm serve`'s first positional argument.
 model_path(c) := flag(command_line(c), {"--model"})

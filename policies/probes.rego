@@ -3,18 +3,20 @@ package main
 
 # METADATA
 # title: Startup probe budget
-# description: the GPU container has a startupProbe whose initialDelaySeconds + failureThreshold x periodSeconds covers the seed's load time (maxLoadSeconds) for the release's size class.
+# description: the GPU container that serves the API (a Deployment's, a LeaderWorkerSet leader's; a group's workers serve none) has a startupProbe whose initialDelaySeconds + failureThreshold x periodSeconds covers the seed's load time (maxLoadSeconds) for the release's size class.
 # custom:
 #   source: seed 000 "Model-Size Based Startup Thresholds" and "Probe Execution Order", via sizing.yaml sizeClasses
 #   severity: deny
 deny_startup_probe_budget contains msg if {
 	some w in gpu_deployments
+	w.serves
 	not w.container.startupProbe
 	msg := format("[startup_probe_budget] %v: no startupProbe, so liveness and readiness run while the model loads; add a startupProbe on /health (the chart's probes.startup)", [container_subject(w.pod, w.container)])
 }
 
 deny_startup_probe_budget contains msg if {
 	some w in gpu_deployments
+	w.serves
 	probe := w.container.startupProbe
 	facts := model_facts(w.pod)
 	load := size_class(facts.size_class).maxLoadSeconds
@@ -78,12 +80,13 @@ warn_readiness_equals_liveness contains msg if {
 
 # METADATA
 # title: Progress deadline beyond startup
-# description: a GPU Deployment's progressDeadlineSeconds (default 600) exceeds its startup probe budget, or a rollout is marked failed while the model still loads.
+# description: a GPU Deployment's progressDeadlineSeconds (default 600) exceeds its startup probe budget, or a rollout is marked failed while the model still loads (a LeaderWorkerSet has no progress deadline).
 # custom:
 #   source: seed 000 "Model-Size Based Startup Thresholds" (loads of 20-40 minutes) and Kubernetes Deployment progressDeadlineSeconds
 #   severity: deny
 deny_progress_deadline contains msg if {
 	some w in gpu_deployments
+	w.pod.kind == "Deployment"
 	budget := probe_window(w.container.startupProbe)
 	deadline := w.pod.progress_deadline
 	deadline <= budget
@@ -92,7 +95,7 @@ deny_progress_deadline contains msg if {
 
 # METADATA
 # title: Grace period from the seed's table
-# description: a GPU Deployment's terminationGracePeriodSeconds (default 30) is at least the seed's grace for its parameter count and architecture.
+# description: a GPU workload's terminationGracePeriodSeconds (default 30) is at least the seed's grace for its parameter count and architecture.
 # custom:
 #   source: seed 000 "Termination Grace Period Guidelines" (<30B 60s, 30-70B 120s, >70B 180s, MoE 600B+ 300s), via sizing.yaml terminationGrace
 #   severity: deny
@@ -107,7 +110,7 @@ deny_termination_grace contains msg if {
 
 # METADATA
 # title: Grace period covers shutdown
-# description: terminationGracePeriodSeconds exceeds the preStop pause plus vLLM's --shutdown-timeout (when the command line sets it), or vLLM is killed before it drains.
+# description: terminationGracePeriodSeconds exceeds the preStop pause plus vLLM's --shutdown-timeout (when the command line sets it; a group's workers serve no requests and drain nothing), or vLLM is killed before it drains.
 # custom:
 #   source: seed 000 "Graceful Shutdown and Zero-Downtime Updates"; vLLM serve --shutdown-timeout
 #   severity: deny
@@ -116,10 +119,14 @@ deny_grace_covers_shutdown contains msg if {
 	some c in pod.spec.containers
 	grace := object.get(pod.spec, "terminationGracePeriodSeconds", 30)
 	pause := prestop_sleep(c)
-	drain := flag_number(command_line(c), {name | some name in data.rules.shutdown.drainFlags}, 0)
+	drain := drain_seconds(pod, c)
 	grace <= pause + drain
 	msg := format("[grace_covers_shutdown] %v: terminationGracePeriodSeconds %v does not exceed the preStop pause %vs + vLLM --shutdown-timeout %vs = %vs, so vLLM is killed mid-drain; raise deployment.terminationGracePeriodSeconds or shorten deployment.preStopSleepSeconds", [container_subject(pod, c), grace, pause, drain, pause + drain])
 }
+
+drain_seconds(pod, c) := flag_number(command_line(c), {name | some name in data.rules.shutdown.drainFlags}, 0) if pod.role != "worker"
+
+drain_seconds(pod, _) := 0 if pod.role == "worker"
 
 prestop_sleep(c) := seconds if {
 	seconds := prestop_sleep_seconds(c)

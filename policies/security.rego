@@ -160,15 +160,15 @@ secret_looking(_, value) if regex.match(data.rules.secrets.valuePattern, text(va
 
 # METADATA
 # title: hostPath only for the model, read-only
-# description: a hostPath volume is mounted only read-only, and only as the directory holding the served model of a GPU container.
+# description: a hostPath volume is only the directory holding the served model of a GPU container, and containers mount it read-only; only an init container may write it (the node-local cache a weights download fills before vLLM starts).
 # custom:
-#   source: seed 000 "Host Path Storage Configuration" (model files from /var/modas-models)
+#   source: seed 000 "Host Path Storage Configuration" (model files from /var/modas-models); seed 004 "Use Model Caching" (no download again on restart)
 #   severity: deny
 deny_host_path contains msg if {
 	some pod in pods
 	some volume in object.get(pod.spec, "volumes", [])
 	volume.hostPath
-	some c in containers(pod.spec)
+	some c in object.get(pod.spec, "containers", [])
 	some mount in object.get(c, "volumeMounts", [])
 	mount.name == volume.name
 	object.get(mount, "readOnly", false) != true
@@ -187,7 +187,9 @@ holds_served_model(pod, volume) if {
 	some w in gpu_deployments
 	w.pod.name == pod.name
 	w.pod.kind == pod.kind
-	path := model_path(w.container)
+	w.pod.role == pod.role
+	path := w.model
+	path != ""
 	some mount in w.container.volumeMounts
 	mount.name == volume.name
 	below(path, mount.mountPath)

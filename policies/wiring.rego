@@ -118,3 +118,19 @@ monitored_services(monitor) := [svc |
 	some svc in services
 	label_selector_matches(monitor.spec.selector, object.get(svc.metadata, "labels", {}))
 ]
+
+# METADATA
+# title: Service selects a group's leader only
+# description: a Service selects no worker of a LeaderWorkerSet group; workers run no API server (Ray workers, headless vLLM), so requests routed to them fail. Select the leader by leaderworkerset.sigs.k8s.io/worker-index "0".
+# custom:
+#   source: kubernetes-sigs/lws v0.10.0 (leader StatefulSet selector and status.hpaPodSelector use worker-index 0); vLLM docs/deployment/frameworks/lws.md (the Service selects the leader)
+#   severity: deny
+deny_service_selects_leaders contains msg if {
+	some svc in services
+	selector := object.get(svc.spec, "selector", {})
+	count(selector) > 0
+	some pod in serving_pods
+	pod.role == "worker"
+	selects(selector, pod.labels)
+	msg := format("[service_selects_leaders] Service %v: selector %v also matches the workers of %v %v, which serve no HTTP; add leaderworkerset.sigs.k8s.io/worker-index: \"0\" to the selector (the chart does for multiNode.nodes > 1)", [svc.metadata.name, label_text(selector), pod.kind, pod.name])
+}

@@ -402,6 +402,15 @@ def service(draw, category: str) -> dict:
     return {"service": values}
 
 
+def most_pods(values: dict) -> int:
+    """The most pods the release runs at once: replicaCount, or an autoscaler's maximum."""
+    counts = [int(values.get("replicaCount", 1))]
+    for key in ("autoscaling", "keda"):
+        if (values.get(key) or {}).get("enabled"):
+            counts.append(int(values[key]["maxReplicas"]))
+    return max(counts)
+
+
 @st.composite
 def coherent_values(draw) -> dict:
     """Values for one release, in any of the seeds' shapes, that satisfy every cross-key rule."""
@@ -440,7 +449,7 @@ def coherent_values(draw) -> dict:
         deployment["cudaGraphMode"] = draw(for_schema(schema_node(("deployment", "cudaGraphMode"))))
     if moe:
         deployment["enableExpertParallel"] = draw(st.booleans())
-        if supports(tag, "--async-scheduling"):
+        if supports(tag, "--async-scheduling") and pp == 1:  # vLLM refuses it with pipeline parallelism
             deployment["asyncScheduling"] = draw(st.booleans())
     if draw(st.booleans()):  # function calling
         deployment.update(functionCall=True, toolCallParser=draw(st.sampled_from(tool_call_parsers(tag))))
@@ -503,6 +512,10 @@ def coherent_values(draw) -> dict:
     for part in (draw(probes_and_lifecycle(params, values["modelInfo"]["architecture"])),
                  draw(availability(enable_pdb)), stored, draw(service(category))):
         harness.deep_merge(values, part)
+    claim = values["storage"].get("pvc")
+    if values["storage"].get("type") == "pvc" and most_pods(values) > 1 \
+            and not {"ReadWriteMany", "ReadOnlyMany"} & set(claim["accessModes"]):
+        claim["accessModes"] = [claim["accessModes"][0], "ReadWriteMany"]  # one node's claim serves one pod
     if draw(st.booleans()):
         values["networkPolicy"] = {"enabled": draw(st.sampled_from([None, True, False])),
                                    "ingressNamespaces": draw(st.lists(st.from_regex(DNS_LABEL, fullmatch=True),

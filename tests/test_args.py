@@ -9,6 +9,7 @@ import json
 import re
 
 import pytest
+import yaml
 
 from charts import render_chart
 from vllm_models import chart_examples, toolchain, vllm_args
@@ -16,18 +17,20 @@ from vllm_models import render as harness
 
 CATALOG_VERSIONS = ["v0.10.2", "v0.11.0"]  # the seeds' tag and the fleet's (Chart.yaml appVersion)
 
-# Every optional argument on at once, in two renders (a vision model and an LMCache one, as the
-# multimodal cache is sized either by disableMmPreprocessorCache or by kvOffloading).
+# Every optional argument on at once, in three renders (a vision model and an LMCache one, as the
+# multimodal cache is sized either by disableMmPreprocessorCache or by kvOffloading; and async
+# scheduling, which vLLM refuses beside pipeline parallelism).
 EVERYTHING = {
     "deployment": {
         "tensorParallel": 2, "pipelineParallel": 2, "maxModelLen": 32768, "quantization": "fp8",
-        "enableExpertParallel": True, "asyncScheduling": True, "functionCall": True, "toolCallParser": "hermes",
+        "enableExpertParallel": True, "functionCall": True, "toolCallParser": "hermes",
         "cudaGraphMode": "FULL_AND_PIECEWISE", "extraArgs": ["--max-num-batched-tokens", "8192"],
     },
 }
 VISION = {"deployment": {"visionModel": True, "limitMmPerPrompt": '{"image": 4}', "disableMmPreprocessorCache": True,
                          "attentionBackend": "FLASH_ATTN"}}
 LMCACHE = {"deployment": {"kvOffloading": {"enabled": True, "mmProcessorCacheGb": 2}}}
+ASYNC = {"deployment": {"asyncScheduling": True, "tensorParallel": 4, "pipelineParallel": 1}}
 
 
 def args_of(tmp_path, example: str, *overrides: dict, tag: str | None = None) -> list[str]:
@@ -51,7 +54,7 @@ def flags_in(args: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("tag", CATALOG_VERSIONS)
-@pytest.mark.parametrize("shape", [VISION, LMCACHE], ids=["vision", "lmcache"])
+@pytest.mark.parametrize("shape", [VISION, LMCACHE, ASYNC], ids=["vision", "lmcache", "async"])
 def test_every_argument_the_chart_can_build_is_one_vllm_accepts(tag, shape, tmp_path):
     args = args_of(tmp_path, "multi-gpu", EVERYTHING, shape, tag=tag)
     problems = [p.message for p in vllm_args.check_args(args, tag)]
@@ -68,7 +71,11 @@ def test_each_examples_arguments_are_accepted_by_the_vllm_of_its_image_tag(name)
 
 # Flags some catalogued version lacks, with the version the chart requires before it emits them
 # (the refusal below that version is a case in tests/test_bad_values.py).
-VERSION_GATED = {"--mm-processor-cache-type": "v0.11.0"}
+# Native multi-node flags exist from rules.yaml vllm.nativeMultiNode (the chart passes them only from
+# there on, else it launches with Ray); -n and -r are --nnodes' and --node-rank's short forms.
+NATIVE_FROM = "v" + yaml.safe_load((toolchain.CHART_DIR / "rules.yaml").read_text())["rules"]["vllm"]["nativeMultiNode"]["from"]
+VERSION_GATED = {"--mm-processor-cache-type": "v0.11.0",
+                 **{flag: NATIVE_FROM for flag in ("--nnodes", "-n", "--node-rank", "-r", "--master-addr")}}
 
 
 def release(tag: str) -> tuple[int, ...]:
@@ -85,7 +92,7 @@ def test_every_flag_the_chart_manages_exists_in_vllm_or_is_gated_by_version(tag)
                                  f"the chart gates only {expected} by version")
 
 
-@pytest.mark.parametrize("shape", [VISION, LMCACHE], ids=["vision", "lmcache"])
+@pytest.mark.parametrize("shape", [VISION, LMCACHE, ASYNC], ids=["vision", "lmcache", "async"])
 def test_every_flag_the_chart_sets_is_one_extra_args_may_not_repeat(shape, tmp_path):
     args = args_of(tmp_path, "multi-gpu", EVERYTHING, shape)
     chart_set = flags_in(args[:args.index("--max-num-batched-tokens")])
@@ -101,11 +108,16 @@ def test_every_optional_key_reaches_its_flag(tmp_path):
         "--gpu-memory-utilization", "0.9", "--max-model-len", "32768", "--max-num-seqs", "256",
         "--enable-chunked-prefill", "--enable-prefix-caching", "--quantization", "fp8", "--trust-remote-code",
         "--limit-mm-per-prompt", '{"image": 4}', "--mm-processor-cache-gb", "0",
-        "--enable-expert-parallel", "--async-scheduling", "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
+        "--enable-expert-parallel", "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
         "--compilation-config", '{"cudagraph_mode":"FULL_AND_PIECEWISE"}',
         "--max-num-batched-tokens", "8192",
     ]
     assert args == expected
+
+
+def test_async_scheduling_reaches_its_flag_on_tensor_parallelism_alone(tmp_path):
+    args = args_of(tmp_path, "multi-gpu", EVERYTHING, ASYNC)
+    assert "--async-scheduling" in args and "--pipeline-parallel-size" not in args, args
 
 
 def test_kv_offloading_connects_lmcache_with_valid_json(tmp_path):

@@ -104,6 +104,24 @@ SCHEMA_CASES = [
     Case("strict Kubernetes objects: a toleration", {"tolerations": [{"key": "nvidia.com/gpu", "operator": "Exist"}]},
          '- tolerations.0.operator: tolerations.0.operator must be one of the following: "Exists", "Equal"',
          {"tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}]}),
+    Case("enum: multi-node launcher", {"multiNode": {"launcher": "mpi"}},
+         '- multiNode.launcher: multiNode.launcher must be one of the following: "auto", "native", "ray"',
+         {"multiNode": {"launcher": "ray"}}, example="multi-node"),
+    Case("minimum: a group has at least one node", {"multiNode": {"nodes": 0}},
+         "- multiNode.nodes: Must be greater than or equal to 1",
+         {"multiNode": {"nodes": 1}}),
+    Case("enum: download source", {"storage": {"download": {"source": "gcs"}}},
+         '- storage.download.source: storage.download.source must be one of the following: "", "s3", "huggingface"',
+         {"storage": {"download": {"source": "s3"}}}, example="s3-delivery"),
+    Case("pattern: an S3 source is an s3:// URI", {"storage": {"download": {"s3": {"uri": "https://models.s3.amazonaws.com/qwen"}}}},
+         "- storage.download.s3.uri: Does not match pattern '^$|^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$'",
+         {"storage": {"download": {"s3": {"uri": "s3://models/qwen"}}}}, example="s3-delivery"),
+    Case("not: a download image tagged latest", {"storage": {"download": {"s3": {"image": {"tag": "latest"}}}}},
+         "- storage.download.s3.image.tag: Must not validate the schema (not)",
+         {"storage": {"download": {"s3": {"image": {"tag": "2.36.7"}}}}}, example="s3-delivery"),
+    Case("minimum: a download gets at least a minute", {"storage": {"download": {"timeoutSeconds": 59}}},
+         "- storage.download.timeoutSeconds: Must be greater than or equal to 60",
+         {"storage": {"download": {"timeoutSeconds": 60}}}, example="s3-delivery"),
 ]
 
 FAIL_CASES = [
@@ -327,6 +345,151 @@ FAIL_CASES = [
                                                                       "--max_num_batched_tokens=4096"]}},
          "vllm-models: deployment.extraArgs sets --max_num_batched_tokens twice; vLLM keeps only the last one, so give it once",
          {"deployment": {"extraArgs": ["--max-num-batched-tokens", "8192", "--middleware", "a.B", "--middleware", "c.D"]}}),
+    # Multi-node groups (multi-node.yaml: 2 nodes x 8 GPUs on vLLM v0.11.0).
+    Case("tensor x pipeline parallel equals GPUs per node x nodes", {"deployment": {"pipelineParallel": 1}},
+         "vllm-models: deployment.tensorParallel (8) x deployment.pipelineParallel (1) = 8 must equal "
+         "deployment.numGPUs (8) x multiNode.nodes (2) = 16, the GPUs of one group; e.g. tensorParallel 8 (GPUs per "
+         "node) and pipelineParallel 2 (nodes)",
+         {"deployment": {"pipelineParallel": 1}, "multiNode": {"nodes": 1}}, example="multi-node"),
+    Case("no autoscaler on a multi-node group", {"autoscaling": {"enabled": True}},
+         "vllm-models: autoscaling.enabled is true but multiNode.nodes is 2: an autoscaler on a multi-node group adds "
+         "or removes 2 pods x 8 GPUs per step and targets a Deployment, which a group does not have; set replicaCount "
+         "and disable the autoscaler",
+         {"autoscaling": {"enabled": True}, "multiNode": {"nodes": 1}, "deployment": {"pipelineParallel": 1}},
+         example="multi-node"),
+    Case("no KEDA on a multi-node group", {"keda": {"enabled": True}},
+         "vllm-models: keda.enabled is true but multiNode.nodes is 2: an autoscaler on a multi-node group adds "
+         "or removes 2 pods x 8 GPUs per step and targets a Deployment, which a group does not have; set replicaCount "
+         "and disable the autoscaler",
+         {"keda": {"enabled": False}}, example="multi-node"),
+    Case("native launch needs vLLM's --nnodes", {"multiNode": {"launcher": "native"}},
+         "vllm-models: multiNode.launcher native needs vLLM v0.11.1 or newer (vllm serve --nnodes, rules.yaml "
+         "vllm.nativeMultiNode); image.tag is v0.11.0: use launcher ray or auto, or raise the tag",
+         {"multiNode": {"launcher": "native"}, "image": {"tag": "v0.11.1"}}, example="multi-node"),
+    Case("Ray launch needs Ray in the image", {"multiNode": {"launcher": "ray"}, "image": {"tag": "v0.18.0"}},
+         "vllm-models: multiNode.launcher ray needs Ray in the image, and vllm/vllm-openai ships none from v0.18.0 "
+         "(rules.yaml vllm.stockImageWithoutRay); image.tag is v0.18.0: use launcher native or auto, or an "
+         "image.repository that installs ray[cgraph]",
+         {"multiNode": {"launcher": "ray"}, "image": {"tag": "v0.17.1"}}, example="multi-node"),
+    Case("RDMA names its device plugin's resource", {"multiNode": {"rdma": {"enabled": True}}},
+         "vllm-models: multiNode.rdma.resourceName is required when multiNode.rdma.enabled is true: the extended "
+         "resource the cluster's RDMA device plugin offers, e.g. rdma/rdma_shared_device_a or rdma/hca",
+         {"multiNode": {"rdma": {"enabled": True, "resourceName": "rdma/hca"}}}, example="multi-node"),
+    Case("RDMA only between the nodes of a group", {"multiNode": {"rdma": {"enabled": True, "resourceName": "rdma/hca"}}},
+         "vllm-models: multiNode.rdma.enabled is true but multiNode.nodes is 1: it connects the nodes of a multi-node "
+         "group; set multiNode.nodes above 1 or drop it",
+         {"multiNode": {"rdma": {"enabled": False, "resourceName": "rdma/hca"}}}),
+    Case("host networking only for a group", {"multiNode": {"hostNetwork": True}},
+         "vllm-models: multiNode.hostNetwork is true but multiNode.nodes is 1: it connects the nodes of a multi-node "
+         "group; set multiNode.nodes above 1 or drop it",
+         {"multiNode": {"hostNetwork": False}}),
+    Case("a group's name leaves room for the StatefulSet label", {"fullnameOverride": "llms-v2-" + "x" * 43},
+         "vllm-models: fullnameOverride llms-v2-" + "x" * 43 + " (51 characters) is too long for a multi-node group "
+         "of replicaCount 1: LeaderWorkerSet names each group's StatefulSet <name>-<group index>, and its pods' "
+         "controller-revision-hash label then exceeds 63 characters; use at most 50 characters",
+         {"fullnameOverride": "llms-v2-" + "x" * 42}, example="multi-node"),
+    Case("a group's name leaves room for two-digit group indexes", {"fullnameOverride": "llms-v2-" + "x" * 42,
+                                                                   "replicaCount": 11},
+         "vllm-models: fullnameOverride llms-v2-" + "x" * 42 + " (50 characters) is too long for a multi-node group "
+         "of replicaCount 11: LeaderWorkerSet names each group's StatefulSet <name>-<group index>, and its pods' "
+         "controller-revision-hash label then exceeds 63 characters; use at most 49 characters",
+         {"fullnameOverride": "llms-v2-" + "x" * 42, "replicaCount": 10}, example="multi-node"),
+    Case("a group rollout can progress",
+         {"deployment": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 0}}}},
+         "vllm-models: deployment.updateStrategy.rollingUpdate.maxUnavailable and maxSurge are both 0, which "
+         "LeaderWorkerSet refuses (a rollout could never progress); keep maxSurge 1 (a spare group) or set "
+         "maxUnavailable 1 and maxSurge 0 (replace groups in place)",
+         {"deployment": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}}}, example="multi-node"),
+    Case("a group's disruption budget counts its pods", {"podDisruptionBudget": {"minAvailable": 2}},
+         "vllm-models: podDisruptionBudget.minAvailable (2) must be below the pod count, replicaCount (1) x "
+         "multiNode.nodes (2) = 2: otherwise no pod can ever be evicted and node drains hang; use maxUnavailable: 1 "
+         "instead (one pod, so one group, at a time)",
+         {"podDisruptionBudget": {"minAvailable": 1}}, example="multi-node"),
+    Case("the chart sets a group's networking variables", {"extraEnv": [{"name": "VLLM_HOST_IP", "value": "10.0.0.1"}]},
+         "vllm-models: extraEnv sets VLLM_HOST_IP, which the chart sets for a multi-node group (VLLM_HOST_IP from the "
+         "pod's IP, NCCL_SOCKET_IFNAME and GLOO_SOCKET_IFNAME from multiNode.socketInterface, NCCL_IB_HCA from "
+         "multiNode.rdma.hca); set that key instead",
+         {"extraEnv": [{"name": "VLLM_HOST_IP", "value": "10.0.0.1"}], "multiNode": {"nodes": 1},
+          "deployment": {"pipelineParallel": 1}}, example="multi-node"),
+    Case("extraArgs may not set the group's size", {"deployment": {"extraArgs": ["--nnodes", "3"]}},
+         "vllm-models: deployment.extraArgs sets --nnodes, which the chart manages from multiNode.nodes; set that key "
+         "instead of passing the flag",
+         {"deployment": {"extraArgs": ["--max-num-batched-tokens", "8192"]}}, example="multi-node"),
+    Case("no async scheduling with pipeline parallelism", {"deployment": {"asyncScheduling": True}},
+         "vllm-models: deployment.asyncScheduling is true with deployment.pipelineParallel 2: vLLM refuses async "
+         "scheduling with pipeline parallelism and the pod would crash-loop; set asyncScheduling: false (or "
+         "pipelineParallel: 1)",
+         {"deployment": {"asyncScheduling": False}}, example="multi-node"),
+    Case("no async scheduling on Ray", {"deployment": {"asyncScheduling": True, "tensorParallel": 16, "pipelineParallel": 1}},
+         "vllm-models: deployment.asyncScheduling is true with the Ray launcher (multiNode.launcher): vLLM's async "
+         "scheduling runs only on its own multiprocessing executor; set asyncScheduling: false, or "
+         "multiNode.launcher native (vLLM v0.11.1 or newer)",
+         {"deployment": {"asyncScheduling": True, "tensorParallel": 16, "pipelineParallel": 1},
+          "image": {"tag": "v0.11.1"}}, example="multi-node"),
+    # Weights delivery (s3-delivery.yaml, huggingface-delivery.yaml).
+    Case("a download names its source", {"storage": {"download": {"enabled": True}}},
+         "vllm-models: storage.download.enabled is true but storage.download.source is empty: name where the weights "
+         "come from, s3 (storage.download.s3.uri) or huggingface (storage.download.huggingface.repo), or set "
+         "enabled: false",
+         {"storage": {"download": {"enabled": False}}}),
+    Case("an S3 source names its objects", {"storage": {"download": {"s3": {"uri": ""}}}},
+         "vllm-models: storage.download.s3.uri is required for storage.download.source s3: the model's directory in "
+         "the bucket, s3://bucket/prefix",
+         {"storage": {"download": {"s3": {"uri": "s3://models/qwen"}}}}, example="s3-delivery"),
+    Case("an S3 source reads its keys from a Secret", {"storage": {"download": {"s3": {"credentialsSecret": {"name": ""}}}}},
+         "vllm-models: storage.download.s3.credentialsSecret.name is required for storage.download.source s3 "
+         "(s3://models/Qwen/Qwen3-32B-FP8): the Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, read "
+         "through secretKeyRef (credentials never go in values); create it and name it here",
+         {"storage": {"download": {"s3": {"credentialsSecret": {"name": "other-store"}}}}}, example="s3-delivery"),
+    Case("a Hugging Face source names its repository", {"storage": {"download": {"huggingface": {"repo": ""}}}},
+         "vllm-models: storage.download.huggingface.repo is required for storage.download.source huggingface: the "
+         "model repository on the Hub, e.g. deepseek-ai/DeepSeek-R1",
+         {"storage": {"download": {"huggingface": {"repo": "meta-llama/Llama-3.1-8B"}}}}, example="huggingface-delivery"),
+    Case("a download writes into the directory vLLM reads", {"deployment": {"model": "Qwen/Qwen3-32B-FP8"}},
+         "vllm-models: deployment.model (Qwen/Qwen3-32B-FP8) must be a directory below storage.mountPath (/models) "
+         "when storage.download.enabled is true: the weights are downloaded there and vLLM reads them offline; write "
+         "it as /models/<org>/<model>",
+         {"deployment": {"model": "/models/Qwen3-32B-FP8"}}, example="s3-delivery"),
+    Case("the download fits inside the startup budget", {"storage": {"download": {"timeoutSeconds": 901}}},
+         "vllm-models: storage.download.timeoutSeconds (901) exceeds the startup budget (900 s, from probes.startup or "
+         "slowStart.maxStartupSeconds): the download must fit inside it (a group's leader waits for its slowest node); "
+         "lower it, or raise slowStart.maxStartupSeconds",
+         {"storage": {"download": {"timeoutSeconds": 900}}}, example="huggingface-delivery"),
+    Case("the rollout deadline outlasts download and load", {"deployment": {"progressDeadlineSeconds": 1500}},
+         "vllm-models: deployment.progressDeadlineSeconds (1500) must exceed the download time limit (600 s, "
+         "storage.download.timeoutSeconds) + the startup budget (900 s) = 1500 s, or rollouts are marked failed while "
+         "the weights download or load",
+         {"deployment": {"progressDeadlineSeconds": 1501}}, example="huggingface-delivery"),
+    Case("a ReadWriteOnce claim serves one pod", {"storage": {"type": "pvc", "pvc": {"accessModes": ["ReadWriteOnce"]}},
+                                                  "replicaCount": 2},
+         "vllm-models: storage.pvc.accessModes (ReadWriteOnce) attach the claim to one node, but it is shared by 2 "
+         "pods (replicas 2 x multiNode.nodes 1); use ReadWriteMany (ReadOnlyMany without storage.download), or "
+         "storage.type hostPath for a copy on each node",
+         {"storage": {"type": "pvc", "pvc": {"accessModes": ["ReadWriteOnce"]}}, "replicaCount": 1}),
+    Case("a ReadWriteOnce claim serves no group", {"storage": {"type": "pvc", "pvc": {"accessModes": ["ReadWriteOnce"]}}},
+         "vllm-models: storage.pvc.accessModes (ReadWriteOnce) attach the claim to one node, but it is shared by 2 "
+         "pods (replicas 1 x multiNode.nodes 2); use ReadWriteMany (ReadOnlyMany without storage.download), or "
+         "storage.type hostPath for a copy on each node",
+         {"storage": {"type": "pvc", "pvc": {"accessModes": ["ReadOnlyMany"]}}}, example="multi-node"),
+    Case("a download writes into a writable claim", {"storage": {"pvc": {"accessModes": ["ReadOnlyMany"]}}},
+         "vllm-models: storage.pvc.accessModes (ReadOnlyMany) mount the claim read-only, but storage.download writes "
+         "the weights into it; use ReadWriteMany (or ReadWriteOnce for a single pod)",
+         {"storage": {"pvc": {"accessModes": ["ReadWriteOnce"]}}, "replicaCount": 1}, example="s3-delivery"),
+    Case("pods sharing a download share a ReadWriteMany claim",
+         {"storage": {"pvc": {"accessModes": ["ReadWriteOnce", "ReadOnlyMany"]}}},
+         "vllm-models: storage.pvc.accessModes (ReadWriteOnce, ReadOnlyMany) cannot let 2 pods (replicas 2 x "
+         "multiNode.nodes 1) share the weights storage.download writes; use ReadWriteMany, or storage.type hostPath "
+         "for a copy on each node",
+         {"storage": {"pvc": {"accessModes": ["ReadWriteMany", "ReadOnlyMany"]}}}, example="s3-delivery"),
+    Case("vLLM runs offline after a download", {"extraEnv": [{"name": "HF_HUB_OFFLINE", "value": "0"}]},
+         "vllm-models: extraEnv sets HF_HUB_OFFLINE, which the chart sets to 1 when storage.download.enabled is true "
+         "(vLLM reads the downloaded copy and must not reach for the Hub); drop it",
+         {"extraEnv": [{"name": "HF_HUB_ENABLE_HF_TRANSFER", "value": "0"}]}, example="s3-delivery"),
+    Case("a download image is pinned", {"storage": {"download": {"huggingface": {"image": {"repository": "python"}}}}},
+         "vllm-models: storage.download.huggingface.image.tag is required with image.repository python: pin the "
+         "download image to a release",
+         {"storage": {"download": {"huggingface": {"image": {"repository": "python", "tag": "3.12-slim"}}}}},
+         example="huggingface-delivery"),
 ]
 
 
@@ -354,7 +517,7 @@ def test_values_the_chart_refuses_get_a_message_naming_key_value_and_fix(case, t
 @pytest.mark.parametrize("case", SCHEMA_CASES + FAIL_CASES, ids=lambda case: case.id)
 def test_the_nearest_accepted_value_renders(case, tmp_path):
     rendered = render_case(case.example, case.good, tmp_path)
-    assert rendered.one("Deployment")
+    assert rendered.workload()
 
 
 def test_a_refusal_names_the_values_file_that_sets_the_key():

@@ -148,3 +148,13 @@ def test_kubernetes_quantities_are_read_exactly(text, value):
 def test_a_value_that_is_not_a_quantity_is_refused_by_name():
     with pytest.raises(ValueError, match="'12 GB' is not a Kubernetes quantity"):
         capacity.quantity("12 GB")
+
+
+def test_a_multi_node_group_counts_every_pod_against_the_quota_at_its_boundary():
+    group, small = release("group", example="multi-node"), release("small")
+    held = capacity.footprint(group)
+    assert held.steady(GPU) == held.replicas * held.group_size * held.per_pod[GPU] and held.group_size > 1, held
+    gpus = need([group, small], GPU)
+    assert capacity.capacity([group, small], namespace_with({GPU: str(gpus)})) == []
+    [problem] = capacity.capacity([group, small], namespace_with({GPU: str(gpus - 1)}))
+    assert f"need {gpus} (" in problem and "llms-v2-group" in problem, problem

@@ -1,4 +1,6 @@
-"""The chart's examples: the seeds' six configuration templates, each rendering to the expected pod.
+"""The chart's examples: the seeds' six configuration templates, each rendering to the expected pod,
+and the shapes the seeds ask for beyond them (multi-node serving, weights delivered from S3 or
+Hugging Face; tests/test_leaderworkerset.py and tests/test_model_download.py test what they render).
 
 Each example is rendered exactly as a user would (`helm template <name> charts/vllm-models -f
 examples/<name>.yaml`); the expected args, environment, resources and volumes below are the
@@ -10,9 +12,11 @@ import pytest
 import yaml
 
 from charts import render_chart
-from vllm_models import chart_examples, render as harness, toolchain
+from vllm_models import chart_examples, policy, render as harness, toolchain
 
 SHAPES = ["function-calling", "lmcache", "moe", "multi-gpu", "single-gpu", "vision"]
+# Beyond the seed templates, each from the seed document that asks for it.
+MORE_SHAPES = {"huggingface-delivery": "Seed 003", "multi-node": "Seed 002", "s3-delivery": "Seed 001"}
 
 COMMON_ARGS = ["--host", "0.0.0.0", "--port", "8000"]
 LOGGING = {"name": "VLLM_LOGGING_LEVEL", "value": "INFO"}
@@ -111,8 +115,22 @@ def where(name: str) -> str:
     return f"example {chart_examples.path(name).relative_to(toolchain.ROOT)}"
 
 
-def test_the_chart_ships_one_example_per_seed_template():
-    assert chart_examples.names() == SHAPES, f"charts/vllm-models/examples holds {chart_examples.names()}"
+def test_the_chart_ships_one_example_per_seed_template_and_per_shape_the_seeds_ask_for():
+    assert chart_examples.names() == sorted(SHAPES + list(MORE_SHAPES)), (
+        f"charts/vllm-models/examples holds {chart_examples.names()}")
+
+
+@pytest.mark.parametrize("name", sorted(MORE_SHAPES))
+def test_each_further_example_header_names_the_seed_it_comes_from_and_lists_its_corrections(name):
+    header = chart_examples.path(name).read_text().split("\n\n", 1)[0]
+    assert header.startswith(f"# {MORE_SHAPES[name]}"), f"{where(name)}: header does not start by naming {MORE_SHAPES[name]}"
+    assert "Corrections to the seed template" in header, f"{where(name)}: header lists no corrections"
+
+
+@pytest.mark.parametrize("name", chart_examples.names())
+def test_every_example_passes_every_policy(name):
+    violations = [str(v) for v in policy.evaluate_release(render_chart(example=name)) if v.severity == "deny"]
+    assert violations == [], f"{where(name)}:\n" + "\n".join(violations)
 
 
 @examples
@@ -170,7 +188,7 @@ def test_only_the_multi_gpu_example_asks_for_a_disruption_budget_and_it_lets_dra
     assert budgets["multi-gpu"][0]["spec"]["maxUnavailable"] == 1
 
 
-@examples
+@pytest.mark.parametrize("name", chart_examples.names())
 def test_helm_lint_strict_passes_for_each_example(name):
     output = chart_examples.lint(name)
     assert "0 chart(s) failed" in output, f"{where(name)}: helm lint --strict says:\n{output}"

@@ -15,7 +15,8 @@ def test_plan_totals_every_enabled_release_and_subtracts_the_peak_from_the_quota
     rows = {r["release"]: r for r in plan["releases"]}
     assert set(rows) == {rel.name for rel in harness.model_releases("staging")}, sorted(rows)
     for name, row in rows.items():
-        assert int(row["steady"][gpu]) == row["replicas"] * int(row["perPod"][gpu]), row
+        assert int(row["steady"][gpu]) == row["replicas"] * row["podsPerReplica"] * int(row["perPod"][gpu]), row
+        assert int(row["steady"]["pods"]) == row["replicas"] * row["podsPerReplica"], row
         assert int(row["surge"][gpu]) == (row["surgePods"] * int(row["perPod"][gpu]) if row["waitsForSurge"] else 0), row
     steady = sum(int(r["steady"][gpu]) for r in rows.values())
     surges = sum(int(r["surge"][gpu]) for r in rows.values())

@@ -37,7 +37,7 @@ def test_every_dashboard_has_the_seed_panels_and_a_model_variable_defaulting_to_
     titles = {panel["title"] for panel in found["panels"]}
     assert PANELS <= titles, f"{metrics.where(rendered)}: dashboard misses panels {sorted(PANELS - titles)}"
     variables = {v["name"]: v for v in found["templating"]["list"]}
-    served = rendered.one("Deployment")["metadata"]["annotations"]["vllm-models.io/served-model-name"]
+    served = rendered.workload().object["metadata"]["annotations"]["vllm-models.io/served-model-name"]
     assert variables["model_name"]["current"]["value"] == [served], f"{metrics.where(rendered)}: {variables['model_name']['current']}"
     for panel in found["panels"]:
         for target in panel["targets"]:

@@ -32,7 +32,8 @@ def quantity(text: str) -> float:
 
 
 def pod_spec(rendered: harness.Rendered) -> dict:
-    return rendered.one("Deployment")["spec"]["template"]["spec"]
+    """The serving pod's spec: the Deployment's, or a multi-node group leader's."""
+    return rendered.workload().template["spec"]
 
 
 def volume(rendered: harness.Rendered, name: str) -> dict:
@@ -69,12 +70,19 @@ def test_every_object_of_every_release_carries_the_standard_labels(rendered):
         assert missing == [], f"{where(rendered)}: {doc['kind']} {doc['metadata']['name']} lacks labels {missing}"
 
 
+SELECTOR_KEYS = ["app.kubernetes.io/instance", "app.kubernetes.io/name", "model"]
+
+
 def test_every_release_selects_its_pods_by_name_instance_and_model_only(rendered):
-    selector = rendered.one("Deployment")["spec"]["selector"]["matchLabels"]
-    assert sorted(selector) == ["app.kubernetes.io/instance", "app.kubernetes.io/name", "model"], (
-        f"{where(rendered)}: Deployment selector {selector}")
-    labels = rendered.one("Deployment")["spec"]["template"]["metadata"]["labels"]
-    assert selector.items() <= labels.items(), f"{where(rendered)}: pod labels {labels} miss the selector {selector}"
+    workload = rendered.workload()
+    if workload.kind == "Deployment":
+        selector = workload.spec["selector"]["matchLabels"]
+        assert sorted(selector) == SELECTOR_KEYS, f"{where(rendered)}: Deployment selector {selector}"
+    else:  # a LeaderWorkerSet selects its pods by its own name label; the chart's objects by these keys
+        selector = {key: workload.template["metadata"]["labels"][key] for key in SELECTOR_KEYS}
+    for pod in workload.templates:
+        assert selector.items() <= pod.labels.items(), (
+            f"{where(rendered)}: {workload.kind} {workload.name} {pod.role} labels {pod.labels} miss the selector {selector}")
 
 
 def test_every_release_sizes_dev_shm_in_memory_and_below_the_memory_limit(rendered):
@@ -93,11 +101,15 @@ def test_every_release_probes_health_on_the_http_port(rendered):
 
 
 def test_every_release_runs_with_the_safe_security_defaults(rendered):
-    pod, container = pod_spec(rendered), rendered.container()
-    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, f"{where(rendered)}: {pod['securityContext']}"
-    assert "hostPID" not in pod and not container["securityContext"].get("privileged"), f"{where(rendered)}: privileged"
-    assert container["securityContext"]["allowPrivilegeEscalation"] is False, f"{where(rendered)}: {container['securityContext']}"
-    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}, f"{where(rendered)}: {container['securityContext']}"
+    for template in rendered.workload().templates:  # every pod of a multi-node group too
+        pod = template.spec
+        here = f"{where(rendered)} ({template.role})"
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, f"{here}: {pod['securityContext']}"
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            context = container["securityContext"]
+            assert "hostPID" not in pod and not context.get("privileged"), f"{here}: {container['name']} privileged"
+            assert context["allowPrivilegeEscalation"] is False, f"{here}: {container['name']} {context}"
+            assert context["capabilities"] == {"drop": ["ALL"]}, f"{here}: {container['name']} {context}"
 
 
 def test_the_model_metadata_is_stamped_for_policies():

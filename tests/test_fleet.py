@@ -388,3 +388,49 @@ def test_a_staging_tag_that_is_not_a_version_is_reported_once_for_all_production
         "environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): image tag "
         "'latest' (environments/staging/language/qwen3-32b.yaml image.tag) is not a version, so promotion cannot "
         "compare it; pin a vLLM release such as v0.11.0"]
+
+
+# --- Model delivery: production downloads a Hugging Face model only at a commit ----------------------
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def downloading(tmp_path, env: str, revision, *, source: str = "huggingface", enabled: bool = True) -> harness.Release:
+    """qwen3-32b of `env` with its model file fetching the weights from `source` at `revision` (None: unset)."""
+    hf = {"repo": "Qwen/Qwen3-32B-FP8"} | ({} if revision is None else {"revision": revision})
+    download = {"enabled": enabled, "source": source, "huggingface": hf,
+                "s3": {"uri": "s3://models/Qwen3-32B-FP8", "credentialsSecret": {"name": "store"}}}
+    (tmp_path / env).mkdir(exist_ok=True)
+    return edited_release(tmp_path / env, env, "llms-v2-qwen3-32b",
+                          lambda values: values.setdefault("storage", {}).update(download=download))
+
+
+@pytest.mark.parametrize("revision", [COMMIT], ids=["commit"])
+def test_a_production_download_at_a_commit_passes(tmp_path, revision):
+    assert fleet.pinned_revisions([downloading(tmp_path, "production-vn", revision)]) == []
+
+
+@pytest.mark.parametrize("revision, shown", [
+    ("main", "'main', not a commit"),
+    (COMMIT[:39], f"'{COMMIT[:39]}', not a commit"),  # one character short of a commit id
+    (COMMIT + "0", f"'{COMMIT}0', not a commit"),  # one past
+    (COMMIT.upper(), f"'{COMMIT.upper()}', not a commit"),  # the Hub's ids are lowercase
+    (None, "unset, so the Hub's moving main"),
+], ids=["branch", "39-hex", "41-hex", "uppercase", "unset"])
+def test_a_production_download_at_a_branch_or_no_revision_is_reported_naming_file_key_and_fix(tmp_path, revision, shown):
+    rel = downloading(tmp_path, "production-vn", revision)
+    assert fleet.pinned_revisions([rel]) == [
+        f"environment production-vn, release llms-v2-qwen3-32b (environments/production-vn/language/qwen3-32b.yaml): "
+        f"storage.download.huggingface.revision is {shown}; a production environment downloads Qwen/Qwen3-32B-FP8 "
+        f"only at a commit (40 hexadecimal characters) so it serves what staging tested: set "
+        f"storage.download.huggingface.revision in environments/production-vn/language/qwen3-32b.yaml to the commit "
+        f"id (the Hub's \"Files and versions\" history)"]
+
+
+@pytest.mark.parametrize("env, source, enabled", [
+    ("staging", "huggingface", True),  # not production: a branch is fine while testing
+    ("production-vn", "s3", True),  # S3 has no revisions to pin
+    ("production-vn", "huggingface", False),  # nothing is downloaded
+], ids=["staging", "s3-source", "download-off"])
+def test_a_branch_outside_a_production_hugging_face_download_passes(tmp_path, env, source, enabled):
+    assert fleet.pinned_revisions([downloading(tmp_path, env, "main", source=source, enabled=enabled)]) == []

@@ -1,6 +1,7 @@
 """The NetworkPolicy: the serving port open to the configured namespaces, monitoring and helm test; egress DNS and the release's own pods."""
 from __future__ import annotations
 from charts import render_chart
+from vllm_models import fleet
 
 
 SELECTOR = {"app.kubernetes.io/name": "vllm-models", "app.kubernetes.io/instance": "llms-v2-qwen3-32b", "model": "qwen3-32b"}
@@ -17,10 +18,11 @@ def namespaces(rule: dict) -> list[str]:
 
 def test_every_policy_of_every_release_selects_its_pods(rendered):
     for found in rendered.objects("NetworkPolicy"):
-        selector = rendered.one("Deployment")["spec"]["selector"]["matchLabels"]
-        assert found["spec"]["podSelector"]["matchLabels"] == selector, (
+        missed = [pod.role for pod in rendered.workload().templates
+                  if not fleet.selector_matches(found["spec"]["podSelector"], pod.labels)]
+        assert missed == [], (
             f"environment {rendered.release.environment}, release {rendered.release.name}: NetworkPolicy "
-            f"{found['metadata']['name']} selects {found['spec']['podSelector']}")
+            f"{found['metadata']['name']} selects {found['spec']['podSelector']}, missing the {missed} pods")
 
 
 def test_off_by_default():

@@ -11,13 +11,30 @@ from vllm_models import chart_examples, toolchain
 from vllm_models import render as harness
 
 
-def notes(tmp_path, overrides: dict) -> str:
+def notes(tmp_path, overrides: dict, example: str = "single-gpu") -> str:
     extra = tmp_path / "overrides.yaml"
     extra.write_text(yaml.safe_dump(overrides))
-    command = [toolchain.tool("helm4"), "install", "llms-v2-qwen3-32b", str(toolchain.CHART_DIR), "--namespace", "llms",
-               "--dry-run=client", "--values", str(chart_examples.path("single-gpu")), "--values", str(extra)]
-    output = harness.run(command, release="llms-v2-qwen3-32b")
+    name = chart_examples.release_name(example)
+    command = [toolchain.tool("helm4"), "install", name, str(toolchain.CHART_DIR), "--namespace", "llms",
+               "--dry-run=client", "--values", str(chart_examples.path(example)), "--values", str(extra)]
+    output = harness.run(command, release=name)
     return output.split("\nNOTES:\n", 1)[1]
+
+
+def test_a_multi_node_release_names_its_group_and_the_controller_it_needs(tmp_path):
+    text = notes(tmp_path, {}, example="multi-node")
+    assert text.startswith('llms-v2-llama-3-1-405b-instruct serves "Llama-3.1-405B-Instruct" (vLLM v0.11.0) on '
+                           '2 nodes x 8 GPU(s).\n'), text
+    assert "Each replica is a LeaderWorkerSet group of 2 pods (ray launcher)" in text
+    assert "kubectl get crd leaderworkersets.leaderworkerset.x-k8s.io" in text
+    assert "  helm test llms-v2-llama-3-1-405b-instruct -n llms" in text
+
+
+def test_a_release_that_downloads_its_weights_says_from_where_and_how_to_follow_it(tmp_path):
+    text = notes(tmp_path, {}, example="s3-delivery")
+    assert ("Each pod first fetches the weights (s3://models/Qwen/Qwen3-32B-FP8 at http://minio.storage.svc:9000, "
+            "up to 900s):\n  kubectl -n llms logs -l model=qwen3-32b-s3 -c model-download") in text, text
+    assert "LeaderWorkerSet" not in text and "fetches" not in notes(tmp_path, {})
 
 
 def test_a_nodeport_release_is_reached_on_any_nodes_port(tmp_path):

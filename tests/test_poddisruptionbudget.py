@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from charts import render_chart
+from vllm_models import fleet
 from vllm_models import render as harness
 
 
@@ -11,22 +12,24 @@ def pdb_of(rendered: harness.Rendered) -> list[dict]:
     return rendered.objects("PodDisruptionBudget")
 
 
-def replicas(rendered: harness.Rendered) -> int:
+def pods(rendered: harness.Rendered) -> int:
+    """Pods the budget counts: replicas (an autoscaler's minimum), times a multi-node group's size."""
     autoscalers = rendered.objects("HorizontalPodAutoscaler")
-    if autoscalers:
-        return autoscalers[0]["spec"]["minReplicas"]
-    return rendered.one("Deployment")["spec"]["replicas"]
+    workload = rendered.workload()
+    replicas = autoscalers[0]["spec"]["minReplicas"] if autoscalers else workload.spec["replicas"]
+    return replicas * workload.size
 
 
 def test_every_budget_of_every_release_selects_its_pods_and_lets_one_go(rendered):
     for pdb in pdb_of(rendered):
         where = f"environment {rendered.release.environment}, release {rendered.release.name}: PodDisruptionBudget {pdb['metadata']['name']}"
         assert pdb["apiVersion"] == "policy/v1", f"{where}: apiVersion {pdb['apiVersion']}"
-        selector = rendered.one("Deployment")["spec"]["selector"]["matchLabels"]
-        assert pdb["spec"]["selector"]["matchLabels"] == selector, f"{where}: selector {pdb['spec']['selector']}"
+        missed = [pod.role for pod in rendered.workload().templates
+                  if not fleet.selector_matches(pdb["spec"]["selector"], pod.labels)]
+        assert missed == [], f"{where}: selector {pdb['spec']['selector']} misses the {missed} pods"
         spec = pdb["spec"]
         if "minAvailable" in spec:
-            assert spec["minAvailable"] < replicas(rendered), f"{where}: minAvailable {spec['minAvailable']} blocks every eviction"
+            assert spec["minAvailable"] < pods(rendered), f"{where}: minAvailable {spec['minAvailable']} blocks every eviction"
         else:
             assert spec["maxUnavailable"] not in (0, "0%"), f"{where}: maxUnavailable {spec['maxUnavailable']} blocks every eviction"
 

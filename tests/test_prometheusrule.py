@@ -72,9 +72,9 @@ def test_no_alert_reads_a_metric_its_vllm_version_deprecates(rendered):
 
 
 def test_every_alert_reads_only_this_releases_series(rendered):
-    deployment = rendered.one("Deployment")
-    own = {"namespace": deployment["metadata"]["namespace"],
-           "model_name": deployment["metadata"]["annotations"]["vllm-models.io/served-model-name"]}
+    workload = rendered.workload().object
+    own = {"namespace": workload["metadata"]["namespace"],
+           "model_name": workload["metadata"]["annotations"]["vllm-models.io/served-model-name"]}
     for name, expr in metrics.rule_expressions(rendered):
         for selector in metrics.selectors(metrics.parse(expr)):
             assert metrics.label_matchers(selector).items() >= own.items(), (

@@ -41,11 +41,15 @@ def test_two_releases_on_one_nodeport_are_reported_with_both_files():
 
 def test_every_service_of_every_release_selects_its_pods_on_the_named_port(rendered):
     service = rendered.one("Service")
-    pod = rendered.one("Deployment")["spec"]["template"]
-    where = f"environment {rendered.release.environment}, release {rendered.release.name}"
-    assert service["spec"]["selector"] == rendered.one("Deployment")["spec"]["selector"]["matchLabels"], f"{where}: selector"
-    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items(), f"{where}: selector misses the pods"
-    container_ports = {p["name"] for c in pod["spec"]["containers"] for p in c["ports"]}
+    workload = rendered.workload()
+    serving, *workers = workload.templates  # a multi-node group's workers serve no HTTP
+    where = f"environment {rendered.release.environment}, release {rendered.release.name}, Service {service['metadata']['name']}"
+    selector = service["spec"]["selector"]
+    if workload.kind == "Deployment":
+        assert selector == workload.spec["selector"]["matchLabels"], f"{where}: selector {selector}"
+    assert selector.items() <= serving.labels.items(), f"{where}: selector {selector} misses the {serving.role} pods"
+    assert not [w.role for w in workers if selector.items() <= w.labels.items()], f"{where}: selector {selector} takes workers"
+    container_ports = {p["name"] for c in serving.spec["containers"] for p in c["ports"]}
     assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"] and "http" in container_ports, where
 
 

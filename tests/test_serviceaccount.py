@@ -5,12 +5,13 @@ from charts import render_chart
 
 
 def pod_spec(rendered) -> dict:
-    return rendered.one("Deployment")["spec"]["template"]["spec"]
+    return rendered.workload().template["spec"]
 
 
 def test_no_release_of_any_environment_mounts_an_api_token(rendered):
     where = f"environment {rendered.release.environment}, release {rendered.release.name}"
-    assert pod_spec(rendered)["automountServiceAccountToken"] is False, f"{where}: pod automounts its token"
+    for pod in rendered.workload().templates:  # a multi-node group's leader and workers
+        assert pod.spec["automountServiceAccountToken"] is False, f"{where}: the {pod.role} pod automounts its token"
     for account in rendered.objects("ServiceAccount"):
         assert account["automountServiceAccountToken"] is False, f"{where}: ServiceAccount {account['metadata']['name']} automounts"
 

@@ -21,9 +21,9 @@ def main() -> int:
     by_version: dict[str, dict[str, list[str]]] = defaultdict(dict)
     for env in harness.environments():
         for rel in harness.model_releases(env):
-            container = harness.render(rel).container()
-            version = catalog_version(verify.image_version(container))
-            by_version[version][f"{env}/{rel.name}"] = container.get("command", []) + container.get("args", [])
+            rendered = harness.render(rel)
+            version = catalog_version(verify.image_version(rendered.container()))
+            by_version[version][f"{env}/{rel.name}"] = verify.serve_command(rendered)
     for path in output.glob("*.json"):
         path.unlink()
     for version, releases in sorted(by_version.items()):

@@ -1,7 +1,8 @@
 """Capacity: what every enabled release holds in its namespace's quota, the fleet rule on it, and `plan`.
 
-A pod's quota footprint (Kubernetes' own counting), replicas (an autoscaler's maximum), rollout
-surge, and the rule that every enabled release plus its rollout surge fits the quota.
+A pod's quota footprint (Kubernetes' own counting), replicas (an autoscaler's maximum), the pods of
+each replica (one, or a multi-node group's), rollout surge, and the rule that every enabled release
+plus its rollout surge fits the quota.
 """
 from __future__ import annotations
 
@@ -43,22 +44,37 @@ def show(resource: str, amount: Fraction) -> str:
 class Footprint:
     """What one release holds in its namespace's quota: every replica, and what its rollout needs on top.
 
+    A replica is one pod (a Deployment) or a group of `group_size` pods (a LeaderWorkerSet: one model
+    over several nodes, every pod of the group the same pod spec, `per_pod`). Placement reads
+    `group_size`, `gpus_per_pod` and `per_pod`: a group needs `group_size` nodes that each fit one pod.
+
     A RollingUpdate that may not remove a pod first (maxUnavailable 0) waits for its surge pods, so the
     quota (and the nodes) must keep room for them or the rollout never finishes; one that may remove
-    pods first proceeds without that room, and Recreate removes every pod first.
+    pods first proceeds without that room, and Recreate removes every pod first. A group's rollout adds
+    and removes whole groups.
     """
     release: harness.Release
     replicas: int
-    surge_pods: int  # the most pods a rollout adds (maxSurge)
+    surge_pods: int  # the most pods a rollout adds (maxSurge; whole groups of group_size pods)
     unavailable_pods: int  # the most pods a rollout removes before replacing them (maxUnavailable)
     per_pod: dict[str, Fraction]
+    group_size: int = 1  # pods per replica: 1, or the nodes of a multi-node group
 
     @property
     def waits_for_surge(self) -> bool:
         return self.surge_pods > 0 and self.unavailable_pods == 0
 
+    @property
+    def pods(self) -> int:
+        """Pods of every replica."""
+        return self.replicas * self.group_size
+
+    @property
+    def gpus_per_pod(self) -> Fraction:
+        return self.per_pod.get("requests.nvidia.com/gpu", Fraction(0))
+
     def steady(self, resource: str) -> Fraction:
-        return self.replicas * (1 if resource == "pods" else self.per_pod.get(resource, 0))
+        return self.pods * (1 if resource == "pods" else self.per_pod.get(resource, 0))
 
     def surge(self, resource: str) -> Fraction:
         """What the rollout needs free to finish: its surge pods, when it cannot remove one first."""
@@ -81,16 +97,22 @@ def pod_resources(pod_spec: Mapping) -> dict[str, Fraction]:
 
 
 def footprint(rendered: harness.Rendered) -> Footprint:
-    deployment = rendered.one("Deployment")
-    spec = deployment["spec"]
+    workload = rendered.workload()
+    spec = workload.spec
     replicas = int(spec.get("replicas", 1))
-    # An autoscaler may take the Deployment to its maximum: the quota must hold that many.
+    # An autoscaler may take the workload to its maximum: the quota must hold that many.
     for kind, field in (("HorizontalPodAutoscaler", "maxReplicas"), ("ScaledObject", "maxReplicaCount")):
         for scaler in rendered.objects(kind):
-            if scaler["spec"]["scaleTargetRef"].get("name") == deployment["metadata"]["name"]:
+            target = scaler["spec"]["scaleTargetRef"]
+            if target.get("name") == workload.name and target.get("kind", workload.kind) == workload.kind:
                 replicas = int(scaler["spec"][field])
-    surge, unavailable = rollout_pods(spec.get("strategy") or {}, replicas)
-    return Footprint(rendered.release, replicas, surge, unavailable, pod_resources(spec["template"]["spec"]))
+    if workload.kind == "LeaderWorkerSet":
+        surge, unavailable = group_rollout(spec.get("rolloutStrategy") or {}, replicas)
+    else:
+        surge, unavailable = rollout_pods(spec.get("strategy") or {}, replicas)
+    size = workload.size
+    return Footprint(rendered.release, replicas, surge * size, unavailable * size,
+                     pod_resources(workload.template["spec"]), size)
 
 
 def rollout_pods(strategy: Mapping, replicas: int) -> tuple[int, int]:
@@ -110,6 +132,15 @@ def rollout_pods(strategy: Mapping, replicas: int) -> tuple[int, int]:
     if surge == 0 and unavailable == 0:  # the API server refuses both zero; it would never progress
         unavailable = 1
     return surge, unavailable
+
+
+def group_rollout(strategy: Mapping, replicas: int) -> tuple[int, int]:
+    """(groups a LeaderWorkerSet rollout may add, groups it may remove first): maxSurge (percent rounded up)
+    and maxUnavailable (percent rounded down) of rollingUpdateConfiguration, counted in groups; unset they
+    are LWS's defaults, 0 and 1 (lws pkg/webhooks/leaderworkerset_webhook.go, v0.10.0)."""
+    rolling = strategy.get("rollingUpdateConfiguration") or {}
+    return rollout_pods({"type": "RollingUpdate", "rollingUpdate": {
+        "maxSurge": rolling.get("maxSurge", 0), "maxUnavailable": rolling.get("maxUnavailable", 1)}}, replicas)
 
 
 def quota_of(namespace: harness.Rendered) -> dict[str, Fraction]:
@@ -191,7 +222,7 @@ class Plan:
         return {
             "environment": self.environment,
             "releases": [{"release": f.release.name, "file": f.release.model_file, "replicas": f.replicas,
-                          "surgePods": f.surge_pods, "unavailablePods": f.unavailable_pods,
+                          "podsPerReplica": f.group_size, "surgePods": f.surge_pods, "unavailablePods": f.unavailable_pods,
                           "waitsForSurge": f.waits_for_surge, "perPod": shown(f.per_pod),
                           "steady": shown({r: f.steady(r) for r in RESOURCES}),
                           "surge": shown({r: f.surge(r) for r in RESOURCES})} for f in self.footprints],
@@ -239,7 +270,8 @@ def shortfall(before: Plan, after: Plan, release: str) -> str:
     left = max(after.quota[resource] - before.peak[resource], Fraction(0))
     per_pod = show(resource, Fraction(1)) if resource == "pods" else show(resource, mine.per_pod[resource])
     own = f" + {with_unit(mine.surge(resource))} for its rollout" if mine.surge(resource) else ""
-    return (f"{release} adds {with_unit(need)} at peak ({per_pod} per pod x {mine.replicas} replica(s){own}) "
+    group = f" of {mine.group_size} pods" if mine.group_size > 1 else ""
+    return (f"{release} adds {with_unit(need)} at peak ({per_pod} per pod x {mine.replicas} replica(s){group}{own}) "
             f"but the quota of {after.environment} leaves {with_unit(left)}: "
             f"{show(resource, after.quota[resource])} in {after.quota_note}, minus "
             f"{show(resource, before.steady[resource])} requested by {len(before.footprints)} enabled release(s) "

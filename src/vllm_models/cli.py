@@ -353,19 +353,21 @@ def command_plan(args: argparse.Namespace) -> int:
 
     rows = []
     for f in plan.footprints:
-        rows.append([f.release.name, f.replicas, f.surge_pods, capacity.show(gpu, f.per_pod[gpu]),
+        rows.append([f.release.name, f.replicas, f.group_size, f.surge_pods, capacity.show(gpu, f.per_pod[gpu]),
                      *amounts({r: f.steady(r) for r in capacity.RESOURCES}), capacity.show(gpu, f.surge(gpu))])
-    rows.append(["total (running)", "", "", "", *amounts(plan.steady), ""])
-    rows.append(["+ every rollout at once", "", "", "", *amounts(plan.surge), ""])
-    rows.append(["= peak", "", "", "", *amounts(plan.peak), ""])
+    rows.append(["total (running)", "", "", "", "", *amounts(plan.steady), ""])
+    rows.append(["+ every rollout at once", "", "", "", "", *amounts(plan.surge), ""])
+    rows.append(["= peak", "", "", "", "", *amounts(plan.peak), ""])
     if plan.quota is not None:
-        rows.append(["quota", "", "", "", *[capacity.show(r, plan.quota[r]) if r in plan.quota else "-"
-                                            for r in (gpu, memory, cpu, "pods")], ""])
-        remaining = plan.remaining
-        rows.append(["remaining", "", "", "", *[capacity.show(r, remaining[r]) if r in remaining else "-"
+        rows.append(["quota", "", "", "", "", *[capacity.show(r, plan.quota[r]) if r in plan.quota else "-"
                                                 for r in (gpu, memory, cpu, "pods")], ""])
+        remaining = plan.remaining
+        rows.append(["remaining", "", "", "", "", *[capacity.show(r, remaining[r]) if r in remaining else "-"
+                                                    for r in (gpu, memory, cpu, "pods")], ""])
     print(f"plan: {args.env}: {len(plan.footprints)} enabled release(s); {plan.quota_note}")
-    print(table(["RELEASE", "REPLICAS", "SURGE", "GPU/POD", "GPUS", "MEMORY", "CPU", "PODS", "SURGE GPUS"], rows))
+    # PODS/REPLICA: 1, or the nodes of a multi-node group; SURGE counts pods (whole groups).
+    print(table(["RELEASE", "REPLICAS", "PODS/REPLICA", "SURGE", "GPU/POD", "GPUS", "MEMORY", "CPU", "PODS",
+                 "SURGE GPUS"], rows))
     for problem in plan.problems:
         print(f"over quota: {problem}")
     if fits:

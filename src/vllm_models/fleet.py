@@ -1,4 +1,4 @@
-"""Fleet-wide rules: what no single release can see (names, files, flags, admission, promotion).
+"""Fleet-wide rules: what no single release can see (names, files, flags, admission, delivery, promotion).
 
 Each rule takes releases or renders and returns readable problems, each naming the environment,
 the file, the values key and the fix; `check_fleet()` runs them all on the repository. The tests
@@ -70,6 +70,8 @@ def owned_selectors(rendered: harness.Rendered) -> list[tuple[str, str, dict]]:
         name = doc.get("metadata", {}).get("name", "")
         if kind in ("Deployment", "PodDisruptionBudget") and "selector" in spec:
             found.append((kind, name, spec["selector"] or {}))
+        elif kind == "LeaderWorkerSet":  # its StatefulSets select the pods by the set's name label
+            found.append((kind, name, {"matchLabels": {harness.LWS_NAME_LABEL: name}}))
         elif kind == "Service" and spec.get("selector"):
             found.append((kind, name, {"matchLabels": spec["selector"]}))
         elif kind == "NetworkPolicy" and "podSelector" in spec:
@@ -78,7 +80,8 @@ def owned_selectors(rendered: harness.Rendered) -> list[tuple[str, str, dict]]:
 
 
 def pod_labels(rendered: harness.Rendered) -> list[dict]:
-    return [doc["spec"]["template"]["metadata"].get("labels") or {} for doc in rendered.objects("Deployment")]
+    """The labels every kind of pod of the release carries as it runs (a group's leader and workers included)."""
+    return [pod.labels for workload in rendered.workloads() for pod in workload.templates]
 
 
 def selector_matches(selector: Mapping, labels: Mapping) -> bool:
@@ -233,11 +236,11 @@ def pod_security(renders: Sequence[harness.Rendered], namespace: harness.Rendere
         return []
     problems = []
     for rendered in renders:
-        deployment = rendered.one("Deployment")
-        violations = baseline_violations(deployment["spec"]["template"]["spec"])
+        workload = rendered.workload()
+        violations = list(dict.fromkeys(v for pod in workload.templates for v in baseline_violations(pod.spec)))
         if violations:
             problems.append(
-                f"{where(rendered)}: Deployment {deployment['metadata']['name']} has {'; '.join(violations)}, which "
+                f"{where(rendered)}: {workload.kind} {workload.name} has {'; '.join(violations)}, which "
                 f"Pod Security {level} refuses, and namespace {namespace.one('Namespace')['metadata']['name']} "
                 f"enforces {level} ({environment_file(env)} namespace.podSecurity.enforce): the API server would "
                 f"reject every pod; set namespace.podSecurity.enforce: privileged, or move the model off "
@@ -251,14 +254,41 @@ def priority_classes(renders: Sequence[harness.Rendered], namespace: harness.Ren
     defined = sorted(doc["metadata"]["name"] for doc in namespace.objects("PriorityClass"))
     problems = []
     for rendered in renders:
-        deployment = rendered.one("Deployment")
-        name = deployment["spec"]["template"]["spec"].get("priorityClassName")
-        if name and name not in defined:
-            problems.append(f"{where(rendered)}: Deployment {deployment['metadata']['name']} uses PriorityClass "
+        workload = rendered.workload()
+        for name in dict.fromkeys(pod.spec.get("priorityClassName") for pod in workload.templates):
+            if not name or name in defined:
+                continue
+            problems.append(f"{where(rendered)}: {workload.kind} {workload.name} uses PriorityClass "
                             f"{name} ({origin(rendered.release, 'priorityClassName')}), which the llms-namespace "
                             f"release does not create (it creates {', '.join(defined) or 'none'}): the API server "
                             f"would refuse its pods; use one of those or add it to {environment_file(env)} "
                             f"namespace.priorityClasses")
+    return problems
+
+
+# --- Model delivery ------------------------------------------------------------------------------
+
+HF_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+REVISION_KEY = "storage.download.huggingface.revision"
+
+
+def pinned_revisions(releases: Iterable[harness.Release]) -> list[str]:
+    """A production release that downloads from Hugging Face names a commit: a branch or tag (or none, the
+    Hub's `main`) moves after staging tested it, and every restart or new node may fetch other weights."""
+    problems = []
+    for rel in releases:
+        values = rel.values()
+        if not (rel.environment.startswith("production") and harness.lookup(values, "storage.download.enabled") is True
+                and harness.lookup(values, "storage.download.source") == "huggingface"):
+            continue
+        revision = str(harness.lookup(values, REVISION_KEY) or "")
+        if HF_COMMIT.match(revision):
+            continue
+        repo = harness.lookup(values, "storage.download.huggingface.repo") or "the repository"
+        shown = f"{revision!r}, not a commit" if revision else "unset, so the Hub's moving main"
+        problems.append(f"{at(rel)}: {REVISION_KEY} is {shown}; a production environment downloads {repo} only at "
+                        f"a commit (40 hexadecimal characters) so it serves what staging tested: set {REVISION_KEY} "
+                        f"in {rel.model_file} to the commit id (the Hub's \"Files and versions\" history)")
     return problems
 
 
@@ -353,6 +383,7 @@ def check_environment(env: str, renders: Sequence[harness.Rendered] | None = Non
         *fit.check_environment(env, renders),
         *pod_security(renders, namespace),
         *priority_classes(renders, namespace),
+        *pinned_revisions(installed),
     ]
 
 

@@ -162,7 +162,7 @@ def label_values_selector(query: str) -> str:
 
 
 def image_tag(rendered) -> str:
-    """The vLLM image tag the release's Deployment runs."""
+    """The vLLM image tag the release's workload (Deployment, or a group's leader) runs."""
     image = rendered.container()["image"]
     return image.rsplit(":", 1)[1]
 
@@ -210,9 +210,9 @@ def dashboards(rendered) -> list[tuple[str, dict]]:
 
 def dashboard_variables(rendered) -> dict[str, str]:
     """Values that stand in for the dashboard's variables when its queries are checked: this release's own."""
-    deployment = rendered.one("Deployment")
-    return {"datasource": "prometheus", "namespace": deployment["metadata"]["namespace"],
-            "model_name": deployment["metadata"]["annotations"]["vllm-models.io/served-model-name"]}
+    workload = rendered.workload().object
+    return {"datasource": "prometheus", "namespace": workload["metadata"]["namespace"],
+            "model_name": workload["metadata"]["annotations"]["vllm-models.io/served-model-name"]}
 
 
 def scaler_queries(rendered) -> list[tuple[str, str]]:

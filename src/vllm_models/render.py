@@ -140,6 +140,85 @@ class Release:
         return merged
 
 
+# Labels the LeaderWorkerSet controller puts on every pod of a group (kubernetes-sigs/lws v0.10.0,
+# site/content/en/docs/reference/labels-annotations-and-environment-variables.md): the set's name,
+# and the pod's index in its group (0 on the leader). Selectors and policies see the pods as they run.
+LWS_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"
+LWS_WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
+WORKLOAD_KINDS = ("Deployment", "LeaderWorkerSet")
+
+
+@dataclasses.dataclass(frozen=True)
+class PodTemplate:
+    """One pod template of a workload: `server` (a Deployment's pod), `leader` or `worker` (a group's)."""
+
+    role: str
+    template: dict
+    labels: dict  # what the running pods carry: the template's labels plus the controller's
+
+    @property
+    def spec(self) -> dict:
+        return self.template["spec"]
+
+    @property
+    def serves(self) -> bool:
+        """Whether this pod runs vLLM's API server (a group's workers join the leader and serve nothing)."""
+        return self.role != "worker"
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """The object running the release's vLLM pods: a Deployment (one pod per replica) or a LeaderWorkerSet
+    (a group of `size` pods per replica: one leader serving the API and size-1 workers)."""
+
+    object: dict
+
+    @property
+    def kind(self) -> str:
+        return self.object["kind"]
+
+    @property
+    def name(self) -> str:
+        return self.object["metadata"]["name"]
+
+    @property
+    def spec(self) -> dict:
+        return self.object["spec"]
+
+    @property
+    def size(self) -> int:
+        """Pods per replica."""
+        if self.kind == "LeaderWorkerSet":
+            return int(self.spec["leaderWorkerTemplate"].get("size", 1))
+        return 1
+
+    @property
+    def templates(self) -> list[PodTemplate]:
+        """Every pod template, the serving one first."""
+        if self.kind != "LeaderWorkerSet":
+            template = self.spec["template"]
+            return [PodTemplate("server", template, dict(template["metadata"].get("labels") or {}))]
+        group = self.spec["leaderWorkerTemplate"]
+        worker = group["workerTemplate"]
+        found = [self._member("leader", group.get("leaderTemplate") or worker, 0)]
+        if self.size > 1:
+            found.append(self._member("worker", worker, 1))
+        return found
+
+    def _member(self, role: str, template: dict, index: int) -> PodTemplate:
+        labels = dict(template.get("metadata", {}).get("labels") or {})
+        labels.update({LWS_NAME_LABEL: self.name, LWS_WORKER_INDEX_LABEL: str(index)})
+        return PodTemplate(role, template, labels)
+
+    @property
+    def template(self) -> dict:
+        """The pod template that runs the API server: the Deployment's, or the group leader's."""
+        return self.templates[0].template
+
+    def container(self, name: str = "vllm") -> dict:
+        return next(c for c in self.template["spec"]["containers"] if c["name"] == name)
+
+
 @dataclasses.dataclass
 class Rendered:
     release: Release
@@ -157,9 +236,22 @@ class Rendered:
                 f"rendered {len(found)}")
         return found[0]
 
+    def workloads(self) -> list[Workload]:
+        """The objects that run vLLM pods (none for the namespace release)."""
+        return [Workload(doc) for doc in self.documents if doc.get("kind") in WORKLOAD_KINDS]
+
+    def workload(self) -> Workload:
+        """The one object running the release's vLLM: its Deployment, or its LeaderWorkerSet."""
+        found = self.workloads()
+        if len(found) != 1:
+            raise AssertionError(
+                f"environment {self.release.environment} release {self.release.name}: expected one of "
+                f"{' or '.join(WORKLOAD_KINDS)}, rendered {len(found)}")
+        return found[0]
+
     def container(self, name: str = "vllm") -> dict:
-        containers = self.one("Deployment")["spec"]["template"]["spec"]["containers"]
-        return next(c for c in containers if c["name"] == name)
+        """The named container of the pod that serves the API (a group's leader)."""
+        return self.workload().container(name)
 
 
 _MISSING = object()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import re
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -57,17 +58,13 @@ def vllm_arguments(rendered: harness.Rendered) -> list[Finding]:
     from . import vllm_args
 
     rel = rendered.release
-    if not rendered.objects("Deployment"):  # the namespace release runs no vLLM
+    if not rendered.workloads():  # the namespace release runs no vLLM
         return []
     where = f"environment {rel.environment}, release {rel.name} ({rel.model_file})"
-    container = rendered.container()
+    container = rendered.container()  # a multi-node group's leader: its workers run the same vLLM, or Ray
     tag = image_version(container)
     try:
-        command = container.get("command", [])
-        # dropPageCache wraps vLLM in `sh -c '... exec vllm serve "$@"' vllm-serve <args>`: check what it execs
-        if command[:2] == ["/bin/sh", "-c"] and command[2:3] and command[2].endswith('exec vllm serve "$@"'):
-            command = ["vllm", "serve"]
-        problems = vllm_args.check_args(command + container.get("args", []), tag)
+        problems = vllm_args.check_args(serve_command(rendered), tag)
         problems += [problem for env in container.get("env", []) if env["name"] == "VLLM_ATTENTION_BACKEND"
                      for problem in vllm_args.check_attention_backend(env.get("value", ""), tag)]
     except vllm_args.CatalogMissing as missing:
@@ -75,10 +72,44 @@ def vllm_arguments(rendered: harness.Rendered) -> list[Finding]:
     return [Finding("vllm-args", rel.environment, f"{where}: {problem.message}", rel.name) for problem in problems]
 
 
+def serve_command(rendered: harness.Rendered) -> list[str]:
+    """The `vllm serve` command line the serving container (a multi-node group's leader) runs, as vLLM sees it.
+
+    dropPageCache and the Ray leader wrap vLLM in `sh -c '... exec vllm serve "$@"' vllm-serve <args>`:
+    this is what it execs; `$(VAR)` references are expanded as Kubernetes does."""
+    container = rendered.container()
+    command = container.get("command", [])
+    if command[:2] == ["/bin/sh", "-c"] and command[2:3] and command[2].endswith('exec vllm serve "$@"'):
+        command = ["vllm", "serve"]
+    return command + expand_references(container.get("args", []), kubernetes_env(rendered, container))
+
+
+def kubernetes_env(rendered: harness.Rendered, container: dict) -> dict[str, str]:
+    """The variables Kubernetes expands `$(VAR)` from in the serving container's args: its literal env, and
+    for a group's leader what LWS injects (LWS_LEADER_ADDRESS, LWS_GROUP_SIZE, LWS_WORKER_INDEX 0)."""
+    env = {e["name"]: str(e["value"]) for e in container.get("env", []) if "value" in e}
+    workload = rendered.workload()
+    if workload.kind == "LeaderWorkerSet":
+        namespace = workload.object["metadata"].get("namespace", rendered.release.namespace)
+        env.setdefault("LWS_LEADER_ADDRESS", f"{workload.name}-0.{workload.name}.{namespace}")
+        env.setdefault("LWS_GROUP_SIZE", str(workload.size))
+        env.setdefault("LWS_WORKER_INDEX", "0")
+    return env
+
+
+def expand_references(args: list, env: dict[str, str]) -> list[str]:
+    """Kubernetes' `$(VAR)` expansion of container args: a defined variable is replaced, `$$` escapes,
+    an undefined reference stays as written."""
+    def expand(text: str) -> str:
+        return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)",
+                      lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)), text)
+    return [expand(str(arg)) for arg in args]
+
+
 def metric_names(rendered: harness.Rendered) -> list[Finding]:
     """Alerts, dashboard and autoscaler read only metrics the release's vLLM version exports."""
     rel = rendered.release
-    if not rendered.objects("Deployment"):
+    if not rendered.workloads():
         return []
     try:
         problems = metrics.metric_problems(rendered)

@@ -32,10 +32,22 @@
 --data-parallel-size: replicaCount
 -dp: replicaCount
 --hf-token: huggingface.tokenSecret
+--distributed-executor-backend: multiNode.launcher
+--nnodes: multiNode.nodes
+-n: multiNode.nodes
+--node-rank: multiNode.nodes
+-r: multiNode.nodes
+--master-addr: multiNode.launcher
+--headless: multiNode.launcher
 {{- end -}}
 
-{{/* vllm-models.args: the complete `vllm serve` argument list, built from values in this one place (YAML list). */}}
+{{/* vllm-models.args: the complete `vllm serve` argument list of a role (dict "root" $ "role" server|leader|worker), built from values in this one place (YAML list). */}}
 {{- define "vllm-models.args" -}}
+{{- $role := .role -}}
+{{- if not (has $role (list "server" "leader" "worker")) -}}
+{{- fail (printf "vllm-models.args: role %q is not server, leader or worker" $role) -}}
+{{- end -}}
+{{- with .root -}}
 {{- $d := .Values.deployment -}}
 {{- $args := list (required "vllm-models: deployment.model is required: the model path inside the container, e.g. /models/Qwen/Qwen3-32B-FP8" $d.model) -}}
 {{- $args = concat $args (list "--served-model-name" (required "vllm-models: deployment.servedModelName is required: the name clients send in requests" $d.servedModelName)) -}}
@@ -88,6 +100,20 @@
 {{- if $d.cudaGraphMode -}}
 {{- $args = concat $args (list "--compilation-config" (dict "cudagraph_mode" $d.cudaGraphMode | toJson)) -}}
 {{- end -}}
+{{- /* One model over a group of nodes (docs/serving/parallelism_scaling.md). Ray: the leader's vLLM
+       places the model on the Ray cluster its workers joined; the backend is explicit because vLLM
+       v0.11.1+ no longer picks Ray by itself. Native: every node runs `vllm serve` with the same
+       arguments, its rank from LWS (Kubernetes expands $(VAR) from the env LWS injects); the
+       workers run headless, with no API server. */ -}}
+{{- $launcher := include "vllm-models.launcher" . -}}
+{{- if eq $launcher "ray" -}}
+{{- $args = concat $args (list "--distributed-executor-backend" "ray") -}}
+{{- else if eq $launcher "native" -}}
+{{- $args = concat $args (list "--nnodes" (include "vllm-models.nodes" .) "--node-rank" "$(LWS_WORKER_INDEX)" "--master-addr" "$(LWS_LEADER_ADDRESS)") -}}
+{{- if eq $role "worker" -}}
+{{- $args = append $args "--headless" -}}
+{{- end -}}
+{{- end -}}
 {{- $managed := include "vllm-models.managedFlags" . | fromYaml -}}
 {{- $seen := dict -}}
 {{- range $d.extraArgs -}}
@@ -112,15 +138,29 @@
 {{- end -}}
 {{- toYaml (concat $args $d.extraArgs) -}}
 {{- end -}}
+{{- end -}}
 
-{{/* vllm-models.env: the container environment (logging, NCCL, LMCache, attention backend, HF token, extraEnv). */}}
+{{/* vllm-models.env: the container environment (logging, NCCL, multi-node networking, LMCache, attention backend, HF token, extraEnv). */}}
 {{- define "vllm-models.env" -}}
 {{- $d := .Values.deployment -}}
 {{- $env := list (dict "name" "VLLM_LOGGING_LEVEL" "value" .Values.global.logging.level) -}}
-{{- if gt (int $d.numGPUs) 1 -}}
+{{- /* Collectives run whenever the model spans more than one GPU, on one node or across several. */ -}}
+{{- if gt (mul (int $d.numGPUs) (include "vllm-models.nodes" . | int)) 1 -}}
 {{- $env = append $env (dict "name" "NCCL_DEBUG" "value" .Values.nccl.logLevel) -}}
 {{- if .Values.nccl.gpuMem -}}
 {{- $env = append $env (dict "name" "NCCL_CUMEM_ENABLE" "value" "1") -}}
+{{- end -}}
+{{- end -}}
+{{- if eq (include "vllm-models.isGroup" .) "true" -}}
+{{- $m := .Values.multiNode -}}
+{{- /* The address vLLM advertises to the other nodes: the pod's own (vLLM docs/usage/security.md:
+       "Always set VLLM_HOST_IP"; production-stack's Ray cluster does the same). */ -}}
+{{- $env = append $env (dict "name" "VLLM_HOST_IP" "valueFrom" (dict "fieldRef" (dict "fieldPath" "status.podIP"))) -}}
+{{- with $m.socketInterface -}}
+{{- $env = concat $env (list (dict "name" "NCCL_SOCKET_IFNAME" "value" .) (dict "name" "GLOO_SOCKET_IFNAME" "value" .)) -}}
+{{- end -}}
+{{- if and $m.rdma.enabled $m.rdma.hca -}}
+{{- $env = append $env (dict "name" "NCCL_IB_HCA" "value" $m.rdma.hca) -}}
 {{- end -}}
 {{- end -}}
 {{- if $d.attentionBackend -}}
@@ -136,6 +176,11 @@
 {{- end -}}
 {{- with .Values.huggingface.tokenSecret.name -}}
 {{- $env = append $env (dict "name" "HF_TOKEN" "valueFrom" (dict "secretKeyRef" (dict "name" . "key" $.Values.huggingface.tokenSecret.key))) -}}
+{{- end -}}
+{{- if eq (include "vllm-models.downloadEnabled" .) "true" -}}
+{{- /* The weights are on the volume: vLLM must not reach for the Hub (huggingface_hub reads either
+       variable at import time; vLLM then uses the local directory as is). */ -}}
+{{- $env = concat $env (list (dict "name" "HF_HUB_OFFLINE" "value" "1") (dict "name" "TRANSFORMERS_OFFLINE" "value" "1")) -}}
 {{- end -}}
 {{- toYaml (concat $env .Values.extraEnv) -}}
 {{- end -}}

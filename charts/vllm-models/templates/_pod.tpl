@@ -1,10 +1,26 @@
-{{/* vllm-models.podTemplate: the vLLM pod (metadata and spec) every workload of the release runs, as YAML. */}}
+{{/* vllm-models.podTemplate: the vLLM pod (metadata and spec) every workload of the release runs, as YAML; (dict "root" $ "role" R): server (one pod serves a replica), leader (serves the API of a multi-node group) or worker (joins the leader's group). */}}
 {{- define "vllm-models.podTemplate" -}}
+{{- $root := .root -}}
+{{- $role := .role -}}
+{{- if not (has $role (list "server" "leader" "worker")) -}}
+{{- fail (printf "vllm-models.podTemplate: role %q is not server, leader or worker" $role) -}}
+{{- end -}}
+{{- $serves := ne $role "worker" -}}
+{{- with $root -}}
 {{- $d := .Values.deployment -}}
 {{- $gpus := int $d.numGPUs -}}
-{{- $limits := merge (dict "nvidia.com/gpu" $gpus) (.Values.resources.limits | default dict) -}}
-{{- $requests := merge (dict "nvidia.com/gpu" $gpus) (.Values.resources.requests | default dict) $limits -}}
+{{- $rdma := .Values.multiNode.rdma -}}
+{{- $extra := ternary (dict $rdma.resourceName (int $rdma.count)) dict (and $rdma.enabled (eq (include "vllm-models.isGroup" .) "true")) -}}
+{{- $limits := merge (dict "nvidia.com/gpu" $gpus) $extra (.Values.resources.limits | default dict) -}}
+{{- $requests := merge (dict "nvidia.com/gpu" $gpus) $extra (.Values.resources.requests | default dict) $limits -}}
 {{- $startupThreshold := include "vllm-models.startupFailureThreshold" . | int -}}
+{{- if and (eq $role "leader") (gt (include "vllm-models.downloadSeconds" . | int) 0) -}}
+{{- /* The leader answers /health only once every node loaded: the slowest node may first spend the
+       whole download limit in its init container while the leader's startup probe already runs. */ -}}
+{{- $period := int .Values.probes.startup.periodSeconds -}}
+{{- $startupThreshold = add $startupThreshold (div (add (include "vllm-models.downloadSeconds" . | int) (sub $period 1)) $period) -}}
+{{- end -}}
+{{- $launch := include "vllm-models.launch" (dict "root" . "role" $role) | fromYaml -}}
 {{- $modelPath := .Values.hps.models.path | default .Values.global.hps.models.path -}}
 metadata:
   labels:
@@ -13,7 +29,8 @@ metadata:
     {{- toYaml . | nindent 4 }}
     {{- end }}
   annotations:
-    {{- include "vllm-models.podAnnotations" . | nindent 4 }}
+    {{- /* Workers serve no HTTP: nothing for Prometheus to scrape there. */}}
+    {{- include (ternary "vllm-models.podAnnotations" "vllm-models.modelAnnotations" $serves) . | nindent 4 }}
     {{- with $d.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -33,6 +50,10 @@ spec:
   {{- end }}
   {{- if .Values.dropPageCache.enabled }}
   hostPID: true
+  {{- end }}
+  {{- if and .Values.multiNode.hostNetwork (eq (include "vllm-models.isGroup" .) "true") }}
+  hostNetwork: true
+  dnsPolicy: ClusterFirstWithHostNet
   {{- end }}
   terminationGracePeriodSeconds: {{ include "vllm-models.terminationGracePeriodSeconds" . }}
   securityContext:
@@ -68,30 +89,29 @@ spec:
     {{- range . }}
     {{- $constraint := deepCopy . }}
     {{- if not $constraint.labelSelector }}
-    {{- $_ := set $constraint "labelSelector" (dict "matchLabels" (include "vllm-models.selectorLabels" $ | fromYaml)) }}
+    {{- $_ := set $constraint "labelSelector" (dict "matchLabels" (include "vllm-models.selectorLabels" $root | fromYaml)) }}
     {{- end }}
     - {{- toYaml $constraint | nindent 6 }}
     {{- end }}
+  {{- end }}
+  {{- if eq (include "vllm-models.downloadEnabled" .) "true" }}
+  {{- /* Every pod fetches (or finds) the weights before vLLM starts; see files/model-download.sh. */}}
+  initContainers:
+    - {{- include "vllm-models.downloadContainer" . | nindent 6 }}
   {{- end }}
   containers:
     - name: vllm
       image: "{{ .Values.image.repository }}:{{ include "vllm-models.imageTag" . }}"
       imagePullPolicy: {{ .Values.image.pullPolicy }}
-      {{- if .Values.dropPageCache.enabled }}
       command:
-        - /bin/sh
-        - -c
-        - sync && echo 3 > /proc/sys/vm/drop_caches && exec vllm serve "$@"
-        - vllm-serve
-      {{- else }}
-      command:
-        - vllm
-        - serve
-      {{- end }}
+        {{- toYaml $launch.command | nindent 8 }}
+      {{- with $launch.args }}
       args:
-        {{- include "vllm-models.args" . | nindent 8 }}
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
       env:
         {{- include "vllm-models.env" . | nindent 8 }}
+      {{- if $serves }}
       ports:
         - name: http
           containerPort: {{ $d.port }}
@@ -120,20 +140,30 @@ spec:
         periodSeconds: {{ .Values.probes.liveness.periodSeconds }}
         timeoutSeconds: {{ .Values.probes.liveness.timeoutSeconds }}
         failureThreshold: {{ .Values.probes.liveness.failureThreshold }}
+      {{- end }}
       lifecycle:
         preStop:
           exec:
-            command: ["sleep", {{ $d.preStopSleepSeconds | quote }}]
+            {{- /* A worker outlives its leader's pause and drain: the leader's in-flight requests need
+                   every node until vLLM finished them (headless workers serve no probe). */}}
+            command: ["sleep", {{ ternary $d.preStopSleepSeconds (add (int $d.preStopSleepSeconds) (include "vllm-models.drainSeconds" . | int)) $serves | quote }}]
       resources:
         limits:
           {{- toYaml $limits | nindent 10 }}
         requests:
           {{- toYaml $requests | nindent 10 }}
       securityContext:
+        {{- $context := deepCopy .Values.containerSecurityContext }}
+        {{- if and $rdma.enabled (eq (include "vllm-models.isGroup" .) "true") }}
+        {{- /* RDMA pins memory pages for the NIC: IPC_LOCK (parallelism_scaling.md, "Enabling GPUDirect RDMA"). */}}
+        {{- $capabilities := get $context "capabilities" | default dict }}
+        {{- $_ := set $capabilities "add" (append (get $capabilities "add" | default list) "IPC_LOCK" | uniq) }}
+        {{- $_ = set $context "capabilities" $capabilities }}
+        {{- end }}
         {{- if .Values.dropPageCache.enabled }}
-        {{- toYaml (merge (dict "privileged" true "allowPrivilegeEscalation" true) (omit .Values.containerSecurityContext "allowPrivilegeEscalation")) | nindent 8 }}
+        {{- toYaml (merge (dict "privileged" true "allowPrivilegeEscalation" true) (omit $context "allowPrivilegeEscalation")) | nindent 8 }}
         {{- else }}
-        {{- toYaml .Values.containerSecurityContext | nindent 8 }}
+        {{- toYaml $context | nindent 8 }}
         {{- end }}
       volumeMounts:
         - name: models
@@ -146,7 +176,8 @@ spec:
       {{- if eq .Values.storage.type "hostPath" }}
       hostPath:
         path: {{ $modelPath | quote }}
-        type: Directory
+        {{- /* A node-local cache the download fills may not exist yet. */}}
+        type: {{ eq (include "vllm-models.downloadEnabled" .) "true" | ternary "DirectoryOrCreate" "Directory" }}
       {{- else }}
       persistentVolumeClaim:
         claimName: {{ eq .Values.storage.type "pvc" | ternary (include "vllm-models.fullname" .) .Values.storage.existingClaim | quote }}
@@ -156,4 +187,10 @@ spec:
       emptyDir:
         medium: Memory
         sizeLimit: {{ include "vllm-models.shmSize" . }}
+    {{- if eq (include "vllm-models.downloadEnabled" .) "true" }}
+    - name: download-tmp
+      emptyDir:
+        sizeLimit: 1Gi
+    {{- end }}
+{{- end -}}
 {{- end -}}

@@ -13,7 +13,12 @@
 {{- $gpus := int $d.numGPUs -}}
 {{- $tp := int $d.tensorParallel -}}
 {{- $pp := int $d.pipelineParallel -}}
-{{- if and (eq $pp 1) (ne $tp $gpus) -}}
+{{- $nodes := include "vllm-models.nodes" . | int -}}
+{{- if gt $nodes 1 -}}
+{{- if ne (mul $tp $pp) (mul $gpus $nodes) -}}
+{{- fail (printf "vllm-models: deployment.tensorParallel (%d) x deployment.pipelineParallel (%d) = %d must equal deployment.numGPUs (%d) x multiNode.nodes (%d) = %d, the GPUs of one group; e.g. tensorParallel %d (GPUs per node) and pipelineParallel %d (nodes)" $tp $pp (mul $tp $pp) $gpus $nodes (mul $gpus $nodes) $gpus $nodes) -}}
+{{- end -}}
+{{- else if and (eq $pp 1) (ne $tp $gpus) -}}
 {{- fail (printf "vllm-models: deployment.tensorParallel (%d) must equal deployment.numGPUs (%d): vLLM shards the model over exactly the pod's GPUs; set both to the same value" $tp $gpus) -}}
 {{- else if ne (mul $tp $pp) $gpus -}}
 {{- fail (printf "vllm-models: deployment.tensorParallel (%d) x deployment.pipelineParallel (%d) = %d must equal deployment.numGPUs (%d)" $tp $pp (mul $tp $pp) $gpus) -}}
@@ -52,6 +57,8 @@
 {{- end -}}
 
 {{- $managedEnv := list "VLLM_LOGGING_LEVEL" "NCCL_DEBUG" "NCCL_CUMEM_ENABLE" "VLLM_ATTENTION_BACKEND" "LMCACHE_LOCAL_CPU" "LMCACHE_MAX_LOCAL_CPU_SIZE" "HF_TOKEN" -}}
+{{- $groupEnv := ternary (list "VLLM_HOST_IP" "NCCL_SOCKET_IFNAME" "GLOO_SOCKET_IFNAME" "NCCL_IB_HCA") list (gt $nodes 1) -}}
+{{- $offlineEnv := ternary (list "HF_HUB_OFFLINE" "TRANSFORMERS_OFFLINE") list (eq (include "vllm-models.downloadEnabled" .) "true") -}}
 {{- $seen := dict -}}
 {{- $secrets := (include "vllm-models.rules" . | fromYaml).secrets -}}
 {{- range .Values.extraEnv -}}
@@ -68,11 +75,25 @@
 {{- if and (hasKey . "value") (or (regexMatch $secrets.namePattern (upper .name)) (regexMatch $secrets.valuePattern (toString .value))) -}}
 {{- fail (printf "vllm-models: extraEnv %s has an inline value that looks like a credential (rules.yaml secrets); secrets go through a Secret: use huggingface.tokenSecret for HF_TOKEN, or valueFrom.secretKeyRef" .name) -}}
 {{- end -}}
+{{- if has .name $offlineEnv -}}
+{{- fail (printf "vllm-models: extraEnv sets %s, which the chart sets to 1 when storage.download.enabled is true (vLLM reads the downloaded copy and must not reach for the Hub); drop it" .name) -}}
+{{- end -}}
+{{- if has .name $groupEnv -}}
+{{- fail (printf "vllm-models: extraEnv sets %s, which the chart sets for a multi-node group (VLLM_HOST_IP from the pod's IP, NCCL_SOCKET_IFNAME and GLOO_SOCKET_IFNAME from multiNode.socketInterface, NCCL_IB_HCA from multiNode.rdma.hca); set that key instead" .name) -}}
+{{- end -}}
 {{- if and (has .name $managedEnv) (not (and (eq .name "HF_TOKEN") (not $.Values.huggingface.tokenSecret.name))) -}}
 {{- fail (printf "vllm-models: extraEnv sets %s, which the chart sets from its own key (global.logging.level, nccl.*, deployment.attentionBackend, deployment.kvOffloading or huggingface.tokenSecret); set that key instead" .name) -}}
 {{- end -}}
 {{- end -}}
 
+{{- /* vLLM's EngineArgs refuse these before the model loads (vllm/engine/arg_utils.py, v0.10.2 to v0.11.x:
+       "Async scheduling is not supported with pipeline-parallel-size > 1"; "async scheduling only
+       supports `mp`, `uni` or `external_launcher` distributed executor backend"). */ -}}
+{{- if and $d.asyncScheduling (gt $pp 1) -}}
+{{- fail (printf "vllm-models: deployment.asyncScheduling is true with deployment.pipelineParallel %d: vLLM refuses async scheduling with pipeline parallelism and the pod would crash-loop; set asyncScheduling: false (or pipelineParallel: 1)" $pp) -}}
+{{- else if and $d.asyncScheduling (eq (include "vllm-models.launcher" .) "ray") -}}
+{{- fail "vllm-models: deployment.asyncScheduling is true with the Ray launcher (multiNode.launcher): vLLM's async scheduling runs only on its own multiprocessing executor; set asyncScheduling: false, or multiNode.launcher native (vLLM v0.11.1 or newer)" -}}
+{{- end -}}
 {{- if and $d.toolCallParser (not $d.functionCall) -}}
 {{- fail "vllm-models: deployment.toolCallParser is set but deployment.functionCall is false; set functionCall: true to enable tool calling, or drop the parser" -}}
 {{- end -}}
@@ -134,10 +155,18 @@
 {{- $replicas = int .Values.keda.minReplicas -}}
 {{- end -}}
 {{- if and (eq (include "vllm-models.pdbEnabled" .) "true") (not (kindIs "invalid" .Values.podDisruptionBudget.minAvailable)) -}}
-{{- if ge (int .Values.podDisruptionBudget.minAvailable) $replicas -}}
+{{- if gt $nodes 1 -}}
+{{- /* The budget counts pods, and a group has $nodes of them. */ -}}
+{{- if ge (int .Values.podDisruptionBudget.minAvailable) (mul $replicas $nodes) -}}
+{{- fail (printf "vllm-models: podDisruptionBudget.minAvailable (%v) must be below the pod count, replicaCount (%d) x multiNode.nodes (%d) = %d: otherwise no pod can ever be evicted and node drains hang; use maxUnavailable: 1 instead (one pod, so one group, at a time)" .Values.podDisruptionBudget.minAvailable $replicas $nodes (mul $replicas $nodes)) -}}
+{{- end -}}
+{{- else if ge (int .Values.podDisruptionBudget.minAvailable) $replicas -}}
 {{- fail (printf "vllm-models: podDisruptionBudget.minAvailable (%v) must be below the replica count (%d): otherwise no pod can ever be evicted and node drains hang; use maxUnavailable: 1 instead" .Values.podDisruptionBudget.minAvailable $replicas) -}}
 {{- end -}}
 {{- end -}}
+
+{{- include "vllm-models.validateMultiNode" . -}}
+{{- include "vllm-models.validateStorage" . -}}
 
 {{- $budget := int (include "vllm-models.startupBudgetSeconds" .) -}}
 {{- $grace := int (include "vllm-models.terminationGracePeriodSeconds" .) -}}
@@ -171,7 +200,10 @@
 {{- if lt (mul (int $live.failureThreshold) (int $live.periodSeconds)) (int $tolerance.minWindowSeconds) -}}
 {{- fail (printf "vllm-models: probes.liveness.failureThreshold (%v) x probes.liveness.periodSeconds (%v) = %d s is below %v s (rules.yaml liveness): a model busy for that long would be restarted; raise either" $live.failureThreshold $live.periodSeconds (mul (int $live.failureThreshold) (int $live.periodSeconds)) $tolerance.minWindowSeconds) -}}
 {{- end -}}
-{{- if and $d.progressDeadlineSeconds (le (int $d.progressDeadlineSeconds) $budget) -}}
+{{- $download := include "vllm-models.downloadSeconds" . | int -}}
+{{- if and $d.progressDeadlineSeconds (gt $download 0) (le (int $d.progressDeadlineSeconds) (add $budget $download)) -}}
+{{- fail (printf "vllm-models: deployment.progressDeadlineSeconds (%v) must exceed the download time limit (%d s, storage.download.timeoutSeconds) + the startup budget (%d s) = %d s, or rollouts are marked failed while the weights download or load" $d.progressDeadlineSeconds $download $budget (add $budget $download)) -}}
+{{- else if and $d.progressDeadlineSeconds (le (int $d.progressDeadlineSeconds) $budget) -}}
 {{- fail (printf "vllm-models: deployment.progressDeadlineSeconds (%v) must exceed the startup budget (%d s), or rollouts are marked failed while the model still loads" $d.progressDeadlineSeconds $budget) -}}
 {{- end -}}
 
@@ -229,6 +261,100 @@
 {{- if hasKey $matchLabels . -}}
 {{- fail (printf "vllm-models: %s.matchLabelKeys lists %s, which the labelSelector already matches; drop it from one of them" $where .) -}}
 {{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* vllm-models.validateMultiNode: what a multi-node group (multiNode.nodes > 1, a LeaderWorkerSet) needs that the schema cannot say. */}}
+{{- define "vllm-models.validateMultiNode" -}}
+{{- $m := .Values.multiNode -}}
+{{- $nodes := include "vllm-models.nodes" . | int -}}
+{{- if le $nodes 1 -}}
+{{- range $key, $on := dict "multiNode.rdma.enabled" $m.rdma.enabled "multiNode.hostNetwork" $m.hostNetwork -}}
+{{- if $on -}}
+{{- fail (printf "vllm-models: %s is true but multiNode.nodes is %d: it connects the nodes of a multi-node group; set multiNode.nodes above 1 or drop it" $key $nodes) -}}
+{{- end -}}
+{{- end -}}
+{{- else -}}
+{{- $rules := (include "vllm-models.rules" . | fromYaml).vllm -}}
+{{- $version := include "vllm-models.vllmVersion" . -}}
+{{- $tag := include "vllm-models.imageTag" . -}}
+{{- if or .Values.autoscaling.enabled (and .Values.keda .Values.keda.enabled) -}}
+{{- fail (printf "vllm-models: %s is true but multiNode.nodes is %d: an autoscaler on a multi-node group adds or removes %d pods x %v GPUs per step and targets a Deployment, which a group does not have; set replicaCount and disable the autoscaler" (ternary "autoscaling.enabled" "keda.enabled" (eq .Values.autoscaling.enabled true)) $nodes $nodes .Values.deployment.numGPUs) -}}
+{{- end -}}
+{{- if and (eq $m.launcher "native") (semverCompare (printf "<%s" $rules.nativeMultiNode.from) $version) -}}
+{{- fail (printf "vllm-models: multiNode.launcher native needs vLLM v%s or newer (vllm serve --nnodes, rules.yaml vllm.nativeMultiNode); image.tag is %s: use launcher ray or auto, or raise the tag" $rules.nativeMultiNode.from $tag) -}}
+{{- end -}}
+{{- $noRay := $rules.stockImageWithoutRay -}}
+{{- if and (eq $m.launcher "ray") (eq .Values.image.repository $noRay.image) (semverCompare (printf ">=%s" $noRay.from) $version) -}}
+{{- fail (printf "vllm-models: multiNode.launcher ray needs Ray in the image, and %s ships none from v%s (rules.yaml vllm.stockImageWithoutRay); image.tag is %s: use launcher native or auto, or an image.repository that installs ray[cgraph]" $noRay.image $noRay.from $tag) -}}
+{{- end -}}
+{{- if and $m.rdma.enabled (not $m.rdma.resourceName) -}}
+{{- fail "vllm-models: multiNode.rdma.resourceName is required when multiNode.rdma.enabled is true: the extended resource the cluster's RDMA device plugin offers, e.g. rdma/rdma_shared_device_a or rdma/hca" -}}
+{{- end -}}
+{{- /* LWS names each group's worker StatefulSet <name>-<group index>; a StatefulSet's pods carry the
+       label controller-revision-hash: <StatefulSet name>-<10-character hash>, at most 63 characters. */ -}}
+{{- $name := include "vllm-models.fullname" . -}}
+{{- $longest := sub 52 (add 1 (len (toString (sub (max (int .Values.replicaCount) 1) 1)))) | int -}}
+{{- if gt (len $name) $longest -}}
+{{- fail (printf "vllm-models: fullnameOverride %s (%d characters) is too long for a multi-node group of replicaCount %v: LeaderWorkerSet names each group's StatefulSet <name>-<group index>, and its pods' controller-revision-hash label then exceeds 63 characters; use at most %d characters" $name (len $name) .Values.replicaCount $longest) -}}
+{{- end -}}
+{{- $strategy := .Values.deployment.updateStrategy -}}
+{{- if and (eq $strategy.type "RollingUpdate") (eq (toString $strategy.rollingUpdate.maxUnavailable) "0") (eq (toString $strategy.rollingUpdate.maxSurge) "0") -}}
+{{- fail "vllm-models: deployment.updateStrategy.rollingUpdate.maxUnavailable and maxSurge are both 0, which LeaderWorkerSet refuses (a rollout could never progress); keep maxSurge 1 (a spare group) or set maxUnavailable 1 and maxSurge 0 (replace groups in place)" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* vllm-models.validateStorage: the claim can serve every pod, and a weights download (storage.download) has what it needs. */}}
+{{- define "vllm-models.validateStorage" -}}
+{{- $s := .Values.storage -}}
+{{- $dl := $s.download -}}
+{{- $nodes := include "vllm-models.nodes" . | int -}}
+{{- $replicas := int .Values.replicaCount -}}
+{{- if .Values.autoscaling.enabled }}{{ $replicas = max $replicas (int .Values.autoscaling.maxReplicas) }}{{ end -}}
+{{- if and .Values.keda .Values.keda.enabled }}{{ $replicas = max $replicas (int .Values.keda.maxReplicas) }}{{ end -}}
+{{- $pods := mul $replicas $nodes -}}
+{{- $downloads := eq (include "vllm-models.downloadEnabled" .) "true" -}}
+{{- if eq $s.type "pvc" -}}
+{{- $modes := $s.pvc.accessModes -}}
+{{- $shared := or (has "ReadWriteMany" $modes) (has "ReadOnlyMany" $modes) -}}
+{{- if and (gt $pods 1) (not $shared) -}}
+{{- fail (printf "vllm-models: storage.pvc.accessModes (%s) attach the claim to one node, but it is shared by %d pods (replicas %d x multiNode.nodes %d); use ReadWriteMany (ReadOnlyMany without storage.download), or storage.type hostPath for a copy on each node" (join ", " $modes) $pods $replicas $nodes) -}}
+{{- end -}}
+{{- if and $downloads (not (or (has "ReadWriteMany" $modes) (has "ReadWriteOnce" $modes) (has "ReadWriteOncePod" $modes))) -}}
+{{- fail (printf "vllm-models: storage.pvc.accessModes (%s) mount the claim read-only, but storage.download writes the weights into it; use ReadWriteMany (or ReadWriteOnce for a single pod)" (join ", " $modes)) -}}
+{{- end -}}
+{{- if and $downloads (gt $pods 1) (not (has "ReadWriteMany" $modes)) -}}
+{{- fail (printf "vllm-models: storage.pvc.accessModes (%s) cannot let %d pods (replicas %d x multiNode.nodes %d) share the weights storage.download writes; use ReadWriteMany, or storage.type hostPath for a copy on each node" (join ", " $modes) $pods $replicas $nodes) -}}
+{{- end -}}
+{{- end -}}
+{{- if $downloads -}}
+{{- if not $dl.source -}}
+{{- fail "vllm-models: storage.download.enabled is true but storage.download.source is empty: name where the weights come from, s3 (storage.download.s3.uri) or huggingface (storage.download.huggingface.repo), or set enabled: false" -}}
+{{- end -}}
+{{- if eq $dl.source "s3" -}}
+{{- if not $dl.s3.uri -}}
+{{- fail "vllm-models: storage.download.s3.uri is required for storage.download.source s3: the model's directory in the bucket, s3://bucket/prefix" -}}
+{{- end -}}
+{{- if not $dl.s3.credentialsSecret.name -}}
+{{- fail (printf "vllm-models: storage.download.s3.credentialsSecret.name is required for storage.download.source s3 (%s): the Secret holding %s and %s, read through secretKeyRef (credentials never go in values); create it and name it here" $dl.s3.uri $dl.s3.credentialsSecret.accessKeyIdKey $dl.s3.credentialsSecret.secretAccessKeyKey) -}}
+{{- end -}}
+{{- else if not $dl.huggingface.repo -}}
+{{- fail "vllm-models: storage.download.huggingface.repo is required for storage.download.source huggingface: the model repository on the Hub, e.g. deepseek-ai/DeepSeek-R1" -}}
+{{- end -}}
+{{- $image := get $dl $dl.source | dig "image" dict -}}
+{{- if and $image.repository (not $image.tag) -}}
+{{- fail (printf "vllm-models: storage.download.%s.image.tag is required with image.repository %s: pin the download image to a release" $dl.source $image.repository) -}}
+{{- end -}}
+{{- $root := trimSuffix "/" $s.mountPath -}}
+{{- $target := trimSuffix "/" .Values.deployment.model -}}
+{{- if not (hasPrefix (printf "%s/" $root) $target) -}}
+{{- fail (printf "vllm-models: deployment.model (%s) must be a directory below storage.mountPath (%s) when storage.download.enabled is true: the weights are downloaded there and vLLM reads them offline; write it as %s/<org>/<model>" .Values.deployment.model $s.mountPath $root) -}}
+{{- end -}}
+{{- $budget := include "vllm-models.startupBudgetSeconds" . | int -}}
+{{- if gt (include "vllm-models.downloadSeconds" . | int) $budget -}}
+{{- fail (printf "vllm-models: storage.download.timeoutSeconds (%v) exceeds the startup budget (%d s, from probes.startup or slowStart.maxStartupSeconds): the download must fit inside it (a group's leader waits for its slowest node); lower it, or raise slowStart.maxStartupSeconds" $dl.timeoutSeconds $budget) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
