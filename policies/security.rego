@@ -196,3 +196,92 @@ holds_served_model(pod, volume) if {
 below(path, dir) if path == dir
 
 below(path, dir) if startswith(path, concat("", [trim_suffix(dir, "/"), "/"]))
+
+# METADATA
+# title: Non-root
+# description: every container runs as a non-root user, runAsNonRoot true (on the pod or the container) and runAsUser not 0.
+# custom:
+#   source: issue 18 "Secure by default" (non-root vLLM); Pod Security restricted "Running as Non-root"; seed 003 page-cache drop is the one deliberate exception
+#   severity: deny
+deny_run_as_non_root contains msg if {
+	some pod in pods
+	some c in containers(pod.spec)
+	problem := root_problem(pod, c)
+	msg := format("[run_as_non_root] %v: %v; set securityContext.runAsNonRoot: true and a non-zero securityContext.runAsUser (the chart's default is 2000), or declare why this release needs root (dropPageCache.enabled does) in policies/exceptions.yaml", [container_subject(pod, c), problem])
+}
+
+# The container's setting wins over the pod's (Kubernetes' rule), for each field on its own.
+effective_security(pod, c, field) := object.get(c, ["securityContext", field], object.get(pod.spec, ["securityContext", field], null))
+
+root_problem(pod, c) := "runs as UID 0 (runAsUser: 0)" if {
+	effective_security(pod, c, "runAsUser") == 0
+} else := format("runAsNonRoot is %v, so it may run as root", [setting_text(effective_security(pod, c, "runAsNonRoot"))]) if {
+	effective_security(pod, c, "runAsNonRoot") != true
+}
+
+setting_text(value) := "unset" if value == null
+
+setting_text(value) := text(value) if value != null
+
+# METADATA
+# title: Read-only root filesystem
+# description: every container mounts its image read-only; what it writes goes to volumes (the chart's runtime emptyDirs for vLLM).
+# custom:
+#   source: issue 18 "Secure by default" (readOnlyRootFilesystem true); NSA/CISA Kubernetes Hardening Guide "immutable container file systems"
+#   severity: deny
+deny_read_only_root_filesystem contains msg if {
+	some pod in pods
+	some c in containers(pod.spec)
+	object.get(c, ["securityContext", "readOnlyRootFilesystem"], false) != true
+	msg := format("[read_only_root_filesystem] %v: readOnlyRootFilesystem is %v, so a compromised process can change the image's files; set containerSecurityContext.readOnlyRootFilesystem: true (vLLM writes only below the runtime volumes)", [container_subject(pod, c), setting_text(object.get(c, ["securityContext", "readOnlyRootFilesystem"], null))])
+}
+
+# METADATA
+# title: vLLM's writable directories are writable
+# description: every vLLM (GPU) container sets USER, LOGNAME, HOME and the cache variables of data.rules.runtime, each below a writable volumeMount, and mounts a writable volume at each of its writablePaths (/tmp); otherwise a non-root vLLM on a read-only root filesystem crashes at startup.
+# custom:
+#   source: issue 18 "Secure by default"; vllm-project/vllm#44548 (getpass.getuser() KeyError for an arbitrary UID); vllm/envs.py cache paths
+#   severity: deny
+deny_runtime_dirs_writable contains msg if {
+	some w in gpu_deployments
+	some name in data.rules.runtime.userEnv
+	env_value(w.container, name) == ""
+	msg := format("[runtime_dirs_writable] %v: env %v is not set; an arbitrary UID has no /etc/passwd entry and torch's getpass.getuser() fails without it (vllm#44548): set it (the chart sets runtime.userName)", [container_subject(w.pod, w.container), name])
+}
+
+deny_runtime_dirs_writable contains msg if {
+	some w in gpu_deployments
+	some name in data.rules.runtime.writableEnv
+	path := env_value(w.container, name)
+	not writable_path(w.container, path)
+	msg := format("[runtime_dirs_writable] %v: env %v is %v, which is not below a writable volumeMount (writable mounts: %v); vLLM writes there, so point it into a writable emptyDir or claim (the chart's runtime.home.path)", [container_subject(w.pod, w.container), name, shown(path), writable_mount_list(w.container)])
+}
+
+deny_runtime_dirs_writable contains msg if {
+	some w in gpu_deployments
+	some path in data.rules.runtime.writablePaths
+	not writable_path(w.container, path)
+	msg := format("[runtime_dirs_writable] %v: %v is not a writable volumeMount (writable mounts: %v); vLLM writes there, so mount an emptyDir at it", [container_subject(w.pod, w.container), path, writable_mount_list(w.container)])
+}
+
+env_value(c, name) := value if {
+	values := [object.get(e, "value", "") | some e in object.get(c, "env", []); e.name == name]
+	count(values) > 0
+	value := values[count(values) - 1]
+} else := ""
+
+shown(value) := value if value != ""
+
+shown(value) := "unset" if value == ""
+
+writable_mounts(c) := [m.mountPath | some m in object.get(c, "volumeMounts", []); object.get(m, "readOnly", false) != true]
+
+writable_mount_list(c) := concat(", ", writable_mounts(c)) if count(writable_mounts(c)) > 0
+
+writable_mount_list(c) := "none" if count(writable_mounts(c)) == 0
+
+writable_path(c, path) if {
+	path != ""
+	some dir in writable_mounts(c)
+	below(path, dir)
+}

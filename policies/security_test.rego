@@ -171,3 +171,98 @@ test_host_path_fails_when_the_model_is_served_from_elsewhere if {
 	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/args/0", "value": "Qwen/Qwen3-32B"}])
 	deny_host_path == {"[host_path] Deployment llms-v2-demo: hostPath /var/modas-models/fp8_models/ (volume models) is not the directory of a served model; only the model directory may come from the host (storage.type, hps.models.path)"} with data.main.objects as [d]
 }
+
+# --- run_as_non_root ---
+
+test_run_as_non_root_passes_on_the_charts_non_root_pod if {
+	count(deny_run_as_non_root) == 0 with data.main.objects as fixture_release
+}
+
+test_run_as_non_root_passes_when_every_container_sets_it_instead_of_the_pod if {
+	d := json.patch(fixture_deployment, [
+		{"op": "remove", "path": "/spec/template/spec/securityContext/runAsNonRoot"},
+		{"op": "add", "path": "/spec/template/spec/containers/0/securityContext/runAsNonRoot", "value": true},
+	])
+	count(deny_run_as_non_root) == 0 with data.main.objects as [d]
+}
+
+test_run_as_non_root_fails_when_the_container_overrides_the_pod_with_false if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/containers/0/securityContext/runAsNonRoot", "value": false}])
+	deny_run_as_non_root == {"[run_as_non_root] Deployment llms-v2-demo container vllm: runAsNonRoot is false, so it may run as root; set securityContext.runAsNonRoot: true and a non-zero securityContext.runAsUser (the chart's default is 2000), or declare why this release needs root (dropPageCache.enabled does) in policies/exceptions.yaml"} with data.main.objects as [d]
+}
+
+test_run_as_non_root_fails_when_unset if {
+	d := json.patch(fixture_deployment, [{"op": "remove", "path": "/spec/template/spec/securityContext/runAsNonRoot"}])
+	deny_run_as_non_root == {"[run_as_non_root] Deployment llms-v2-demo container vllm: runAsNonRoot is unset, so it may run as root; set securityContext.runAsNonRoot: true and a non-zero securityContext.runAsUser (the chart's default is 2000), or declare why this release needs root (dropPageCache.enabled does) in policies/exceptions.yaml"} with data.main.objects as [d]
+}
+
+test_run_as_non_root_fails_on_uid_0_in_the_container if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/containers/0/securityContext/runAsUser", "value": 0}])
+	deny_run_as_non_root == {"[run_as_non_root] Deployment llms-v2-demo container vllm: runs as UID 0 (runAsUser: 0); set securityContext.runAsNonRoot: true and a non-zero securityContext.runAsUser (the chart's default is 2000), or declare why this release needs root (dropPageCache.enabled does) in policies/exceptions.yaml"} with data.main.objects as [d]
+}
+
+test_run_as_non_root_passes_on_uid_1 if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/securityContext/runAsUser", "value": 1}])
+	count(deny_run_as_non_root) == 0 with data.main.objects as [d]
+}
+
+# --- read_only_root_filesystem ---
+
+test_read_only_root_filesystem_passes_on_the_reference_release if {
+	count(deny_read_only_root_filesystem) == 0 with data.main.objects as fixture_release
+}
+
+test_read_only_root_filesystem_fails_on_a_writable_image if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/securityContext/readOnlyRootFilesystem", "value": false}])
+	deny_read_only_root_filesystem == {"[read_only_root_filesystem] Deployment llms-v2-demo container vllm: readOnlyRootFilesystem is false, so a compromised process can change the image's files; set containerSecurityContext.readOnlyRootFilesystem: true (vLLM writes only below the runtime volumes)"} with data.main.objects as [d]
+}
+
+test_read_only_root_filesystem_fails_when_unset_on_the_test_pod if {
+	p := json.patch(fixture_test_pod, [{"op": "remove", "path": "/spec/containers/0/securityContext/readOnlyRootFilesystem"}])
+	deny_read_only_root_filesystem == {"[read_only_root_filesystem] Pod llms-v2-demo-test container list-models: readOnlyRootFilesystem is unset, so a compromised process can change the image's files; set containerSecurityContext.readOnlyRootFilesystem: true (vLLM writes only below the runtime volumes)"} with data.main.objects as [p]
+}
+
+# --- runtime_dirs_writable ---
+
+test_runtime_dirs_writable_passes_on_the_reference_release if {
+	count(deny_runtime_dirs_writable) == 0 with data.main.objects as fixture_release
+}
+
+test_runtime_dirs_writable_passes_on_a_cache_exactly_at_a_mount if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/containers/0/volumeMounts/-", "value": {"name": "cache", "mountPath": "/home/vllm/.cache/vllm"}}])
+	count(deny_runtime_dirs_writable) == 0 with data.main.objects as [d]
+}
+
+test_runtime_dirs_writable_fails_without_user if {
+	d := json.patch(fixture_deployment, [{"op": "remove", "path": "/spec/template/spec/containers/0/env/3"}])
+	deny_runtime_dirs_writable == {"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: env USER is not set; an arbitrary UID has no /etc/passwd entry and torch's getpass.getuser() fails without it (vllm#44548): set it (the chart sets runtime.userName)"} with data.main.objects as [d]
+}
+
+test_runtime_dirs_writable_fails_on_a_cache_on_the_read_only_image if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/env/7", "value": {"name": "VLLM_CACHE_ROOT", "value": "/root/.cache/vllm"}}])
+	deny_runtime_dirs_writable == {"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: env VLLM_CACHE_ROOT is /root/.cache/vllm, which is not below a writable volumeMount (writable mounts: /dev/shm, /home/vllm, /tmp); vLLM writes there, so point it into a writable emptyDir or claim (the chart's runtime.home.path)"} with data.main.objects as [d]
+}
+
+test_runtime_dirs_writable_fails_on_a_sibling_that_only_shares_the_prefix if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/env/2", "value": {"name": "HOME", "value": "/home/vllm2"}}])
+	deny_runtime_dirs_writable == {"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: env HOME is /home/vllm2, which is not below a writable volumeMount (writable mounts: /dev/shm, /home/vllm, /tmp); vLLM writes there, so point it into a writable emptyDir or claim (the chart's runtime.home.path)"} with data.main.objects as [d]
+}
+
+test_runtime_dirs_writable_fails_on_a_read_only_home_and_an_unset_cache if {
+	d := json.patch(fixture_deployment, [
+		{"op": "add", "path": "/spec/template/spec/containers/0/volumeMounts/2/readOnly", "value": true},
+		{"op": "remove", "path": "/spec/template/spec/containers/0/env/8"},
+	])
+	deny_runtime_dirs_writable == {
+		"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: env HOME is /home/vllm, which is not below a writable volumeMount (writable mounts: /dev/shm, /tmp); vLLM writes there, so point it into a writable emptyDir or claim (the chart's runtime.home.path)",
+		"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: env XDG_CACHE_HOME is /home/vllm/.cache, which is not below a writable volumeMount (writable mounts: /dev/shm, /tmp); vLLM writes there, so point it into a writable emptyDir or claim (the chart's runtime.home.path)",
+		"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: env XDG_CONFIG_HOME is /home/vllm/.config, which is not below a writable volumeMount (writable mounts: /dev/shm, /tmp); vLLM writes there, so point it into a writable emptyDir or claim (the chart's runtime.home.path)",
+		"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: env VLLM_CACHE_ROOT is /home/vllm/.cache/vllm, which is not below a writable volumeMount (writable mounts: /dev/shm, /tmp); vLLM writes there, so point it into a writable emptyDir or claim (the chart's runtime.home.path)",
+		"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: env TRITON_CACHE_DIR is unset, which is not below a writable volumeMount (writable mounts: /dev/shm, /tmp); vLLM writes there, so point it into a writable emptyDir or claim (the chart's runtime.home.path)",
+	} with data.main.objects as [d]
+}
+
+test_runtime_dirs_writable_fails_without_a_tmp_mount if {
+	d := json.patch(fixture_deployment, [{"op": "remove", "path": "/spec/template/spec/containers/0/volumeMounts/3"}])
+	deny_runtime_dirs_writable == {"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: /tmp is not a writable volumeMount (writable mounts: /dev/shm, /home/vllm); vLLM writes there, so mount an emptyDir at it"} with data.main.objects as [d]
+}

@@ -15,8 +15,8 @@ leaves free (affinity's node/pod (anti-)affinity) are passed through unchanged b
 checked against the Kubernetes schemas at verify time; they are drawn from valid examples. Keys whose validity depends on data kept elsewhere (image tag -> a vLLM catalog,
 tool-call parser -> that version's parsers, extraArgs -> that version's flags) draw from that data.
 Settings a policy denies unless policies/exceptions.yaml declares a deviation for the release
-(privileged, added capabilities, seccomp Unconfined, dropPageCache, tolerations without the GPU
-taint, a RollingUpdate that takes capacity down) are put back to what the policy asks
+(privileged, root, a writable root filesystem, added capabilities, seccomp Unconfined, dropPageCache,
+tolerations without the GPU taint, a RollingUpdate that takes capacity down) are put back to what the policy asks
 (`within_policy`): the chart accepts them on purpose, and the policy suite tests them.
 """
 from __future__ import annotations
@@ -62,11 +62,11 @@ PASS_THROUGH: dict[tuple[str, ...], list[Any]] = {
 # Security contexts the coherent values use (the perturbed ones walk the schema instead).
 SECURITY_CONTEXTS = {
     "securityContext": [
-        {"runAsNonRoot": False, "seccompProfile": {"type": "RuntimeDefault"}},
+        {"runAsNonRoot": True, "runAsUser": 2000, "runAsGroup": 0, "seccompProfile": {"type": "RuntimeDefault"}},
         {"runAsNonRoot": True, "runAsUser": 1000, "fsGroup": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
     ],
     "containerSecurityContext": [
-        {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": False},
+        {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True},
         {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True, "runAsUser": 1000},
     ],
 }
@@ -620,6 +620,13 @@ def within_policy(values: dict) -> dict:
         for field, compliant in (("privileged", False), ("allowPrivilegeEscalation", False)):
             if block.get(field):
                 block[field] = compliant
+        # Root and a writable image are deviations too (run_as_non_root, read_only_root_filesystem).
+        if block.get("runAsNonRoot") is False:
+            block["runAsNonRoot"] = True
+        if block.get("runAsUser") == 0:
+            block["runAsUser"] = 2000
+        if block.get("readOnlyRootFilesystem") is False:
+            block["readOnlyRootFilesystem"] = True
         if get_key(block, ("seccompProfile", "type")) == "Unconfined":
             block["seccompProfile"] = {"type": "RuntimeDefault"}
         capabilities = block.get("capabilities")

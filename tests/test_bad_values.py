@@ -171,9 +171,28 @@ FAIL_CASES = [
          "go through a Secret: use huggingface.tokenSecret for HF_TOKEN, or valueFrom.secretKeyRef",
          {"extraEnv": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}]}),
     Case("extraEnv may not set what a key sets", {"extraEnv": [{"name": "NCCL_DEBUG", "value": "INFO"}]},
-         "vllm-models: extraEnv sets NCCL_DEBUG, which the chart sets from its own key (global.logging.level, nccl.*, "
-         "deployment.attentionBackend, deployment.kvOffloading or huggingface.tokenSecret); set that key instead",
+         "vllm-models: extraEnv sets NCCL_DEBUG, which the chart sets from nccl.logLevel (rules.yaml managedEnv); "
+         "set that key instead",
          {"extraEnv": [{"name": "NCCL_IB_DISABLE", "value": "0"}]}),
+    Case("extraEnv may not move HOME off the writable volume", {"extraEnv": [{"name": "HOME", "value": "/root"}]},
+         "vllm-models: extraEnv sets HOME, which the chart sets from runtime.home.path (rules.yaml managedEnv); "
+         "set that key instead",
+         {"runtime": {"home": {"path": "/root"}}}),
+    Case("the offline switch is the chart's for local weights", {"extraEnv": [{"name": "HF_HUB_OFFLINE", "value": "0"}]},
+         "vllm-models: extraEnv sets HF_HUB_OFFLINE, which the chart sets from deployment.model (rules.yaml managedEnv); "
+         "set that key instead",
+         {"extraEnv": [{"name": "HF_HUB_OFFLINE", "value": "1"}], "deployment": {"model": "Qwen/Qwen3-32B-FP8"},
+          "storage": {"type": "existingClaim", "existingClaim": "hf-cache"}}),
+    Case("non-root needs a user id", {"securityContext": {"runAsUser": None}},
+         "vllm-models: securityContext.runAsNonRoot is true but no runAsUser is set, and the vLLM image runs as root "
+         "(no USER up to v0.21.0), so the kubelet refuses to start it; set securityContext.runAsUser (the chart's "
+         "default is 2000)",
+         {"securityContext": {"runAsUser": None, "runAsNonRoot": False}}),
+    Case("non-root is not uid 0", {"containerSecurityContext": {"runAsUser": 0}},
+         "vllm-models: containerSecurityContext.runAsUser (0) contradicts securityContext.runAsNonRoot true, so the "
+         "kubelet refuses to start the container; set a non-zero runAsUser (the chart's default is 2000), or run as "
+         "root only with runAsNonRoot: false and a reason in policies/exceptions.yaml",
+         {"containerSecurityContext": {"runAsUser": 1}}),
     Case("the device plugin assigns the GPUs", {"extraEnv": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]},
          "vllm-models: extraEnv sets NVIDIA_VISIBLE_DEVICES, which overrides the GPUs the NVIDIA device plugin assigned "
          "(and can expose every GPU of the node); remove it and request GPUs with deployment.numGPUs",

@@ -7,6 +7,7 @@ import pytest
 
 from charts import edited_release, render_chart
 from vllm_models import render as harness
+from vllm_models import rules
 
 STANDARD_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
                    "app.kubernetes.io/component", "app.kubernetes.io/managed-by", "app.kubernetes.io/part-of",
@@ -98,6 +99,82 @@ def test_every_release_runs_with_the_safe_security_defaults(rendered):
     assert "hostPID" not in pod and not container["securityContext"].get("privileged"), f"{where(rendered)}: privileged"
     assert container["securityContext"]["allowPrivilegeEscalation"] is False, f"{where(rendered)}: {container['securityContext']}"
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}, f"{where(rendered)}: {container['securityContext']}"
+
+
+def test_every_release_runs_vllm_as_a_non_root_uid_on_a_read_only_image(rendered):
+    pod, context = pod_spec(rendered)["securityContext"], rendered.container()["securityContext"]
+    uid = context.get("runAsUser", pod.get("runAsUser"))
+    assert context.get("runAsNonRoot", pod.get("runAsNonRoot")) is True and uid not in (None, 0), (
+        f"{where(rendered)}: Deployment {rendered.one('Deployment')['metadata']['name']} container vllm runs with "
+        f"pod securityContext {pod} and container securityContext {context}")
+    assert context["readOnlyRootFilesystem"] is True, f"{where(rendered)}: container vllm securityContext {context}"
+
+
+def writable_mounts(container: dict) -> list[str]:
+    return [m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")]
+
+
+def below(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def test_every_directory_vllm_writes_is_on_a_writable_volume_in_every_release(rendered):
+    runtime = rules.data()["runtime"]
+    container = rendered.container()
+    env, mounts = env_of(rendered), writable_mounts(container)
+    for name in runtime["userEnv"]:
+        assert env.get(name), f"{where(rendered)}: container vllm has no {name} (env {sorted(env)})"
+    for name in runtime["writableEnv"]:
+        assert any(below(str(env.get(name, "")), m) for m in mounts), (
+            f"{where(rendered)}: container vllm env {name}={env.get(name)!r} is below none of its writable mounts {mounts}")
+    for path in runtime["writablePaths"]:
+        assert any(below(path, m) for m in mounts), f"{where(rendered)}: container vllm writes {path}; writable mounts {mounts}"
+
+
+def test_the_runtime_directories_are_emptydirs_below_home_by_default():
+    rendered = render_chart(example="single-gpu")
+    env = env_of(rendered)
+    assert {name: env[name] for name in ("HOME", "USER", "LOGNAME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME",
+                                         "VLLM_CACHE_ROOT", "TRITON_CACHE_DIR", "VLLM_NO_USAGE_STATS")} == {
+        "HOME": "/home/vllm", "USER": "vllm", "LOGNAME": "vllm", "XDG_CACHE_HOME": "/home/vllm/.cache",
+        "XDG_CONFIG_HOME": "/home/vllm/.config", "VLLM_CACHE_ROOT": "/home/vllm/.cache/vllm",
+        "TRITON_CACHE_DIR": "/home/vllm/.cache/vllm/triton", "VLLM_NO_USAGE_STATS": "1"}
+    assert volume(rendered, "home") == {"name": "home", "emptyDir": {"sizeLimit": "20Gi"}}
+    assert volume(rendered, "tmp") == {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}}
+    assert "compile-cache" not in [v["name"] for v in pod_spec(rendered)["volumes"]]
+
+
+def test_a_compile_cache_claim_is_mounted_at_vllms_cache_root_and_survives_restarts(tmp_path):
+    rendered = with_values(tmp_path, {"runtime": {"compileCache": {"existingClaim": "vllm-compile-cache"},
+                                                  "home": {"path": "/cache", "sizeLimit": None}}})
+    env = env_of(rendered)
+    assert volume(rendered, "compile-cache") == {"name": "compile-cache",
+                                                 "persistentVolumeClaim": {"claimName": "vllm-compile-cache"}}
+    assert {"name": "compile-cache", "mountPath": "/cache/.cache/vllm"} in rendered.container()["volumeMounts"]
+    assert (env["HOME"], env["VLLM_CACHE_ROOT"], env["TRITON_CACHE_DIR"]) == (
+        "/cache", "/cache/.cache/vllm", "/cache/.cache/vllm/triton")
+    assert volume(rendered, "home") == {"name": "home", "emptyDir": {}}
+
+
+def test_usage_statistics_are_off_unless_asked_for(tmp_path):
+    assert "VLLM_NO_USAGE_STATS" not in env_of(with_values(tmp_path, {"runtime": {"usageStats": True}}))
+
+
+@pytest.mark.parametrize("model, offline", [("/models/Qwen/Qwen3-32B-FP8", True), ("Qwen/Qwen3-32B-FP8", False)])
+def test_local_weights_run_offline_and_a_hugging_face_id_does_not(model, offline, tmp_path):
+    rendered = with_values(tmp_path, {"deployment": {"model": model},
+                                      "storage": {"type": "existingClaim", "existingClaim": "models"}})
+    env = env_of(rendered)
+    switches = {name: env.get(name) for name in rules.data()["offline"]["env"]}
+    assert switches == {name: ("1" if offline else None) for name in switches}, f"deployment.model {model}: env {switches}"
+
+
+def test_every_release_with_local_weights_runs_offline(rendered):
+    model = rendered.container()["args"][0]
+    env = env_of(rendered)
+    if model.startswith("/"):
+        missing = [name for name in rules.data()["offline"]["env"] if env.get(name) != "1"]
+        assert not missing, f"{where(rendered)}: Deployment serves local weights {model} but {missing} are not 1"
 
 
 def test_the_model_metadata_is_stamped_for_policies():
@@ -224,6 +301,7 @@ def test_the_page_cache_drop_is_an_opt_in_that_runs_before_every_vllm_start(tmp_
     assert container["args"] == render_chart(example="single-gpu").container()["args"]
     assert container["securityContext"]["privileged"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is True
+    assert (container["securityContext"]["runAsUser"], container["securityContext"]["runAsNonRoot"]) == (0, False)
     assert pod_spec(rendered)["hostPID"] is True
 
 

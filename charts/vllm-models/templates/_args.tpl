@@ -113,7 +113,7 @@
 {{- toYaml (concat $args $d.extraArgs) -}}
 {{- end -}}
 
-{{/* vllm-models.env: the container environment (logging, NCCL, LMCache, attention backend, HF token, extraEnv). */}}
+{{/* vllm-models.env: the container environment (logging, NCCL, LMCache, attention backend, HF token, runtime directories, offline mode, extraEnv). */}}
 {{- define "vllm-models.env" -}}
 {{- $d := .Values.deployment -}}
 {{- $env := list (dict "name" "VLLM_LOGGING_LEVEL" "value" .Values.global.logging.level) -}}
@@ -137,5 +137,6 @@
 {{- with .Values.huggingface.tokenSecret.name -}}
 {{- $env = append $env (dict "name" "HF_TOKEN" "valueFrom" (dict "secretKeyRef" (dict "name" . "key" $.Values.huggingface.tokenSecret.key))) -}}
 {{- end -}}
+{{- $env = concat $env (include "vllm-models.runtimeEnv" . | fromYamlArray) (include "vllm-models.offlineEnv" . | fromYamlArray) -}}
 {{- toYaml (concat $env .Values.extraEnv) -}}
 {{- end -}}

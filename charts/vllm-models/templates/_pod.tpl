@@ -130,17 +130,14 @@ spec:
         requests:
           {{- toYaml $requests | nindent 10 }}
       securityContext:
-        {{- if .Values.dropPageCache.enabled }}
-        {{- toYaml (merge (dict "privileged" true "allowPrivilegeEscalation" true) (omit .Values.containerSecurityContext "allowPrivilegeEscalation")) | nindent 8 }}
-        {{- else }}
-        {{- toYaml .Values.containerSecurityContext | nindent 8 }}
-        {{- end }}
+        {{- include "vllm-models.containerSecurityContext" . | nindent 8 }}
       volumeMounts:
         - name: models
           mountPath: {{ .Values.storage.mountPath | quote }}
           readOnly: true
         - name: dshm
           mountPath: /dev/shm
+        {{- include "vllm-models.cacheVolumeMounts" . | nindent 8 }}
   volumes:
     - name: models
       {{- if eq .Values.storage.type "hostPath" }}
@@ -156,4 +153,5 @@ spec:
       emptyDir:
         medium: Memory
         sizeLimit: {{ include "vllm-models.shmSize" . }}
+    {{- include "vllm-models.cacheVolumes" . | nindent 4 }}
 {{- end -}}

@@ -51,9 +51,19 @@
 {{- end -}}
 {{- end -}}
 
-{{- $managedEnv := list "VLLM_LOGGING_LEVEL" "NCCL_DEBUG" "NCCL_CUMEM_ENABLE" "VLLM_ATTENTION_BACKEND" "LMCACHE_LOCAL_CPU" "LMCACHE_MAX_LOCAL_CPU_SIZE" "HF_TOKEN" -}}
+{{- $rules := include "vllm-models.rules" . | fromYaml -}}
+{{- $managedEnv := deepCopy $rules.managedEnv -}}
+{{- /* HF_TOKEN may come through extraEnv (a secretKeyRef) while huggingface.tokenSecret is empty; the offline switches are the chart's only for local weights. */ -}}
+{{- if not .Values.huggingface.tokenSecret.name -}}
+{{- $managedEnv = omit $managedEnv "HF_TOKEN" -}}
+{{- end -}}
+{{- if not (include "vllm-models.localWeights" .) -}}
+{{- range $rules.offline.env -}}
+{{- $managedEnv = omit $managedEnv . -}}
+{{- end -}}
+{{- end -}}
 {{- $seen := dict -}}
-{{- $secrets := (include "vllm-models.rules" . | fromYaml).secrets -}}
+{{- $secrets := $rules.secrets -}}
 {{- range .Values.extraEnv -}}
 {{- if hasKey $seen .name -}}
 {{- fail (printf "vllm-models: extraEnv sets %s twice; keep one entry" .name) -}}
@@ -68,8 +78,8 @@
 {{- if and (hasKey . "value") (or (regexMatch $secrets.namePattern (upper .name)) (regexMatch $secrets.valuePattern (toString .value))) -}}
 {{- fail (printf "vllm-models: extraEnv %s has an inline value that looks like a credential (rules.yaml secrets); secrets go through a Secret: use huggingface.tokenSecret for HF_TOKEN, or valueFrom.secretKeyRef" .name) -}}
 {{- end -}}
-{{- if and (has .name $managedEnv) (not (and (eq .name "HF_TOKEN") (not $.Values.huggingface.tokenSecret.name))) -}}
-{{- fail (printf "vllm-models: extraEnv sets %s, which the chart sets from its own key (global.logging.level, nccl.*, deployment.attentionBackend, deployment.kvOffloading or huggingface.tokenSecret); set that key instead" .name) -}}
+{{- if hasKey $managedEnv .name -}}
+{{- fail (printf "vllm-models: extraEnv sets %s, which the chart sets from %s (rules.yaml managedEnv); set that key instead" .name (get $managedEnv .name)) -}}
 {{- end -}}
 {{- end -}}
 
@@ -176,6 +186,21 @@
 {{- end -}}
 {{- if and (hasKey $t "tolerationSeconds") (ne ($t.effect | default "") "NoExecute") -}}
 {{- fail (printf "vllm-models: tolerations[%d].tolerationSeconds applies only to effect NoExecute; set effect: NoExecute or drop tolerationSeconds" $index) -}}
+{{- end -}}
+{{- end -}}
+{{- /* runAsNonRoot with no UID, or UID 0, is refused by the kubelet at container start (the vLLM image's
+       USER is root through v0.21.0). The container's setting wins over the pod's, field by field. */ -}}
+{{- if not .Values.dropPageCache.enabled -}}
+{{- $podContext := .Values.securityContext | default dict -}}
+{{- $containerContext := .Values.containerSecurityContext | default dict -}}
+{{- $nonRootKey := ternary "containerSecurityContext.runAsNonRoot" "securityContext.runAsNonRoot" (hasKey $containerContext "runAsNonRoot") -}}
+{{- $uidKey := ternary "containerSecurityContext.runAsUser" "securityContext.runAsUser" (hasKey $containerContext "runAsUser") -}}
+{{- $nonRoot := ternary $containerContext.runAsNonRoot $podContext.runAsNonRoot (hasKey $containerContext "runAsNonRoot") -}}
+{{- $uid := ternary $containerContext.runAsUser $podContext.runAsUser (hasKey $containerContext "runAsUser") -}}
+{{- if and $nonRoot (kindIs "invalid" $uid) -}}
+{{- fail (printf "vllm-models: %s is true but no runAsUser is set, and the vLLM image runs as root (no USER up to v0.21.0), so the kubelet refuses to start it; set securityContext.runAsUser (the chart's default is 2000)" $nonRootKey) -}}
+{{- else if and $nonRoot (eq (int $uid) 0) -}}
+{{- fail (printf "vllm-models: %s (0) contradicts %s true, so the kubelet refuses to start the container; set a non-zero runAsUser (the chart's default is 2000), or run as root only with runAsNonRoot: false and a reason in policies/exceptions.yaml" $uidKey $nonRootKey) -}}
 {{- end -}}
 {{- end -}}
 {{- range $context := list "securityContext" "containerSecurityContext" -}}
