@@ -285,3 +285,17 @@ writable_path(c, path) if {
 	some dir in writable_mounts(c)
 	below(path, dir)
 }
+
+# METADATA
+# title: Images pinned by digest in production
+# description: in environments matching data.rules.images.digestEnvironments (production*), every container image names a digest (@sha256:...); a tag can be moved to other content.
+# custom:
+#   source: issue 18 "Secure by default" (image.digest required in production); seed 004 "Pin Image Versions"
+#   severity: deny
+deny_image_digest contains msg if {
+	regex.match(data.rules.images.digestEnvironments, target.environment)
+	some pod in pods
+	some c in containers(pod.spec)
+	not contains(c.image, "@sha256:")
+	msg := format("[image_digest] %v: image %v has no digest, and environment %v runs only images pinned by digest (rules.yaml images.digestEnvironments): a tag can be moved to other content; set image.digest (helmTest.image for the test pod) to the sha256 the registry gives for that tag, or declare in policies/exceptions.yaml why not", [container_subject(pod, c), c.image, target.environment])
+}

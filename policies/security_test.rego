@@ -266,3 +266,29 @@ test_runtime_dirs_writable_fails_without_a_tmp_mount if {
 	d := json.patch(fixture_deployment, [{"op": "remove", "path": "/spec/template/spec/containers/0/volumeMounts/3"}])
 	deny_runtime_dirs_writable == {"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: /tmp is not a writable volumeMount (writable mounts: /dev/shm, /home/vllm); vLLM writes there, so mount an emptyDir at it"} with data.main.objects as [d]
 }
+
+# --- image_digest ---
+
+digest_image := "vllm/vllm-openai:v0.11.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+test_image_digest_passes_on_tags_outside_production if {
+	count(deny_image_digest) == 0 with data.main.objects as fixture_release with data.main.target as {"environment": "staging", "release": "llms-v2-demo"}
+}
+
+test_image_digest_passes_on_an_environment_that_only_contains_the_word if {
+	count(deny_image_digest) == 0 with data.main.objects as fixture_release with data.main.target as {"environment": "pre-production", "release": "llms-v2-demo"}
+}
+
+test_image_digest_passes_on_digests_in_production if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": digest_image}])
+	count(deny_image_digest) == 0 with data.main.objects as [d] with data.main.target as {"environment": "production-vn", "release": "llms-v2-demo"}
+}
+
+test_image_digest_fails_on_a_tag_in_production if {
+	deny_image_digest == {"[image_digest] Deployment llms-v2-demo container vllm: image vllm/vllm-openai:v0.11.0 has no digest, and environment production runs only images pinned by digest (rules.yaml images.digestEnvironments): a tag can be moved to other content; set image.digest (helmTest.image for the test pod) to the sha256 the registry gives for that tag, or declare in policies/exceptions.yaml why not"} with data.main.objects as [fixture_deployment] with data.main.target as {"environment": "production", "release": "llms-v2-demo"}
+}
+
+test_image_digest_fails_on_the_test_pod_too if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": digest_image}])
+	deny_image_digest == {"[image_digest] Pod llms-v2-demo-test container list-models: image curlimages/curl:8.11.1 has no digest, and environment production-jp runs only images pinned by digest (rules.yaml images.digestEnvironments): a tag can be moved to other content; set image.digest (helmTest.image for the test pod) to the sha256 the registry gives for that tag, or declare in policies/exceptions.yaml why not"} with data.main.objects as [d, fixture_test_pod] with data.main.target as {"environment": "production-jp", "release": "llms-v2-demo"}
+}

@@ -75,6 +75,9 @@ SCHEMA_CASES = [
     Case("minimum: a disruption budget of 0 blocks every eviction", {"podDisruptionBudget": {"enabled": True, "maxUnavailable": 0}},
          "- podDisruptionBudget.maxUnavailable: Must be greater than or equal to 1",
          {"podDisruptionBudget": {"enabled": True, "maxUnavailable": 1}}),
+    Case("pattern: a digest is sha256 and 64 hex digits", {"image": {"digest": "sha256:" + "A" * 64}},
+         "- image.digest: Does not match pattern '^$|^sha256:[a-f0-9]{64}$'",
+         {"image": {"digest": "sha256:" + "a" * 64}}),
     Case("min length", {"image": {"repository": ""}},
          "- image.repository: String length must be greater than or equal to 1",
          {"image": {"repository": "registry.example.com/vllm/vllm-openai"}}),
@@ -116,6 +119,12 @@ FAIL_CASES = [
     Case("image tag required", {"image": {"tag": ""}},
          "vllm-models: image.tag (or global.image.tag) is required: pin a vLLM release such as v0.11.0",
          {"image": {"tag": ""}, "global": {"image": {"tag": "v0.11.0"}}}),
+    Case("a digest pins the tag beside it", {"image": {"tag": "", "digest": "sha256:" + "a" * 64},
+                                              "global": {"image": {"tag": "v0.11.0"}}},
+         "vllm-models: image.digest (sha256:" + "a" * 64 + ") is set but image.tag is not (it comes from "
+         "global.image.tag, v0.11.0): a digest pins the content of one tag, so set image.tag beside it to the "
+         "version the digest was read for",
+         {"image": {"tag": "v0.11.0", "digest": "sha256:" + "a" * 64}}),
     Case("model required", {"deployment": {"model": ""}},
          "vllm-models: deployment.model is required: the model path inside the container, e.g. /models/Qwen/Qwen3-32B-FP8",
          {"deployment": {"model": "/models/Qwen/Qwen3-8B"}}),

@@ -7,7 +7,7 @@ import pytest
 
 from charts import edited_release, render_chart
 from vllm_models import render as harness
-from vllm_models import rules
+from vllm_models import metrics, rules, verify
 
 STANDARD_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
                    "app.kubernetes.io/component", "app.kubernetes.io/managed-by", "app.kubernetes.io/part-of",
@@ -319,3 +319,24 @@ def test_extra_pod_labels_and_annotations_are_added_next_to_the_charts(tmp_path)
     assert template["metadata"]["labels"]["team"] == "inference"
     assert template["metadata"]["labels"]["model"] == "qwen3-32b"
     assert template["metadata"]["annotations"]["example.com/owner"] == "ml"
+
+
+FAKE_DIGEST = "sha256:" + "0123456789abcdef" * 4  # a test value: real digests come from the registry
+
+
+def test_a_digest_pins_the_image_and_the_tag_stays_the_version_every_check_reads(tmp_path):
+    rendered = with_values(tmp_path, {"image": {"digest": FAKE_DIGEST}})
+    container = rendered.container()
+    assert container["image"] == f"vllm/vllm-openai:v0.10.2@{FAKE_DIGEST}"
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    assert rendered.one("Deployment")["metadata"]["labels"]["app.kubernetes.io/version"] == "v0.10.2"
+    assert verify.image_version(container) == metrics.image_tag(rendered) == "v0.10.2"
+    assert verify.vllm_arguments(rendered) == [], "the vLLM catalog of the tag is found behind a digest"
+
+
+@pytest.mark.parametrize("image, policy", [({}, "Always"), ({"digest": FAKE_DIGEST}, "IfNotPresent"),
+                                          ({"pullPolicy": "IfNotPresent"}, "IfNotPresent"),
+                                          ({"digest": FAKE_DIGEST, "pullPolicy": "Always"}, "Always")])
+def test_the_pull_policy_follows_the_digest_unless_set(image, policy, tmp_path):
+    rendered = with_values(tmp_path, {"image": image})
+    assert rendered.container()["imagePullPolicy"] == policy, f"image {image}"

@@ -75,8 +75,8 @@ spec:
   {{- end }}
   containers:
     - name: vllm
-      image: "{{ .Values.image.repository }}:{{ include "vllm-models.imageTag" . }}"
-      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      image: {{ include "vllm-models.image" . | quote }}
+      imagePullPolicy: {{ include "vllm-models.imagePullPolicy" . }}
       {{- if .Values.dropPageCache.enabled }}
       command:
         - /bin/sh
