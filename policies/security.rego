@@ -299,3 +299,17 @@ deny_image_digest contains msg if {
 	not contains(c.image, "@sha256:")
 	msg := format("[image_digest] %v: image %v has no digest, and environment %v runs only images pinned by digest (rules.yaml images.digestEnvironments): a tag can be moved to other content; set image.digest (helmTest.image for the test pod) to the sha256 the registry gives for that tag, or declare in policies/exceptions.yaml why not", [container_subject(pod, c), c.image, target.environment])
 }
+
+# METADATA
+# title: Remote code only with a reason
+# description: a vLLM command line with --trust-remote-code (Python shipped with the weights runs in the server) carries a non-blank reason in the annotation data.rules.remoteCode.reasonAnnotation.
+# custom:
+#   source: issue 18 "Secure by default" (trustRemoteCode off by default, on only for architectures that need it, with the reason in the model file)
+#   severity: deny
+deny_trust_remote_code contains msg if {
+	some w in gpu_deployments
+	some arg in w.cmd
+	arg in data.rules.remoteCode.flags
+	trim_space(text(object.get(w.pod.metadata, ["annotations", data.rules.remoteCode.reasonAnnotation], ""))) == ""
+	msg := format("[trust_remote_code] %v: runs %v (Python shipped with the weights runs in the server) without a reason in annotation %v; set deployment.trustRemoteCode: false unless the architecture has no native vLLM or transformers implementation, and then name it in deployment.trustRemoteCodeReason", [container_subject(w.pod, w.container), arg, data.rules.remoteCode.reasonAnnotation])
+}

@@ -292,3 +292,30 @@ test_image_digest_fails_on_the_test_pod_too if {
 	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": digest_image}])
 	deny_image_digest == {"[image_digest] Pod llms-v2-demo-test container list-models: image curlimages/curl:8.11.1 has no digest, and environment production-jp runs only images pinned by digest (rules.yaml images.digestEnvironments): a tag can be moved to other content; set image.digest (helmTest.image for the test pod) to the sha256 the registry gives for that tag, or declare in policies/exceptions.yaml why not"} with data.main.objects as [d, fixture_test_pod] with data.main.target as {"environment": "production-jp", "release": "llms-v2-demo"}
 }
+
+# --- trust_remote_code ---
+
+test_trust_remote_code_passes_without_the_flag if {
+	count(deny_trust_remote_code) == 0 with data.main.objects as fixture_release
+}
+
+test_trust_remote_code_passes_on_the_flag_with_a_reason if {
+	d := json.patch(fixture_deployment, [
+		{"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": "--trust-remote-code"},
+		{"op": "add", "path": "/metadata/annotations/vllm-models.io~1trust-remote-code", "value": "InternVLChatModel: no native config type in transformers 4.56"},
+	])
+	count(deny_trust_remote_code) == 0 with data.main.objects as [d]
+}
+
+test_trust_remote_code_fails_on_the_flag_without_a_reason if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": "--trust_remote_code"}])
+	deny_trust_remote_code == {"[trust_remote_code] Deployment llms-v2-demo container vllm: runs --trust_remote_code (Python shipped with the weights runs in the server) without a reason in annotation vllm-models.io/trust-remote-code; set deployment.trustRemoteCode: false unless the architecture has no native vLLM or transformers implementation, and then name it in deployment.trustRemoteCodeReason"} with data.main.objects as [d]
+}
+
+test_trust_remote_code_fails_on_a_blank_reason if {
+	d := json.patch(fixture_deployment, [
+		{"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": "--trust-remote-code"},
+		{"op": "add", "path": "/metadata/annotations/vllm-models.io~1trust-remote-code", "value": "  "},
+	])
+	deny_trust_remote_code == {"[trust_remote_code] Deployment llms-v2-demo container vllm: runs --trust-remote-code (Python shipped with the weights runs in the server) without a reason in annotation vllm-models.io/trust-remote-code; set deployment.trustRemoteCode: false unless the architecture has no native vLLM or transformers implementation, and then name it in deployment.trustRemoteCodeReason"} with data.main.objects as [d]
+}

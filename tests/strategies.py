@@ -32,7 +32,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from vllm_models import render as harness
-from vllm_models import toolchain, values_check, vllm_args
+from vllm_models import fleet, toolchain, values_check, vllm_args
 
 PRINTABLE = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
 UNBOUNDED_INT = 2**53  # largest integer JSON (and so helm) keeps exactly
@@ -428,6 +428,8 @@ def coherent_values(draw) -> dict:
         "enableChunkedPrefill": draw(st.booleans()),
         "trustRemoteCode": draw(st.booleans()),
     }
+    if deployment["trustRemoteCode"]:  # remote code only with the model file's reason
+        deployment["trustRemoteCodeReason"] = draw(st.text(PRINTABLE, min_size=1, max_size=40).filter(str.strip))
     if pp > 1 or draw(st.booleans()):
         deployment["pipelineParallel"] = pp
     if draw(st.booleans()):
@@ -509,7 +511,9 @@ def coherent_values(draw) -> dict:
                                                                       max_size=3)),
                                    "monitoringNamespace": draw(st.from_regex(DNS_LABEL, fullmatch=True))}
     if gpus > 1 and draw(st.booleans()):
-        values["nccl"] = {"gpuMem": draw(st.booleans()),
+        # gpuMem true is refused before vLLM v0.10.2 (rules.yaml nccl): coherent values leave it to vLLM there.
+        cumem_refused = (fleet.version_key(tag) or (0, 0, 0))[:3] < (0, 10, 2)
+        values["nccl"] = {"gpuMem": draw(st.sampled_from([None, False] if cumem_refused else [None, True, False])),
                           "logLevel": draw(for_schema(schema_node(("nccl", "logLevel"))))}
     if draw(st.booleans()):
         values["extraEnv"] = draw(st.lists(st.sampled_from([

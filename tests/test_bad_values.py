@@ -125,6 +125,15 @@ FAIL_CASES = [
          "global.image.tag, v0.11.0): a digest pins the content of one tag, so set image.tag beside it to the "
          "version the digest was read for",
          {"image": {"tag": "v0.11.0", "digest": "sha256:" + "a" * 64}}),
+    Case("remote code needs a reason", {"deployment": {"trustRemoteCode": True}},
+         "vllm-models: deployment.trustRemoteCode is true but deployment.trustRemoteCodeReason is empty: "
+         "--trust-remote-code runs Python shipped with the weights; set it only for an architecture vLLM and "
+         "transformers do not implement, and write which in trustRemoteCodeReason",
+         {"deployment": {"trustRemoteCode": True, "trustRemoteCodeReason": "MiniCPMV: no native minicpmv config"}}),
+    Case("a reason without remote code is stale", {"deployment": {"trustRemoteCodeReason": "MiniCPMV"}},
+         "vllm-models: deployment.trustRemoteCodeReason is set but deployment.trustRemoteCode is false; drop the "
+         "reason, or set trustRemoteCode: true if the model needs remote code",
+         {"deployment": {"trustRemoteCodeReason": ""}}),
     Case("model required", {"deployment": {"model": ""}},
          "vllm-models: deployment.model is required: the model path inside the container, e.g. /models/Qwen/Qwen3-32B-FP8",
          {"deployment": {"model": "/models/Qwen/Qwen3-8B"}}),

@@ -213,8 +213,32 @@ def test_one_gpu_gets_the_tables_16gi_dev_shm_and_no_nccl_settings(tmp_path):
 
 
 def test_nccl_settings_become_environment_variables_on_multi_gpu_pods(tmp_path):
-    assert env_of(with_values(tmp_path, {"nccl": {"gpuMem": False, "logLevel": "INFO"}}, "multi-gpu"))["NCCL_DEBUG"] == "INFO"
-    assert "NCCL_CUMEM_ENABLE" not in env_of(with_values(tmp_path, {"nccl": {"gpuMem": False}}, "multi-gpu"))
+    assert env_of(with_values(tmp_path, {"nccl": {"logLevel": "INFO"}}, "multi-gpu"))["NCCL_DEBUG"] == "INFO"
+
+
+@pytest.mark.parametrize("gpu_mem, value", [(None, None), (True, "1"), (False, "0")])
+def test_nccl_cumem_is_left_to_vllm_and_nccl_unless_set(gpu_mem, value, tmp_path):
+    env = env_of(with_values(tmp_path, {"nccl": {"gpuMem": gpu_mem}}, "multi-gpu"))
+    assert env.get("NCCL_CUMEM_ENABLE") == value, f"nccl.gpuMem {gpu_mem}: env {env}"
+
+
+@pytest.mark.parametrize("tag, refused", [("v0.10.1.1", True), ("v0.10.2", False), ("v0.4.2", False), ("v0.4.3", True)])
+def test_cumem_on_is_refused_only_where_vllm_turns_it_off_on_purpose(tag, refused, tmp_path):
+    values = {"nccl": {"gpuMem": True}, "image": {"tag": tag}}
+    if refused:
+        with pytest.raises(harness.RenderError, match=r"nccl.gpuMem is true \(NCCL_CUMEM_ENABLE=1\), but vLLM " + tag):
+            with_values(tmp_path, values, "multi-gpu")
+    else:
+        assert env_of(with_values(tmp_path, values, "multi-gpu"))["NCCL_CUMEM_ENABLE"] == "1"
+    assert "NCCL_CUMEM_ENABLE" not in env_of(with_values(tmp_path, values)), "one GPU runs no collectives"
+
+
+def test_no_release_overrides_nccls_cumem_choice(rendered):
+    """The fleet serves on one node: cuMem buys nothing there, and NCCL's default stands (rules.yaml nccl)."""
+    env = env_of(rendered)
+    assert "NCCL_CUMEM_ENABLE" not in env, (
+        f"{where(rendered)}: Deployment {rendered.one('Deployment')['metadata']['name']} sets NCCL_CUMEM_ENABLE="
+        f"{env['NCCL_CUMEM_ENABLE']} (nccl.gpuMem); single-node serving gains nothing from overriding it")
 
 
 def test_the_hugging_face_token_comes_from_a_secret_reference(tmp_path):
@@ -340,3 +364,23 @@ def test_a_digest_pins_the_image_and_the_tag_stays_the_version_every_check_reads
 def test_the_pull_policy_follows_the_digest_unless_set(image, policy, tmp_path):
     rendered = with_values(tmp_path, {"image": image})
     assert rendered.container()["imagePullPolicy"] == policy, f"image {image}"
+
+
+def test_no_release_runs_remote_code_without_the_reason_its_model_file_gives(rendered):
+    annotations = rendered.one("Deployment")["metadata"]["annotations"]
+    remote = rules.data()["remoteCode"]
+    flags = [arg for arg in rendered.container()["args"] if arg in remote["flags"]]
+    if flags:
+        assert annotations.get(remote["reasonAnnotation"], "").strip(), (
+            f"{where(rendered)}: Deployment {rendered.one('Deployment')['metadata']['name']} runs {flags[0]} with no "
+            f"reason (annotations {annotations})")
+
+
+def test_remote_code_is_off_by_default_and_on_with_its_reason_stamped(tmp_path):
+    assert "--trust-remote-code" not in render_chart(example="single-gpu").container()["args"]
+    rendered = with_values(tmp_path, {"deployment": {"trustRemoteCode": True,
+                                                     "trustRemoteCodeReason": " Phi3VForCausalLM: no native phi3_v "}})
+    assert "--trust-remote-code" in rendered.container()["args"]
+    for where_, metadata in (("Deployment", rendered.one("Deployment")["metadata"]),
+                             ("pod template", rendered.one("Deployment")["spec"]["template"]["metadata"])):
+        assert metadata["annotations"]["vllm-models.io/trust-remote-code"] == "Phi3VForCausalLM: no native phi3_v", where_

@@ -12,7 +12,7 @@ import dataclasses
 import pytest
 
 from charts import render_chart
-from vllm_models import policy
+from vllm_models import policy, rules
 from vllm_models import render as harness
 
 EXAMPLE = "single-gpu"
@@ -27,11 +27,13 @@ def chart_refuses(values: dict, fragment: str) -> bool:
     return False
 
 
-def policy_denies(patch, rule: str) -> bool:
+def policy_denies(patch, rule: str, *, whole_deployment: bool = False) -> bool:
+    """Whether `rule` denies the example's render with its pod spec (or, with whole_deployment, its
+    Deployment) changed by `patch`."""
     rendered = render_chart(example=EXAMPLE)
     documents = copy.deepcopy(rendered.documents)
     deployment = next(d for d in documents if d["kind"] == "Deployment")
-    patch(deployment["spec"]["template"]["spec"])
+    patch(deployment if whole_deployment else deployment["spec"]["template"]["spec"])
     rel = dataclasses.replace(rendered.release, environment="agree")
     violations = policy.evaluate_release(harness.Rendered(rel, documents, rendered.manifest))
     return any(v.rule == rule and v.severity == "deny" for v in violations)
@@ -89,3 +91,28 @@ def test_the_chart_and_the_policy_agree_on_the_grace_period_that_covers_a_drain(
     assert (refused, denied) == (not enough, not enough), (
         f"grace {grace}s, preStop {pause}s, --shutdown-timeout {drain}: chart refuses {refused}, policy "
         f"grace_covers_shutdown denies {denied}; expected {'pass' if enough else 'refusal'} from both")
+
+
+REMOTE_CODE_CASES = [  # (trustRemoteCode, reason, allowed)
+    (False, "", True),
+    (True, "InternVLChatModel: transformers has no internvl_chat config type", True),
+    (True, "", False),
+    (True, "   ", False),  # blank is no reason
+]
+
+
+@pytest.mark.parametrize("trust, reason, allowed", REMOTE_CODE_CASES,
+                         ids=[f"trust{t}-reason{r.strip()[:12] or 'blank'}" for t, r, _ in REMOTE_CODE_CASES])
+def test_the_chart_and_the_policy_agree_that_remote_code_needs_a_reason(trust, reason, allowed):
+    refused = chart_refuses({"deployment": {"trustRemoteCode": trust, "trustRemoteCodeReason": reason}},
+                            "deployment.trustRemoteCodeReason is empty")
+    annotation = rules.data()["remoteCode"]["reasonAnnotation"]
+
+    def patch(deployment):
+        if trust:
+            deployment["spec"]["template"]["spec"]["containers"][0]["args"].append(rules.data()["remoteCode"]["flags"][0])
+            deployment["metadata"]["annotations"][annotation] = reason
+    denied = policy_denies(patch, "trust_remote_code", whole_deployment=True)
+    assert (refused, denied) == (not allowed, not allowed), (
+        f"deployment.trustRemoteCode {trust}, reason {reason!r}: chart refuses {refused}, policy trust_remote_code "
+        f"denies {denied}; expected {'pass' if allowed else 'refusal'} from both")

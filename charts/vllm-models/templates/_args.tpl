@@ -119,8 +119,8 @@
 {{- $env := list (dict "name" "VLLM_LOGGING_LEVEL" "value" .Values.global.logging.level) -}}
 {{- if gt (int $d.numGPUs) 1 -}}
 {{- $env = append $env (dict "name" "NCCL_DEBUG" "value" .Values.nccl.logLevel) -}}
-{{- if .Values.nccl.gpuMem -}}
-{{- $env = append $env (dict "name" "NCCL_CUMEM_ENABLE" "value" "1") -}}
+{{- if not (kindIs "invalid" .Values.nccl.gpuMem) -}}
+{{- $env = append $env (dict "name" "NCCL_CUMEM_ENABLE" "value" (ternary "1" "0" .Values.nccl.gpuMem)) -}}
 {{- end -}}
 {{- end -}}
 {{- if $d.attentionBackend -}}

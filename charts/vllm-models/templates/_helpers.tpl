@@ -43,6 +43,9 @@ vllm-models.io/size-class: {{ include "vllm-models.sizeClass" . | fromYaml | dig
 {{- define "vllm-models.modelAnnotations" -}}
 vllm-models.io/parameters-billions: {{ .Values.modelInfo.parameters | quote }}
 vllm-models.io/served-model-name: {{ .Values.deployment.servedModelName | quote }}
+{{- if .Values.deployment.trustRemoteCode }}
+{{ (include "vllm-models.rules" . | fromYaml).remoteCode.reasonAnnotation }}: {{ .Values.deployment.trustRemoteCodeReason | trim | quote }}
+{{- end }}
 {{- end -}}
 
 {{/* vllm-models.podAnnotations: the annotations the chart puts on every pod (model facts, Prometheus scrape). */}}

@@ -83,6 +83,14 @@
 {{- end -}}
 {{- end -}}
 
+{{- if and .Values.nccl.gpuMem (gt $gpus 1) (semverCompare $rules.nccl.cumemDisabledByVllm (include "vllm-models.vllmVersion" .)) -}}
+{{- fail (printf "vllm-models: nccl.gpuMem is true (NCCL_CUMEM_ENABLE=1), but vLLM %s (image.tag) sets NCCL_CUMEM_ENABLE=0 on purpose: with the NCCL it ships, cuMem makes CUDA-graph capture with all-reduce cost extra GPU memory (NVIDIA/nccl#1234), and one pod on one node gains nothing from it; drop nccl.gpuMem, or raise image.tag to v0.10.2 or newer, where vLLM leaves it to NCCL" (include "vllm-models.imageTag" .)) -}}
+{{- end -}}
+{{- if and $d.trustRemoteCode (not (trim $d.trustRemoteCodeReason)) -}}
+{{- fail "vllm-models: deployment.trustRemoteCode is true but deployment.trustRemoteCodeReason is empty: --trust-remote-code runs Python shipped with the weights; set it only for an architecture vLLM and transformers do not implement, and write which in trustRemoteCodeReason" -}}
+{{- else if and (trim $d.trustRemoteCodeReason) (not $d.trustRemoteCode) -}}
+{{- fail "vllm-models: deployment.trustRemoteCodeReason is set but deployment.trustRemoteCode is false; drop the reason, or set trustRemoteCode: true if the model needs remote code" -}}
+{{- end -}}
 {{- if and $d.toolCallParser (not $d.functionCall) -}}
 {{- fail "vllm-models: deployment.toolCallParser is set but deployment.functionCall is false; set functionCall: true to enable tool calling, or drop the parser" -}}
 {{- end -}}
