@@ -16,7 +16,8 @@ checked against the Kubernetes schemas at verify time; they are drawn from valid
 tool-call parser -> that version's parsers, extraArgs -> that version's flags) draw from that data.
 Settings a policy denies unless policies/exceptions.yaml declares a deviation for the release
 (privileged, root, a writable root filesystem, added capabilities, seccomp Unconfined, dropPageCache,
-tolerations without the GPU taint, a RollingUpdate that takes capacity down) are put back to what the policy asks
+tolerations without the GPU taint, a RollingUpdate that takes capacity down, a Cluster traffic policy
+hiding client addresses from the NetworkPolicy) are put back to what the policy asks
 (`within_policy`): the chart accepts them on purpose, and the policy suite tests them.
 """
 from __future__ import annotations
@@ -556,6 +557,25 @@ def coherent_values(draw) -> dict:
         values["imagePullSecrets"] = [{"name": "registry-credentials"}]
     if draw(st.booleans()):
         values["metrics"] = {"podAnnotations": draw(st.booleans())}
+    if draw(st.booleans()):
+        values["image"]["digest"] = "sha256:" + draw(st.from_regex(r"[a-f0-9]{64}", fullmatch=True))
+    if draw(st.booleans()):
+        values["runtime"] = {"home": {"path": draw(st.sampled_from(["/home/vllm", "/cache", "/var/lib/vllm"])),
+                                      "sizeLimit": draw(st.sampled_from([None, "1Gi", "20Gi"]))},
+                             "compileCache": {"existingClaim": draw(st.sampled_from(["", "vllm-compile-cache"]))},
+                             "usageStats": draw(st.booleans())}
+    network_policy = values.get("networkPolicy") or {}
+    enabled = network_policy.get("enabled")
+    if enabled if isinstance(enabled, bool) else global_block["networkPolicy"]["enabled"]:
+        # A policy in front of a NodePort or LoadBalancer admits clients by address; a downloaded model needs egress.
+        if values["service"].get("type", "NodePort") != "ClusterIP":
+            global_block["networkPolicy"]["clientCIDRs"] = draw(st.lists(st.sampled_from(
+                ["203.0.113.0/24", "198.51.100.7/32", "2001:db8::/32", "0.0.0.0/0"]), min_size=1, max_size=3, unique=True))
+            if draw(st.booleans()):
+                global_block["networkPolicy"]["nodeCIDRs"] = ["10.0.0.0/16"]
+        if not deployment["model"].startswith("/"):
+            values.setdefault("networkPolicy", {})["extraEgress"] = [
+                {"to": [{"ipBlock": {"cidr": "192.0.2.0/24"}}], "ports": [{"protocol": "TCP", "port": 443}]}]
     return values
 
 
@@ -643,6 +663,8 @@ def within_policy(values: dict) -> dict:
                                            and t.get("effect", "") in ("NoSchedule", "")
                                            for t in values["tolerations"]):
         values["tolerations"] = [*values["tolerations"], GPU_TOLERATION]
+    if get_key(values, ("service", "externalTrafficPolicy")) == "Cluster":  # hides client addresses (nodeport_clients_admitted)
+        values["service"]["externalTrafficPolicy"] = ""
     rolling = get_key(values, ("deployment", "updateStrategy", "rollingUpdate"))
     if isinstance(rolling, dict) and "maxUnavailable" in rolling:
         rolling["maxUnavailable"] = 0

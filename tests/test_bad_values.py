@@ -9,6 +9,7 @@ from __future__ import annotations
 
 
 import dataclasses
+import json
 import re
 from typing import Callable
 
@@ -16,6 +17,7 @@ import pytest
 
 from charts import render_chart
 from vllm_models import render as harness
+from vllm_models import toolchain
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +80,11 @@ SCHEMA_CASES = [
     Case("pattern: a digest is sha256 and 64 hex digits", {"image": {"digest": "sha256:" + "A" * 64}},
          "- image.digest: Does not match pattern '^$|^sha256:[a-f0-9]{64}$'",
          {"image": {"digest": "sha256:" + "a" * 64}}),
+    Case("pattern: a client range is a CIDR", {"global": {"networkPolicy": {"clientCIDRs": ["203.0.113.0"]}}},
+         "- global.networkPolicy.clientCIDRs.0: Does not match pattern '" + json.loads(
+             (toolchain.CHART_DIR / "values.schema.json").read_text())["properties"]["global"]["properties"][
+             "networkPolicy"]["properties"]["clientCIDRs"]["items"]["pattern"] + "'",
+         {"global": {"networkPolicy": {"clientCIDRs": ["203.0.113.0/32"]}}}),
     Case("min length", {"image": {"repository": ""}},
          "- image.repository: String length must be greater than or equal to 1",
          {"image": {"repository": "registry.example.com/vllm/vllm-openai"}}),
@@ -248,6 +255,34 @@ FAIL_CASES = [
          "vllm-models: service.nodePort is required for a NodePort service: pick a free port in the category's range "
          "(see `vllm-models ports`)",
          {"service": {"nodePort": None, "type": "ClusterIP"}}),
+    Case("NodePort clients need a client range", {"networkPolicy": {"enabled": True}},
+         "vllm-models: the NetworkPolicy is on (networkPolicy.enabled or global.networkPolicy.enabled) and "
+         "service.type is NodePort, but no client CIDRs are listed (global.networkPolicy.clientCIDRs, "
+         "networkPolicy.clientCIDRs): clients of a NodePort come from outside the cluster and the policy admits only "
+         "namespaces ingress-nginx, monitoring, so it would drop every one; list your clients' address ranges, or use "
+         "service.type ClusterIP",
+         {"networkPolicy": {"enabled": True, "clientCIDRs": ["203.0.113.0/24"]}}),
+    Case("a download needs egress", {"networkPolicy": {"enabled": True, "clientCIDRs": ["203.0.113.0/24"]},
+                                     "deployment": {"model": "Qwen/Qwen3-32B-FP8"},
+                                     "storage": {"type": "existingClaim", "existingClaim": "hf-cache"}},
+         "vllm-models: deployment.model (Qwen/Qwen3-32B-FP8) is a Hugging Face id, so vLLM downloads the weights at "
+         "start, but the NetworkPolicy (networkPolicy.enabled or global.networkPolicy.enabled) lets the pods reach "
+         "DNS only; add the store to networkPolicy.extraEgress, or serve a path below storage.mountPath",
+         {"networkPolicy": {"enabled": True, "clientCIDRs": ["203.0.113.0/24"],
+                            "extraEgress": [{"ports": [{"protocol": "TCP", "port": 443}]}]},
+          "deployment": {"model": "Qwen/Qwen3-32B-FP8"},
+          "storage": {"type": "existingClaim", "existingClaim": "hf-cache"}}),
+    Case("a traffic policy only for node ports", {"service": {"type": "ClusterIP", "nodePort": None,
+                                                              "externalTrafficPolicy": "Local"}},
+         "vllm-models: service.externalTrafficPolicy (Local) applies only to NodePort and LoadBalancer Services, and "
+         "service.type is ClusterIP; drop it or change the type",
+         {"service": {"type": "LoadBalancer", "externalTrafficPolicy": "Local"}}),
+    Case("cuMem stays vLLM's choice before v0.10.2", {"nccl": {"gpuMem": True}, "image": {"tag": "v0.10.1.1"}},
+         "vllm-models: nccl.gpuMem is true (NCCL_CUMEM_ENABLE=1), but vLLM v0.10.1.1 (image.tag) sets "
+         "NCCL_CUMEM_ENABLE=0 on purpose: with the NCCL it ships, cuMem makes CUDA-graph capture with all-reduce cost "
+         "extra GPU memory (NVIDIA/nccl#1234), and one pod on one node gains nothing from it; drop nccl.gpuMem, or "
+         "raise image.tag to v0.10.2 or newer, where vLLM leaves it to NCCL",
+         {"nccl": {"gpuMem": True}, "image": {"tag": "v0.10.2"}}, example="multi-gpu"),
     Case("ClusterIP takes no node port", {"service": {"type": "ClusterIP"}},
          "vllm-models: service.nodePort (30025) is set but service.type is ClusterIP; use NodePort or drop the port",
          {"service": {"type": "LoadBalancer"}}),

@@ -30,10 +30,17 @@ def chart_refuses(values: dict, fragment: str) -> bool:
 def policy_denies(patch, rule: str, *, whole_deployment: bool = False) -> bool:
     """Whether `rule` denies the example's render with its pod spec (or, with whole_deployment, its
     Deployment) changed by `patch`."""
-    rendered = render_chart(example=EXAMPLE)
+    def patch_deployment(documents):
+        deployment = next(d for d in documents if d["kind"] == "Deployment")
+        patch(deployment if whole_deployment else deployment["spec"]["template"]["spec"])
+    return policy_denies_release(None, patch_deployment, rule)
+
+
+def policy_denies_release(values: dict | None, patch, rule: str) -> bool:
+    """Whether `rule` denies the example rendered with `values`, its documents changed by `patch`."""
+    rendered = render_chart(values, example=EXAMPLE)
     documents = copy.deepcopy(rendered.documents)
-    deployment = next(d for d in documents if d["kind"] == "Deployment")
-    patch(deployment if whole_deployment else deployment["spec"]["template"]["spec"])
+    patch(documents)
     rel = dataclasses.replace(rendered.release, environment="agree")
     violations = policy.evaluate_release(harness.Rendered(rel, documents, rendered.manifest))
     return any(v.rule == rule and v.severity == "deny" for v in violations)
@@ -116,3 +123,35 @@ def test_the_chart_and_the_policy_agree_that_remote_code_needs_a_reason(trust, r
     assert (refused, denied) == (not allowed, not allowed), (
         f"deployment.trustRemoteCode {trust}, reason {reason!r}: chart refuses {refused}, policy trust_remote_code "
         f"denies {denied}; expected {'pass' if allowed else 'refusal'} from both")
+
+
+NODEPORT_CASES = [  # (service type, client CIDRs, clients get in)
+    ("NodePort", ["203.0.113.0/24"], True),
+    ("NodePort", [], False),  # the production NetworkPolicy before issue 18: namespaces only
+    ("LoadBalancer", [], False),
+    ("ClusterIP", [], True),  # nothing reaches it from outside the cluster
+]
+
+
+@pytest.mark.parametrize("kind, cidrs, admitted", NODEPORT_CASES,
+                         ids=[f"{k}-{len(c)}-ranges" for k, c, _ in NODEPORT_CASES])
+def test_the_chart_and_the_policy_agree_that_nodeport_clients_need_a_client_range(kind, cidrs, admitted):
+    service = {"type": kind} if kind != "ClusterIP" else {"type": kind, "nodePort": None}
+    refused = chart_refuses({"networkPolicy": {"enabled": True, "clientCIDRs": cidrs}, "service": service},
+                            "but no client CIDRs are listed")
+
+    def patch(documents):
+        for doc in documents:
+            if doc["kind"] == "Service":
+                doc["spec"]["type"] = kind
+                if kind == "ClusterIP":
+                    doc["spec"]["ports"][0].pop("nodePort", None)
+                    doc["spec"].pop("externalTrafficPolicy", None)
+            if doc["kind"] == "NetworkPolicy" and not cidrs:
+                doc["spec"]["ingress"] = [rule for rule in doc["spec"]["ingress"]
+                                          if not any("ipBlock" in peer for peer in rule.get("from", []))]
+    denied = policy_denies_release({"networkPolicy": {"enabled": True, "clientCIDRs": ["203.0.113.0/24"]}}, patch,
+                                   "nodeport_clients_admitted")
+    assert (refused, denied) == (not admitted, not admitted), (
+        f"Service {kind}, client CIDRs {cidrs}: chart refuses {refused}, policy nodeport_clients_admitted denies "
+        f"{denied}; expected {'pass' if admitted else 'refusal'} from both")

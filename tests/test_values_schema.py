@@ -30,6 +30,10 @@ FREE_FORM = {
                              "official schema (tests/test_kubernetes_schema.py)",
     "affinity.podAffinity": "Kubernetes PodAffinity, passed through; checked as rendered against the official schema",
     "affinity.podAntiAffinity": "Kubernetes PodAntiAffinity, passed through; checked as rendered against the official schema",
+    "networkPolicy.extraEgress[].to[].namespaceSelector": "Kubernetes LabelSelector, passed through; checked as rendered "
+                                                          "against the official schema",
+    "networkPolicy.extraEgress[].to[].podSelector": "Kubernetes LabelSelector, passed through; checked as rendered "
+                                                    "against the official schema",
 }
 
 

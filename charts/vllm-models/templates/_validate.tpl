@@ -123,10 +123,21 @@
 {{- if and (eq .Values.service.type "NodePort") (not .Values.service.nodePort) -}}
 {{- fail "vllm-models: service.nodePort is required for a NodePort service: pick a free port in the category's range (see `vllm-models ports`)" -}}
 {{- end -}}
+{{- if and .Values.service.externalTrafficPolicy (eq .Values.service.type "ClusterIP") -}}
+{{- fail (printf "vllm-models: service.externalTrafficPolicy (%s) applies only to NodePort and LoadBalancer Services, and service.type is ClusterIP; drop it or change the type" .Values.service.externalTrafficPolicy) -}}
+{{- end -}}
 {{- if and .Values.service.nodePort (eq .Values.service.type "ClusterIP") -}}
 {{- fail (printf "vllm-models: service.nodePort (%v) is set but service.type is ClusterIP; use NodePort or drop the port" .Values.service.nodePort) -}}
 {{- end -}}
 
+{{- if eq (include "vllm-models.networkPolicyEnabled" .) "true" -}}
+{{- if and (ne .Values.service.type "ClusterIP") (not (include "vllm-models.clientCIDRs" . | fromYamlArray)) -}}
+{{- fail (printf "vllm-models: the NetworkPolicy is on (networkPolicy.enabled or global.networkPolicy.enabled) and service.type is %s, but no client CIDRs are listed (global.networkPolicy.clientCIDRs, networkPolicy.clientCIDRs): clients of a %s come from outside the cluster and the policy admits only namespaces %s, so it would drop every one; list your clients' address ranges, or use service.type ClusterIP" .Values.service.type .Values.service.type (append .Values.networkPolicy.ingressNamespaces .Values.networkPolicy.monitoringNamespace | uniq | join ", ")) -}}
+{{- end -}}
+{{- if and $d.model (not (include "vllm-models.localWeights" .)) (not .Values.networkPolicy.extraEgress) -}}
+{{- fail (printf "vllm-models: deployment.model (%s) is a Hugging Face id, so vLLM downloads the weights at start, but the NetworkPolicy (networkPolicy.enabled or global.networkPolicy.enabled) lets the pods reach DNS only; add the store to networkPolicy.extraEgress, or serve a path below storage.mountPath" $d.model) -}}
+{{- end -}}
+{{- end -}}
 {{- if eq .Values.storage.type "hostPath" -}}
 {{- $path := .Values.hps.models.path | default .Values.global.hps.models.path -}}
 {{- if not $path -}}
