@@ -313,3 +313,35 @@ deny_trust_remote_code contains msg if {
 	trim_space(text(object.get(w.pod.metadata, ["annotations", data.rules.remoteCode.reasonAnnotation], ""))) == ""
 	msg := format("[trust_remote_code] %v: runs %v (Python shipped with the weights runs in the server) without a reason in annotation %v; set deployment.trustRemoteCode: false unless the architecture has no native vLLM or transformers implementation, and then name it in deployment.trustRemoteCodeReason", [container_subject(w.pod, w.container), arg, data.rules.remoteCode.reasonAnnotation])
 }
+
+# METADATA
+# title: Credentials only from Secrets
+# description: an environment variable whose name looks like a credential (data.rules.secrets.namePattern) that takes its value from valueFrom takes it from a Secret (secretKeyRef), not a ConfigMap or a field.
+# custom:
+#   source: issue 18 "Secure by default" (a token reaches a pod only from a Secret); seed 004 "Store Secrets in Kubernetes Secrets"
+#   severity: deny
+deny_env_secret_source contains msg if {
+	some pod in pods
+	some c in containers(pod.spec)
+	some env in object.get(c, "env", [])
+	source := object.get(env, "valueFrom", {})
+	count(source) > 0
+	regex.match(data.rules.secrets.namePattern, upper(env.name))
+	not source.secretKeyRef
+	msg := format("[env_secret_source] %v: env %v looks like a credential but takes its value from %v; a credential comes only from a Secret: use valueFrom.secretKeyRef (huggingface.tokenSecret for HF_TOKEN)", [container_subject(pod, c), env.name, concat(", ", object.keys(source))])
+}
+
+# METADATA
+# title: Local weights run offline
+# description: a vLLM (GPU) container serving a local path sets every variable of data.rules.offline.env to 1, so no Hugging Face Hub call leaves the pod (a missing file fails instead of being fetched).
+# custom:
+#   source: issue 18 "Secure by default" (local weights run offline); huggingface_hub constants.py (HF_HUB_OFFLINE, TRANSFORMERS_OFFLINE read at import)
+#   severity: deny
+deny_offline_local_weights contains msg if {
+	some w in gpu_deployments
+	path := model_path(w.container)
+	startswith(path, "/")
+	some name in data.rules.offline.env
+	env_value(w.container, name) != "1"
+	msg := format("[offline_local_weights] %v: serves the local path %v but env %v is %v; set it to 1 so no Hub call leaves the pod (the chart does for a deployment.model below storage.mountPath)", [container_subject(w.pod, w.container), path, name, shown(env_value(w.container, name))])
+}

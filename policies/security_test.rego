@@ -319,3 +319,45 @@ test_trust_remote_code_fails_on_a_blank_reason if {
 	])
 	deny_trust_remote_code == {"[trust_remote_code] Deployment llms-v2-demo container vllm: runs --trust-remote-code (Python shipped with the weights runs in the server) without a reason in annotation vllm-models.io/trust-remote-code; set deployment.trustRemoteCode: false unless the architecture has no native vLLM or transformers implementation, and then name it in deployment.trustRemoteCodeReason"} with data.main.objects as [d]
 }
+
+# --- env_secret_source ---
+
+test_env_secret_source_passes_on_a_secret_reference if {
+	count(deny_env_secret_source) == 0 with data.main.objects as fixture_release
+}
+
+test_env_secret_source_passes_on_a_field_reference_with_an_ordinary_name if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}}])
+	count(deny_env_secret_source) == 0 with data.main.objects as [d]
+}
+
+test_env_secret_source_fails_on_a_token_from_a_config_map if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/env/1", "value": {"name": "HF_TOKEN", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "token"}}}}])
+	deny_env_secret_source == {"[env_secret_source] Deployment llms-v2-demo container vllm: env HF_TOKEN looks like a credential but takes its value from configMapKeyRef; a credential comes only from a Secret: use valueFrom.secretKeyRef (huggingface.tokenSecret for HF_TOKEN)"} with data.main.objects as [d]
+}
+
+# --- offline_local_weights ---
+
+test_offline_local_weights_passes_on_the_reference_release if {
+	count(deny_offline_local_weights) == 0 with data.main.objects as fixture_release
+}
+
+test_offline_local_weights_passes_on_a_hugging_face_id_without_offline_mode if {
+	d := json.patch(fixture_deployment, [
+		{"op": "replace", "path": "/spec/template/spec/containers/0/args/0", "value": "demo/Demo-34B-FP8"},
+		{"op": "remove", "path": "/spec/template/spec/containers/0/env/11"},
+		{"op": "remove", "path": "/spec/template/spec/containers/0/env/10"},
+	])
+	count(deny_offline_local_weights) == 0 with data.main.objects as [d]
+}
+
+test_offline_local_weights_fails_on_a_local_path_left_online if {
+	d := json.patch(fixture_deployment, [
+		{"op": "replace", "path": "/spec/template/spec/containers/0/env/10/value", "value": "0"},
+		{"op": "remove", "path": "/spec/template/spec/containers/0/env/11"},
+	])
+	deny_offline_local_weights == {
+		"[offline_local_weights] Deployment llms-v2-demo container vllm: serves the local path /models/demo/Demo-34B-FP8 but env HF_HUB_OFFLINE is 0; set it to 1 so no Hub call leaves the pod (the chart does for a deployment.model below storage.mountPath)",
+		"[offline_local_weights] Deployment llms-v2-demo container vllm: serves the local path /models/demo/Demo-34B-FP8 but env TRANSFORMERS_OFFLINE is unset; set it to 1 so no Hub call leaves the pod (the chart does for a deployment.model below storage.mountPath)",
+	} with data.main.objects as [d]
+}

@@ -195,6 +195,12 @@ FAIL_CASES = [
          "vllm-models: extraEnv HF_TOKEN has an inline value that looks like a credential (rules.yaml secrets); secrets "
          "go through a Secret: use huggingface.tokenSecret for HF_TOKEN, or valueFrom.secretKeyRef",
          {"extraEnv": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}]}),
+    Case("a credential only from a Secret", {"extraEnv": [{"name": "HF_TOKEN", "valueFrom": {
+            "configMapKeyRef": {"name": "settings", "key": "token"}}}]},
+         "vllm-models: extraEnv HF_TOKEN looks like a credential (rules.yaml secrets) but takes its value from "
+         "configMapKeyRef; a credential comes only from a Secret: use valueFrom.secretKeyRef (huggingface.tokenSecret "
+         "for HF_TOKEN)",
+         {"extraEnv": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}]}),
     Case("extraEnv may not set what a key sets", {"extraEnv": [{"name": "NCCL_DEBUG", "value": "INFO"}]},
          "vllm-models: extraEnv sets NCCL_DEBUG, which the chart sets from nccl.logLevel (rules.yaml managedEnv); "
          "set that key instead",

@@ -155,3 +155,23 @@ def test_the_chart_and_the_policy_agree_that_nodeport_clients_need_a_client_rang
     assert (refused, denied) == (not admitted, not admitted), (
         f"Service {kind}, client CIDRs {cidrs}: chart refuses {refused}, policy nodeport_clients_admitted denies "
         f"{denied}; expected {'pass' if admitted else 'refusal'} from both")
+
+
+SOURCE_CASES = [  # (name, valueFrom, allowed)
+    ("HF_TOKEN", {"secretKeyRef": {"name": "hf", "key": "token"}}, True),
+    ("HF_TOKEN", {"configMapKeyRef": {"name": "settings", "key": "token"}}, False),
+    ("MY_API_KEY", {"fieldRef": {"fieldPath": "metadata.name"}}, False),
+    ("POD_NAME", {"fieldRef": {"fieldPath": "metadata.name"}}, True),  # not a credential name
+]
+
+
+@pytest.mark.parametrize("name, source, allowed", SOURCE_CASES, ids=[f"{n}-{next(iter(s))}" for n, s, _ in SOURCE_CASES])
+def test_the_chart_and_the_policy_agree_that_credentials_come_only_from_secrets(name, source, allowed):
+    refused = chart_refuses({"extraEnv": [{"name": name, "valueFrom": source}]}, "a credential comes only from a Secret")
+
+    def add(spec):
+        spec["containers"][0]["env"].append({"name": name, "valueFrom": source})
+    denied = policy_denies(add, "env_secret_source")
+    assert (refused, denied) == (not allowed, not allowed), (
+        f"extraEnv {name} valueFrom {source}: chart refuses {refused}, policy env_secret_source denies {denied}; "
+        f"expected {'pass' if allowed else 'refusal'} from both (rules.yaml secrets.namePattern)")

@@ -78,6 +78,9 @@
 {{- if and (hasKey . "value") (or (regexMatch $secrets.namePattern (upper .name)) (regexMatch $secrets.valuePattern (toString .value))) -}}
 {{- fail (printf "vllm-models: extraEnv %s has an inline value that looks like a credential (rules.yaml secrets); secrets go through a Secret: use huggingface.tokenSecret for HF_TOKEN, or valueFrom.secretKeyRef" .name) -}}
 {{- end -}}
+{{- if and (hasKey . "valueFrom") (regexMatch $secrets.namePattern (upper .name)) (not (get (.valueFrom | default dict) "secretKeyRef")) -}}
+{{- fail (printf "vllm-models: extraEnv %s looks like a credential (rules.yaml secrets) but takes its value from %s; a credential comes only from a Secret: use valueFrom.secretKeyRef (huggingface.tokenSecret for HF_TOKEN)" .name (keys (.valueFrom | default dict) | sortAlpha | join ", ")) -}}
+{{- end -}}
 {{- if hasKey $managedEnv .name -}}
 {{- fail (printf "vllm-models: extraEnv sets %s, which the chart sets from %s (rules.yaml managedEnv); set that key instead" .name (get $managedEnv .name)) -}}
 {{- end -}}
