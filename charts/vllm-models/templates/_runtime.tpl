@@ -47,23 +47,23 @@
 {{/* vllm-models.cacheVolumes: the writable volumes (HOME, /tmp, the optional compile cache claim), as a YAML list of pod volumes. */}}
 {{- define "vllm-models.cacheVolumes" -}}
 {{- $r := .Values.runtime -}}
-{{- $volumes := list -}}
+{{- $items := list -}}
 {{- range $name, $limit := dict "home" $r.home.sizeLimit "tmp" $r.tmp.sizeLimit -}}
-{{- $volumes = append $volumes (dict "name" $name "emptyDir" (ternary (dict "sizeLimit" $limit) (dict) (not (empty $limit)))) -}}
+{{- $items = append $items (printf "- name: %s\n  emptyDir:%s" $name (ternary (printf "\n    sizeLimit: %v" $limit) " {}" (not (empty $limit)))) -}}
 {{- end -}}
 {{- with $r.compileCache.existingClaim -}}
-{{- $volumes = append $volumes (dict "name" "compile-cache" "persistentVolumeClaim" (dict "claimName" .)) -}}
+{{- $items = append $items (printf "- name: compile-cache\n  persistentVolumeClaim:\n    claimName: %s" (quote .)) -}}
 {{- end -}}
-{{- toYaml $volumes -}}
+{{- join "\n" $items -}}
 {{- end -}}
 
 {{/* vllm-models.cacheVolumeMounts: where the vLLM container mounts the writable volumes, as a YAML list of volumeMounts. */}}
 {{- define "vllm-models.cacheVolumeMounts" -}}
-{{- $mounts := list (dict "name" "home" "mountPath" (include "vllm-models.runtimeHome" .)) (dict "name" "tmp" "mountPath" "/tmp") -}}
+{{- $items := list (printf "- name: home\n  mountPath: %s" (include "vllm-models.runtimeHome" . | quote)) "- name: tmp\n  mountPath: /tmp" -}}
 {{- if .Values.runtime.compileCache.existingClaim -}}
-{{- $mounts = append $mounts (dict "name" "compile-cache" "mountPath" (include "vllm-models.cacheRoot" .)) -}}
+{{- $items = append $items (printf "- name: compile-cache\n  mountPath: %s" (include "vllm-models.cacheRoot" . | quote)) -}}
 {{- end -}}
-{{- toYaml $mounts -}}
+{{- join "\n" $items -}}
 {{- end -}}
 
 {{/* vllm-models.containerSecurityContext: the vLLM container's securityContext; dropPageCache.enabled makes it privileged root (its explicit, reported exception). */}}
