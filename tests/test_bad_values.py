@@ -85,6 +85,12 @@ SCHEMA_CASES = [
              (toolchain.CHART_DIR / "values.schema.json").read_text())["properties"]["global"]["properties"][
              "networkPolicy"]["properties"]["clientCIDRs"]["items"]["pattern"] + "'",
          {"global": {"networkPolicy": {"clientCIDRs": ["203.0.113.0/32"]}}}),
+    Case("pattern: the helm test image keeps its tag beside a digest",
+         {"helmTest": {"image": "curlimages/curl@sha256:" + "a" * 64}},
+         "- helmTest.image: Does not match pattern '" + json.loads(
+             (toolchain.CHART_DIR / "values.schema.json").read_text())["properties"]["helmTest"]["properties"][
+             "image"]["pattern"] + "'",
+         {"helmTest": {"image": "curlimages/curl:8.11.1@sha256:" + "a" * 64}}),
     Case("min length", {"image": {"repository": ""}},
          "- image.repository: String length must be greater than or equal to 1",
          {"image": {"repository": "registry.example.com/vllm/vllm-openai"}}),
