@@ -198,3 +198,152 @@ holds_served_model(pod, volume) if {
 below(path, dir) if path == dir
 
 below(path, dir) if startswith(path, concat("", [trim_suffix(dir, "/"), "/"]))
+
+# METADATA
+# title: Non-root
+# description: every container runs as a non-root user, runAsNonRoot true (on the pod or the container) and runAsUser not 0.
+# custom:
+#   source: issue 18 "Secure by default" (non-root vLLM); Pod Security restricted "Running as Non-root"; seed 003 page-cache drop is the one deliberate exception
+#   severity: deny
+deny_run_as_non_root contains msg if {
+	some pod in pods
+	some c in containers(pod.spec)
+	problem := root_problem(pod, c)
+	msg := format("[run_as_non_root] %v: %v; set securityContext.runAsNonRoot: true and a non-zero securityContext.runAsUser (the chart's default is 2000), or declare why this release needs root (dropPageCache.enabled does) in policies/exceptions.yaml", [container_subject(pod, c), problem])
+}
+
+# The container's setting wins over the pod's (Kubernetes' rule), for each field on its own.
+effective_security(pod, c, field) := object.get(c, ["securityContext", field], object.get(pod.spec, ["securityContext", field], null))
+
+root_problem(pod, c) := "runs as UID 0 (runAsUser: 0)" if {
+	effective_security(pod, c, "runAsUser") == 0
+} else := format("runAsNonRoot is %v, so it may run as root", [setting_text(effective_security(pod, c, "runAsNonRoot"))]) if {
+	effective_security(pod, c, "runAsNonRoot") != true
+}
+
+setting_text(value) := "unset" if value == null
+
+setting_text(value) := text(value) if value != null
+
+# METADATA
+# title: Read-only root filesystem
+# description: every container mounts its image read-only; what it writes goes to volumes (the chart's runtime emptyDirs for vLLM).
+# custom:
+#   source: issue 18 "Secure by default" (readOnlyRootFilesystem true); NSA/CISA Kubernetes Hardening Guide "immutable container file systems"
+#   severity: deny
+deny_read_only_root_filesystem contains msg if {
+	some pod in pods
+	some c in containers(pod.spec)
+	object.get(c, ["securityContext", "readOnlyRootFilesystem"], false) != true
+	msg := format("[read_only_root_filesystem] %v: readOnlyRootFilesystem is %v, so a compromised process can change the image's files; set containerSecurityContext.readOnlyRootFilesystem: true (vLLM writes only below the runtime volumes)", [container_subject(pod, c), setting_text(object.get(c, ["securityContext", "readOnlyRootFilesystem"], null))])
+}
+
+# METADATA
+# title: vLLM's writable directories are writable
+# description: every vLLM (GPU) container sets USER, LOGNAME, HOME and the cache variables of data.rules.runtime, each below a writable volumeMount, and mounts a writable volume at each of its writablePaths (/tmp); otherwise a non-root vLLM on a read-only root filesystem crashes at startup.
+# custom:
+#   source: issue 18 "Secure by default"; vllm-project/vllm#44548 (getpass.getuser() KeyError for an arbitrary UID); vllm/envs.py cache paths
+#   severity: deny
+deny_runtime_dirs_writable contains msg if {
+	some w in gpu_deployments
+	some name in data.rules.runtime.userEnv
+	env_value(w.container, name) == ""
+	msg := format("[runtime_dirs_writable] %v: env %v is not set; an arbitrary UID has no /etc/passwd entry and torch's getpass.getuser() fails without it (vllm#44548): set it (the chart sets runtime.userName)", [container_subject(w.pod, w.container), name])
+}
+
+deny_runtime_dirs_writable contains msg if {
+	some w in gpu_deployments
+	some name in data.rules.runtime.writableEnv
+	path := env_value(w.container, name)
+	not writable_path(w.container, path)
+	msg := format("[runtime_dirs_writable] %v: env %v is %v, which is not below a writable volumeMount (writable mounts: %v); vLLM writes there, so point it into a writable emptyDir or claim (the chart's runtime.home.path)", [container_subject(w.pod, w.container), name, shown(path), writable_mount_list(w.container)])
+}
+
+deny_runtime_dirs_writable contains msg if {
+	some w in gpu_deployments
+	some path in data.rules.runtime.writablePaths
+	not writable_path(w.container, path)
+	msg := format("[runtime_dirs_writable] %v: %v is not a writable volumeMount (writable mounts: %v); vLLM writes there, so mount an emptyDir at it", [container_subject(w.pod, w.container), path, writable_mount_list(w.container)])
+}
+
+env_value(c, name) := value if {
+	values := [object.get(e, "value", "") | some e in object.get(c, "env", []); e.name == name]
+	count(values) > 0
+	value := values[count(values) - 1]
+} else := ""
+
+shown(value) := value if value != ""
+
+shown(value) := "unset" if value == ""
+
+writable_mounts(c) := [m.mountPath | some m in object.get(c, "volumeMounts", []); object.get(m, "readOnly", false) != true]
+
+writable_mount_list(c) := concat(", ", writable_mounts(c)) if count(writable_mounts(c)) > 0
+
+writable_mount_list(c) := "none" if count(writable_mounts(c)) == 0
+
+writable_path(c, path) if {
+	path != ""
+	some dir in writable_mounts(c)
+	below(path, dir)
+}
+
+# METADATA
+# title: Images pinned by digest in production
+# description: in environments matching data.rules.images.digestEnvironments (production*), every container image names a digest (@sha256:...); a tag can be moved to other content.
+# custom:
+#   source: issue 18 "Secure by default" (image.digest required in production); seed 004 "Pin Image Versions"
+#   severity: deny
+deny_image_digest contains msg if {
+	regex.match(data.rules.images.digestEnvironments, target.environment)
+	some pod in pods
+	some c in containers(pod.spec)
+	not contains(c.image, "@sha256:")
+	msg := format("[image_digest] %v: image %v has no digest, and environment %v runs only images pinned by digest (rules.yaml images.digestEnvironments): a tag can be moved to other content; set image.digest (helmTest.image for the test pod) to the sha256 the registry gives for that tag, or declare in policies/exceptions.yaml why not", [container_subject(pod, c), c.image, target.environment])
+}
+
+# METADATA
+# title: Remote code only with a reason
+# description: a vLLM command line with --trust-remote-code (Python shipped with the weights runs in the server) carries a non-blank reason in the annotation data.rules.remoteCode.reasonAnnotation.
+# custom:
+#   source: issue 18 "Secure by default" (trustRemoteCode off by default, on only for architectures that need it, with the reason in the model file)
+#   severity: deny
+deny_trust_remote_code contains msg if {
+	some w in gpu_deployments
+	some arg in w.cmd
+	arg in data.rules.remoteCode.flags
+	trim_space(text(object.get(w.pod.metadata, ["annotations", data.rules.remoteCode.reasonAnnotation], ""))) == ""
+	msg := format("[trust_remote_code] %v: runs %v (Python shipped with the weights runs in the server) without a reason in annotation %v; set deployment.trustRemoteCode: false unless the architecture has no native vLLM or transformers implementation, and then name it in deployment.trustRemoteCodeReason", [container_subject(w.pod, w.container), arg, data.rules.remoteCode.reasonAnnotation])
+}
+
+# METADATA
+# title: Credentials only from Secrets
+# description: an environment variable whose name looks like a credential (data.rules.secrets.namePattern) that takes its value from valueFrom takes it from a Secret (secretKeyRef), not a ConfigMap or a field.
+# custom:
+#   source: issue 18 "Secure by default" (a token reaches a pod only from a Secret); seed 004 "Store Secrets in Kubernetes Secrets"
+#   severity: deny
+deny_env_secret_source contains msg if {
+	some pod in pods
+	some c in containers(pod.spec)
+	some env in object.get(c, "env", [])
+	source := object.get(env, "valueFrom", {})
+	count(source) > 0
+	regex.match(data.rules.secrets.namePattern, upper(env.name))
+	not source.secretKeyRef
+	msg := format("[env_secret_source] %v: env %v looks like a credential but takes its value from %v; a credential comes only from a Secret: use valueFrom.secretKeyRef (huggingface.tokenSecret for HF_TOKEN)", [container_subject(pod, c), env.name, concat(", ", object.keys(source))])
+}
+
+# METADATA
+# title: Local weights run offline
+# description: a vLLM (GPU) container serving a local path sets every variable of data.rules.offline.env to 1, so no Hugging Face Hub call leaves the pod (a missing file fails instead of being fetched).
+# custom:
+#   source: issue 18 "Secure by default" (local weights run offline); huggingface_hub constants.py (HF_HUB_OFFLINE, TRANSFORMERS_OFFLINE read at import)
+#   severity: deny
+deny_offline_local_weights contains msg if {
+	some w in gpu_deployments
+	path := model_path(w.container)
+	startswith(path, "/")
+	some name in data.rules.offline.env
+	env_value(w.container, name) != "1"
+	msg := format("[offline_local_weights] %v: serves the local path %v but env %v is %v; set it to 1 so no Hub call leaves the pod (the chart does for a deployment.model below storage.mountPath)", [container_subject(w.pod, w.container), path, name, shown(env_value(w.container, name))])
+}

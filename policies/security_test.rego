@@ -171,3 +171,193 @@ test_host_path_fails_when_the_model_is_served_from_elsewhere if {
 	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/args/0", "value": "Qwen/Qwen3-32B"}])
 	deny_host_path == {"[host_path] Deployment llms-v2-demo: hostPath /var/modas-models/fp8_models/ (volume models) is not the directory of a served model; only the model directory may come from the host (storage.type, hps.models.path)"} with data.main.objects as [d]
 }
+
+# --- run_as_non_root ---
+
+test_run_as_non_root_passes_on_the_charts_non_root_pod if {
+	count(deny_run_as_non_root) == 0 with data.main.objects as fixture_release
+}
+
+test_run_as_non_root_passes_when_every_container_sets_it_instead_of_the_pod if {
+	d := json.patch(fixture_deployment, [
+		{"op": "remove", "path": "/spec/template/spec/securityContext/runAsNonRoot"},
+		{"op": "add", "path": "/spec/template/spec/containers/0/securityContext/runAsNonRoot", "value": true},
+	])
+	count(deny_run_as_non_root) == 0 with data.main.objects as [d]
+}
+
+test_run_as_non_root_fails_when_the_container_overrides_the_pod_with_false if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/containers/0/securityContext/runAsNonRoot", "value": false}])
+	deny_run_as_non_root == {"[run_as_non_root] Deployment llms-v2-demo container vllm: runAsNonRoot is false, so it may run as root; set securityContext.runAsNonRoot: true and a non-zero securityContext.runAsUser (the chart's default is 2000), or declare why this release needs root (dropPageCache.enabled does) in policies/exceptions.yaml"} with data.main.objects as [d]
+}
+
+test_run_as_non_root_fails_when_unset if {
+	d := json.patch(fixture_deployment, [{"op": "remove", "path": "/spec/template/spec/securityContext/runAsNonRoot"}])
+	deny_run_as_non_root == {"[run_as_non_root] Deployment llms-v2-demo container vllm: runAsNonRoot is unset, so it may run as root; set securityContext.runAsNonRoot: true and a non-zero securityContext.runAsUser (the chart's default is 2000), or declare why this release needs root (dropPageCache.enabled does) in policies/exceptions.yaml"} with data.main.objects as [d]
+}
+
+test_run_as_non_root_fails_on_uid_0_in_the_container if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/containers/0/securityContext/runAsUser", "value": 0}])
+	deny_run_as_non_root == {"[run_as_non_root] Deployment llms-v2-demo container vllm: runs as UID 0 (runAsUser: 0); set securityContext.runAsNonRoot: true and a non-zero securityContext.runAsUser (the chart's default is 2000), or declare why this release needs root (dropPageCache.enabled does) in policies/exceptions.yaml"} with data.main.objects as [d]
+}
+
+test_run_as_non_root_passes_on_uid_1 if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/securityContext/runAsUser", "value": 1}])
+	count(deny_run_as_non_root) == 0 with data.main.objects as [d]
+}
+
+# --- read_only_root_filesystem ---
+
+test_read_only_root_filesystem_passes_on_the_reference_release if {
+	count(deny_read_only_root_filesystem) == 0 with data.main.objects as fixture_release
+}
+
+test_read_only_root_filesystem_fails_on_a_writable_image if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/securityContext/readOnlyRootFilesystem", "value": false}])
+	deny_read_only_root_filesystem == {"[read_only_root_filesystem] Deployment llms-v2-demo container vllm: readOnlyRootFilesystem is false, so a compromised process can change the image's files; set containerSecurityContext.readOnlyRootFilesystem: true (vLLM writes only below the runtime volumes)"} with data.main.objects as [d]
+}
+
+test_read_only_root_filesystem_fails_when_unset_on_the_test_pod if {
+	p := json.patch(fixture_test_pod, [{"op": "remove", "path": "/spec/containers/0/securityContext/readOnlyRootFilesystem"}])
+	deny_read_only_root_filesystem == {"[read_only_root_filesystem] Pod llms-v2-demo-test container list-models: readOnlyRootFilesystem is unset, so a compromised process can change the image's files; set containerSecurityContext.readOnlyRootFilesystem: true (vLLM writes only below the runtime volumes)"} with data.main.objects as [p]
+}
+
+# --- runtime_dirs_writable ---
+
+test_runtime_dirs_writable_passes_on_the_reference_release if {
+	count(deny_runtime_dirs_writable) == 0 with data.main.objects as fixture_release
+}
+
+test_runtime_dirs_writable_passes_on_a_cache_exactly_at_a_mount if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/containers/0/volumeMounts/-", "value": {"name": "cache", "mountPath": "/home/vllm/.cache/vllm"}}])
+	count(deny_runtime_dirs_writable) == 0 with data.main.objects as [d]
+}
+
+test_runtime_dirs_writable_fails_without_user if {
+	d := json.patch(fixture_deployment, [{"op": "remove", "path": "/spec/template/spec/containers/0/env/3"}])
+	deny_runtime_dirs_writable == {"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: env USER is not set; an arbitrary UID has no /etc/passwd entry and torch's getpass.getuser() fails without it (vllm#44548): set it (the chart sets runtime.userName)"} with data.main.objects as [d]
+}
+
+test_runtime_dirs_writable_fails_on_a_cache_on_the_read_only_image if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/env/7", "value": {"name": "VLLM_CACHE_ROOT", "value": "/root/.cache/vllm"}}])
+	deny_runtime_dirs_writable == {"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: env VLLM_CACHE_ROOT is /root/.cache/vllm, which is not below a writable volumeMount (writable mounts: /dev/shm, /home/vllm, /tmp); vLLM writes there, so point it into a writable emptyDir or claim (the chart's runtime.home.path)"} with data.main.objects as [d]
+}
+
+test_runtime_dirs_writable_fails_on_a_sibling_that_only_shares_the_prefix if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/env/2", "value": {"name": "HOME", "value": "/home/vllm2"}}])
+	deny_runtime_dirs_writable == {"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: env HOME is /home/vllm2, which is not below a writable volumeMount (writable mounts: /dev/shm, /home/vllm, /tmp); vLLM writes there, so point it into a writable emptyDir or claim (the chart's runtime.home.path)"} with data.main.objects as [d]
+}
+
+test_runtime_dirs_writable_fails_on_a_read_only_home_and_an_unset_cache if {
+	d := json.patch(fixture_deployment, [
+		{"op": "add", "path": "/spec/template/spec/containers/0/volumeMounts/2/readOnly", "value": true},
+		{"op": "remove", "path": "/spec/template/spec/containers/0/env/8"},
+	])
+	deny_runtime_dirs_writable == {
+		"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: env HOME is /home/vllm, which is not below a writable volumeMount (writable mounts: /dev/shm, /tmp); vLLM writes there, so point it into a writable emptyDir or claim (the chart's runtime.home.path)",
+		"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: env XDG_CACHE_HOME is /home/vllm/.cache, which is not below a writable volumeMount (writable mounts: /dev/shm, /tmp); vLLM writes there, so point it into a writable emptyDir or claim (the chart's runtime.home.path)",
+		"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: env XDG_CONFIG_HOME is /home/vllm/.config, which is not below a writable volumeMount (writable mounts: /dev/shm, /tmp); vLLM writes there, so point it into a writable emptyDir or claim (the chart's runtime.home.path)",
+		"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: env VLLM_CACHE_ROOT is /home/vllm/.cache/vllm, which is not below a writable volumeMount (writable mounts: /dev/shm, /tmp); vLLM writes there, so point it into a writable emptyDir or claim (the chart's runtime.home.path)",
+		"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: env TRITON_CACHE_DIR is unset, which is not below a writable volumeMount (writable mounts: /dev/shm, /tmp); vLLM writes there, so point it into a writable emptyDir or claim (the chart's runtime.home.path)",
+	} with data.main.objects as [d]
+}
+
+test_runtime_dirs_writable_fails_without_a_tmp_mount if {
+	d := json.patch(fixture_deployment, [{"op": "remove", "path": "/spec/template/spec/containers/0/volumeMounts/3"}])
+	deny_runtime_dirs_writable == {"[runtime_dirs_writable] Deployment llms-v2-demo container vllm: /tmp is not a writable volumeMount (writable mounts: /dev/shm, /home/vllm); vLLM writes there, so mount an emptyDir at it"} with data.main.objects as [d]
+}
+
+# --- image_digest ---
+
+digest_image := "vllm/vllm-openai:v0.11.0@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+test_image_digest_passes_on_tags_outside_production if {
+	count(deny_image_digest) == 0 with data.main.objects as fixture_release with data.main.target as {"environment": "staging", "release": "llms-v2-demo"}
+}
+
+test_image_digest_passes_on_an_environment_that_only_contains_the_word if {
+	count(deny_image_digest) == 0 with data.main.objects as fixture_release with data.main.target as {"environment": "pre-production", "release": "llms-v2-demo"}
+}
+
+test_image_digest_passes_on_digests_in_production if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": digest_image}])
+	count(deny_image_digest) == 0 with data.main.objects as [d] with data.main.target as {"environment": "production-vn", "release": "llms-v2-demo"}
+}
+
+test_image_digest_fails_on_a_tag_in_production if {
+	deny_image_digest == {"[image_digest] Deployment llms-v2-demo container vllm: image vllm/vllm-openai:v0.11.0 has no digest, and environment production runs only images pinned by digest (rules.yaml images.digestEnvironments): a tag can be moved to other content; set image.digest (helmTest.image for the test pod) to the sha256 the registry gives for that tag, or declare in policies/exceptions.yaml why not"} with data.main.objects as [fixture_deployment] with data.main.target as {"environment": "production", "release": "llms-v2-demo"}
+}
+
+test_image_digest_fails_on_the_test_pod_too if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": digest_image}])
+	deny_image_digest == {"[image_digest] Pod llms-v2-demo-test container list-models: image curlimages/curl:8.11.1 has no digest, and environment production-jp runs only images pinned by digest (rules.yaml images.digestEnvironments): a tag can be moved to other content; set image.digest (helmTest.image for the test pod) to the sha256 the registry gives for that tag, or declare in policies/exceptions.yaml why not"} with data.main.objects as [d, fixture_test_pod] with data.main.target as {"environment": "production-jp", "release": "llms-v2-demo"}
+}
+
+# --- trust_remote_code ---
+
+test_trust_remote_code_passes_without_the_flag if {
+	count(deny_trust_remote_code) == 0 with data.main.objects as fixture_release
+}
+
+test_trust_remote_code_passes_on_the_flag_with_a_reason if {
+	d := json.patch(fixture_deployment, [
+		{"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": "--trust-remote-code"},
+		{"op": "add", "path": "/metadata/annotations/vllm-models.io~1trust-remote-code", "value": "InternVLChatModel: no native config type in transformers 4.56"},
+	])
+	count(deny_trust_remote_code) == 0 with data.main.objects as [d]
+}
+
+test_trust_remote_code_fails_on_the_flag_without_a_reason if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": "--trust_remote_code"}])
+	deny_trust_remote_code == {"[trust_remote_code] Deployment llms-v2-demo container vllm: runs --trust_remote_code (Python shipped with the weights runs in the server) without a reason in annotation vllm-models.io/trust-remote-code; set deployment.trustRemoteCode: false unless the architecture has no native vLLM or transformers implementation, and then name it in deployment.trustRemoteCodeReason"} with data.main.objects as [d]
+}
+
+test_trust_remote_code_fails_on_a_blank_reason if {
+	d := json.patch(fixture_deployment, [
+		{"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": "--trust-remote-code"},
+		{"op": "add", "path": "/metadata/annotations/vllm-models.io~1trust-remote-code", "value": "  "},
+	])
+	deny_trust_remote_code == {"[trust_remote_code] Deployment llms-v2-demo container vllm: runs --trust-remote-code (Python shipped with the weights runs in the server) without a reason in annotation vllm-models.io/trust-remote-code; set deployment.trustRemoteCode: false unless the architecture has no native vLLM or transformers implementation, and then name it in deployment.trustRemoteCodeReason"} with data.main.objects as [d]
+}
+
+# --- env_secret_source ---
+
+test_env_secret_source_passes_on_a_secret_reference if {
+	count(deny_env_secret_source) == 0 with data.main.objects as fixture_release
+}
+
+test_env_secret_source_passes_on_a_field_reference_with_an_ordinary_name if {
+	d := json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}}])
+	count(deny_env_secret_source) == 0 with data.main.objects as [d]
+}
+
+test_env_secret_source_fails_on_a_token_from_a_config_map if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/containers/0/env/1", "value": {"name": "HF_TOKEN", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "token"}}}}])
+	deny_env_secret_source == {"[env_secret_source] Deployment llms-v2-demo container vllm: env HF_TOKEN looks like a credential but takes its value from configMapKeyRef; a credential comes only from a Secret: use valueFrom.secretKeyRef (huggingface.tokenSecret for HF_TOKEN)"} with data.main.objects as [d]
+}
+
+# --- offline_local_weights ---
+
+test_offline_local_weights_passes_on_the_reference_release if {
+	count(deny_offline_local_weights) == 0 with data.main.objects as fixture_release
+}
+
+test_offline_local_weights_passes_on_a_hugging_face_id_without_offline_mode if {
+	d := json.patch(fixture_deployment, [
+		{"op": "replace", "path": "/spec/template/spec/containers/0/args/0", "value": "demo/Demo-34B-FP8"},
+		{"op": "remove", "path": "/spec/template/spec/containers/0/env/11"},
+		{"op": "remove", "path": "/spec/template/spec/containers/0/env/10"},
+	])
+	count(deny_offline_local_weights) == 0 with data.main.objects as [d]
+}
+
+test_offline_local_weights_fails_on_a_local_path_left_online if {
+	d := json.patch(fixture_deployment, [
+		{"op": "replace", "path": "/spec/template/spec/containers/0/env/10/value", "value": "0"},
+		{"op": "remove", "path": "/spec/template/spec/containers/0/env/11"},
+	])
+	deny_offline_local_weights == {
+		"[offline_local_weights] Deployment llms-v2-demo container vllm: serves the local path /models/demo/Demo-34B-FP8 but env HF_HUB_OFFLINE is 0; set it to 1 so no Hub call leaves the pod (the chart does for a deployment.model below storage.mountPath)",
+		"[offline_local_weights] Deployment llms-v2-demo container vllm: serves the local path /models/demo/Demo-34B-FP8 but env TRANSFORMERS_OFFLINE is unset; set it to 1 so no Hub call leaves the pod (the chart does for a deployment.model below storage.mountPath)",
+	} with data.main.objects as [d]
+}

@@ -134,3 +134,71 @@ deny_service_selects_leaders contains msg if {
 	selects(selector, pod.labels)
 	msg := format("[service_selects_leaders] Service %v: selector %v also matches the workers of %v %v, which serve no HTTP; add leaderworkerset.sigs.k8s.io/worker-index: \"0\" to the selector (the chart does for multiNode.nodes > 1)", [svc.metadata.name, label_text(selector), pod.kind, pod.name])
 }
+
+# METADATA
+# title: NodePort clients get through the NetworkPolicy
+# description: when a NodePort or LoadBalancer Service's pods are under a NetworkPolicy's ingress rules, some rule admits the Service's target port from outside the cluster (an ipBlock peer, or any source), and ipBlock-only admission comes with externalTrafficPolicy Local, without which NodePort clients are masqueraded to a node address.
+# custom:
+#   source: issue 18 "Secure by default" (a NetworkPolicy that fits NodePort exposure); Kubernetes Service externalTrafficPolicy and NetworkPolicy ipBlock documentation
+#   severity: deny
+deny_nodeport_clients_admitted contains msg if {
+	some exposure in exposures
+	not some_rule_admits(exposure, external_peer)
+	not some_rule_admits(exposure, any_peer)
+	msg := format("[nodeport_clients_admitted] Service %v (%v): NetworkPolicy %v admits its target port %v only from namespaces and pods, so every client reaching the %v from outside the cluster is dropped; list the clients' address ranges (global.networkPolicy.clientCIDRs) or use service.type ClusterIP", [exposure.service.metadata.name, exposure.service.spec.type, exposure.policy.metadata.name, text(exposure.port), exposure.service.spec.type])
+}
+
+deny_nodeport_clients_admitted contains msg if {
+	some exposure in exposures
+	some_rule_admits(exposure, external_peer)
+	not some_rule_admits(exposure, any_peer)
+	traffic := object.get(exposure.service.spec, "externalTrafficPolicy", "Cluster")
+	traffic != "Local"
+	msg := format("[nodeport_clients_admitted] Service %v (%v): externalTrafficPolicy is %v, which masquerades clients to a node address, but NetworkPolicy %v admits its target port %v from outside the cluster only by ipBlock, so the clients' ranges never match; set service.externalTrafficPolicy: Local (or leave it empty), or declare in policies/exceptions.yaml that this cluster's CNI keeps client addresses", [exposure.service.metadata.name, exposure.service.spec.type, traffic, exposure.policy.metadata.name, text(exposure.port)])
+}
+
+# Each (Service exposed outside the cluster, port, NetworkPolicy restricting ingress to its pods, pod).
+exposures := [{"service": svc, "port": port.targetPort, "policy": policy, "pod": pod} |
+	some svc in services
+	svc.spec.type in {"NodePort", "LoadBalancer"}
+	some pod in serving_pods
+	selects(object.get(svc.spec, "selector", {"": "no selector"}), pod.labels)
+	some policy in objects
+	policy.kind == "NetworkPolicy"
+	"Ingress" in object.get(policy.spec, "policyTypes", ["Ingress"])
+	label_selector_matches(object.get(policy.spec, "podSelector", {}), pod.labels)
+	some port in svc.spec.ports
+]
+
+external_peer := "ipBlock"
+
+any_peer := "any"
+
+# A rule of the policy admits the exposure's port from that kind of peer ("any": the rule names no `from`).
+some_rule_admits(exposure, kind) if {
+	some rule in object.get(exposure.policy.spec, "ingress", [])
+	admits_peer(rule, kind)
+	port_covered(rule, exposure)
+}
+
+admits_peer(rule, "any") if count(object.get(rule, "from", [])) == 0
+
+admits_peer(rule, "ipBlock") if {
+	some peer in object.get(rule, "from", [])
+	peer.ipBlock
+}
+
+port_covered(rule, _) if count(object.get(rule, "ports", [])) == 0
+
+port_covered(rule, exposure) if {
+	some p in object.get(rule, "ports", [])
+	container_port(exposure.pod, p.port) == container_port(exposure.pod, exposure.port)
+}
+
+# A port by name or number, as the number the pod's containers listen on (a name no container has stays a name).
+container_port(pod, port) := number if {
+	is_string(port)
+	numbers := [c_port.containerPort | some c in pod.spec.containers; some c_port in object.get(c, "ports", []); c_port.name == port]
+	count(numbers) > 0
+	number := numbers[0]
+} else := port

@@ -70,3 +70,40 @@ test_service_monitor_port_fails_when_it_selects_no_service if {
 	m := json.patch(fixture_service_monitor, [{"op": "replace", "path": "/spec/selector", "value": {"matchLabels": {"app": "vllm-multi"}}}])
 	deny_service_monitor_port == {"[service_monitor_port] ServiceMonitor llms-v2-demo: selector app=vllm-multi matches no Service of the release, so nothing is scraped; select the Service's labels"} with data.main.objects as [fixture_service, m]
 }
+
+# --- nodeport_clients_admitted ---
+
+namespace_only_policy := json.patch(fixture_network_policy, [{"op": "replace", "path": "/spec/ingress", "value": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}], "ports": [{"protocol": "TCP", "port": "http"}]}]}])
+
+client_policy := json.patch(fixture_network_policy, [{"op": "replace", "path": "/spec/ingress", "value": [
+	{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}], "ports": [{"protocol": "TCP", "port": "http"}]},
+	{"from": [{"ipBlock": {"cidr": "203.0.113.0/24"}}], "ports": [{"protocol": "TCP", "port": 8000}]},
+]}])
+
+local_service := json.patch(fixture_service, [{"op": "add", "path": "/spec/externalTrafficPolicy", "value": "Local"}])
+
+test_nodeport_clients_admitted_passes_on_a_rule_open_to_any_source if {
+	count(deny_nodeport_clients_admitted) == 0 with data.main.objects as fixture_release
+}
+
+test_nodeport_clients_admitted_passes_on_client_ranges_with_local_traffic_policy if {
+	count(deny_nodeport_clients_admitted) == 0 with data.main.objects as [fixture_deployment, local_service, client_policy]
+}
+
+test_nodeport_clients_admitted_passes_on_a_cluster_ip_service if {
+	s := json.patch(fixture_service, [{"op": "replace", "path": "/spec/type", "value": "ClusterIP"}, {"op": "remove", "path": "/spec/ports/0/nodePort"}])
+	count(deny_nodeport_clients_admitted) == 0 with data.main.objects as [fixture_deployment, s, namespace_only_policy]
+}
+
+test_nodeport_clients_admitted_fails_when_only_namespaces_are_admitted if {
+	deny_nodeport_clients_admitted == {"[nodeport_clients_admitted] Service llms-v2-demo (NodePort): NetworkPolicy llms-v2-demo admits its target port http only from namespaces and pods, so every client reaching the NodePort from outside the cluster is dropped; list the clients' address ranges (global.networkPolicy.clientCIDRs) or use service.type ClusterIP"} with data.main.objects as [fixture_deployment, local_service, namespace_only_policy]
+}
+
+test_nodeport_clients_admitted_fails_when_the_client_ranges_cover_another_port if {
+	p := json.patch(client_policy, [{"op": "replace", "path": "/spec/ingress/1/ports/0/port", "value": 9000}])
+	deny_nodeport_clients_admitted == {"[nodeport_clients_admitted] Service llms-v2-demo (NodePort): NetworkPolicy llms-v2-demo admits its target port http only from namespaces and pods, so every client reaching the NodePort from outside the cluster is dropped; list the clients' address ranges (global.networkPolicy.clientCIDRs) or use service.type ClusterIP"} with data.main.objects as [fixture_deployment, local_service, p]
+}
+
+test_nodeport_clients_admitted_fails_on_client_ranges_behind_the_cluster_traffic_policy if {
+	deny_nodeport_clients_admitted == {"[nodeport_clients_admitted] Service llms-v2-demo (NodePort): externalTrafficPolicy is Cluster, which masquerades clients to a node address, but NetworkPolicy llms-v2-demo admits its target port http from outside the cluster only by ipBlock, so the clients' ranges never match; set service.externalTrafficPolicy: Local (or leave it empty), or declare in policies/exceptions.yaml that this cluster's CNI keeps client addresses"} with data.main.objects as [fixture_deployment, fixture_service, client_policy]
+}

@@ -15,8 +15,9 @@ leaves free (affinity's node/pod (anti-)affinity) are passed through unchanged b
 checked against the Kubernetes schemas at verify time; they are drawn from valid examples. Keys whose validity depends on data kept elsewhere (image tag -> a vLLM catalog,
 tool-call parser -> that version's parsers, extraArgs -> that version's flags) draw from that data.
 Settings a policy denies unless policies/exceptions.yaml declares a deviation for the release
-(privileged, added capabilities, seccomp Unconfined, dropPageCache, tolerations without the GPU
-taint, a RollingUpdate that takes capacity down) are put back to what the policy asks
+(privileged, root, a writable root filesystem, added capabilities, seccomp Unconfined, dropPageCache,
+tolerations without the GPU taint, a RollingUpdate that takes capacity down, a Cluster traffic policy
+hiding client addresses from the NetworkPolicy) are put back to what the policy asks
 (`within_policy`): the chart accepts them on purpose, and the policy suite tests them.
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from vllm_models import render as harness
-from vllm_models import toolchain, values_check, vllm_args
+from vllm_models import fleet, toolchain, values_check, vllm_args
 
 PRINTABLE = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
 UNBOUNDED_INT = 2**53  # largest integer JSON (and so helm) keeps exactly
@@ -62,11 +63,11 @@ PASS_THROUGH: dict[tuple[str, ...], list[Any]] = {
 # Security contexts the coherent values use (the perturbed ones walk the schema instead).
 SECURITY_CONTEXTS = {
     "securityContext": [
-        {"runAsNonRoot": False, "seccompProfile": {"type": "RuntimeDefault"}},
+        {"runAsNonRoot": True, "runAsUser": 2000, "runAsGroup": 0, "seccompProfile": {"type": "RuntimeDefault"}},
         {"runAsNonRoot": True, "runAsUser": 1000, "fsGroup": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
     ],
     "containerSecurityContext": [
-        {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": False},
+        {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True},
         {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True, "runAsUser": 1000},
     ],
 }
@@ -437,6 +438,8 @@ def coherent_values(draw) -> dict:
         "enableChunkedPrefill": draw(st.booleans()),
         "trustRemoteCode": draw(st.booleans()),
     }
+    if deployment["trustRemoteCode"]:  # remote code only with the model file's reason
+        deployment["trustRemoteCodeReason"] = draw(st.text(PRINTABLE, min_size=1, max_size=40).filter(str.strip))
     if pp > 1 or draw(st.booleans()):
         deployment["pipelineParallel"] = pp
     if draw(st.booleans()):
@@ -522,7 +525,9 @@ def coherent_values(draw) -> dict:
                                                                       max_size=3)),
                                    "monitoringNamespace": draw(st.from_regex(DNS_LABEL, fullmatch=True))}
     if gpus > 1 and draw(st.booleans()):
-        values["nccl"] = {"gpuMem": draw(st.booleans()),
+        # gpuMem true is refused before vLLM v0.10.2 (rules.yaml nccl): coherent values leave it to vLLM there.
+        cumem_refused = (fleet.version_key(tag) or (0, 0, 0))[:3] < (0, 10, 2)
+        values["nccl"] = {"gpuMem": draw(st.sampled_from([None, False] if cumem_refused else [None, True, False])),
                           "logLevel": draw(for_schema(schema_node(("nccl", "logLevel"))))}
     if draw(st.booleans()):
         values["extraEnv"] = draw(st.lists(st.sampled_from([
@@ -565,6 +570,25 @@ def coherent_values(draw) -> dict:
         values["imagePullSecrets"] = [{"name": "registry-credentials"}]
     if draw(st.booleans()):
         values["metrics"] = {"podAnnotations": draw(st.booleans())}
+    if draw(st.booleans()):
+        values["image"]["digest"] = "sha256:" + draw(st.from_regex(r"[a-f0-9]{64}", fullmatch=True))
+    if draw(st.booleans()):
+        values["runtime"] = {"home": {"path": draw(st.sampled_from(["/home/vllm", "/cache", "/var/lib/vllm"])),
+                                      "sizeLimit": draw(st.sampled_from([None, "1Gi", "20Gi"]))},
+                             "compileCache": {"existingClaim": draw(st.sampled_from(["", "vllm-compile-cache"]))},
+                             "usageStats": draw(st.booleans())}
+    network_policy = values.get("networkPolicy") or {}
+    enabled = network_policy.get("enabled")
+    if enabled if isinstance(enabled, bool) else global_block["networkPolicy"]["enabled"]:
+        # A policy in front of a NodePort or LoadBalancer admits clients by address; a downloaded model needs egress.
+        if values["service"].get("type", "NodePort") != "ClusterIP":
+            global_block["networkPolicy"]["clientCIDRs"] = draw(st.lists(st.sampled_from(
+                ["203.0.113.0/24", "198.51.100.7/32", "2001:db8::/32", "0.0.0.0/0"]), min_size=1, max_size=3, unique=True))
+            if draw(st.booleans()):
+                global_block["networkPolicy"]["nodeCIDRs"] = ["10.0.0.0/16"]
+        if not deployment["model"].startswith("/"):
+            values.setdefault("networkPolicy", {})["extraEgress"] = [
+                {"to": [{"ipBlock": {"cidr": "192.0.2.0/24"}}], "ports": [{"protocol": "TCP", "port": 443}]}]
     return values
 
 
@@ -633,6 +657,13 @@ def within_policy(values: dict) -> dict:
         for field, compliant in (("privileged", False), ("allowPrivilegeEscalation", False)):
             if block.get(field):
                 block[field] = compliant
+        # Root and a writable image are deviations too (run_as_non_root, read_only_root_filesystem).
+        if block.get("runAsNonRoot") is False:
+            block["runAsNonRoot"] = True
+        if block.get("runAsUser") == 0:
+            block["runAsUser"] = 2000
+        if block.get("readOnlyRootFilesystem") is False:
+            block["readOnlyRootFilesystem"] = True
         if get_key(block, ("seccompProfile", "type")) == "Unconfined":
             block["seccompProfile"] = {"type": "RuntimeDefault"}
         capabilities = block.get("capabilities")
@@ -645,6 +676,8 @@ def within_policy(values: dict) -> dict:
                                            and t.get("effect", "") in ("NoSchedule", "")
                                            for t in values["tolerations"]):
         values["tolerations"] = [*values["tolerations"], GPU_TOLERATION]
+    if get_key(values, ("service", "externalTrafficPolicy")) == "Cluster":  # hides client addresses (nodeport_clients_admitted)
+        values["service"]["externalTrafficPolicy"] = ""
     rolling = get_key(values, ("deployment", "updateStrategy", "rollingUpdate"))
     if isinstance(rolling, dict) and "maxUnavailable" in rolling:
         rolling["maxUnavailable"] = 0

@@ -25,6 +25,7 @@ EVERYTHING = {
         "tensorParallel": 2, "pipelineParallel": 2, "maxModelLen": 32768, "quantization": "fp8",
         "enableExpertParallel": True, "functionCall": True, "toolCallParser": "hermes",
         "cudaGraphMode": "FULL_AND_PIECEWISE", "extraArgs": ["--max-num-batched-tokens", "8192"],
+        "trustRemoteCode": True, "trustRemoteCodeReason": "every optional flag at once",
     },
 }
 VISION = {"deployment": {"visionModel": True, "limitMmPerPrompt": '{"image": 4}', "disableMmPreprocessorCache": True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 
 import dataclasses
+import json
 import re
 from typing import Callable
 
@@ -16,6 +17,7 @@ import pytest
 
 from charts import render_chart
 from vllm_models import render as harness
+from vllm_models import toolchain
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +77,20 @@ SCHEMA_CASES = [
     Case("minimum: a disruption budget of 0 blocks every eviction", {"podDisruptionBudget": {"enabled": True, "maxUnavailable": 0}},
          "- podDisruptionBudget.maxUnavailable: Must be greater than or equal to 1",
          {"podDisruptionBudget": {"enabled": True, "maxUnavailable": 1}}),
+    Case("pattern: a digest is sha256 and 64 hex digits", {"image": {"digest": "sha256:" + "A" * 64}},
+         "- image.digest: Does not match pattern '^$|^sha256:[a-f0-9]{64}$'",
+         {"image": {"digest": "sha256:" + "a" * 64}}),
+    Case("pattern: a client range is a CIDR", {"global": {"networkPolicy": {"clientCIDRs": ["203.0.113.0"]}}},
+         "- global.networkPolicy.clientCIDRs.0: Does not match pattern '" + json.loads(
+             (toolchain.CHART_DIR / "values.schema.json").read_text())["properties"]["global"]["properties"][
+             "networkPolicy"]["properties"]["clientCIDRs"]["items"]["pattern"] + "'",
+         {"global": {"networkPolicy": {"clientCIDRs": ["203.0.113.0/32"]}}}),
+    Case("pattern: the helm test image keeps its tag beside a digest",
+         {"helmTest": {"image": "curlimages/curl@sha256:" + "a" * 64}},
+         "- helmTest.image: Does not match pattern '" + json.loads(
+             (toolchain.CHART_DIR / "values.schema.json").read_text())["properties"]["helmTest"]["properties"][
+             "image"]["pattern"] + "'",
+         {"helmTest": {"image": "curlimages/curl:8.11.1@sha256:" + "a" * 64}}),
     Case("min length", {"image": {"repository": ""}},
          "- image.repository: String length must be greater than or equal to 1",
          {"image": {"repository": "registry.example.com/vllm/vllm-openai"}}),
@@ -134,6 +150,21 @@ FAIL_CASES = [
     Case("image tag required", {"image": {"tag": ""}},
          "vllm-models: image.tag (or global.image.tag) is required: pin a vLLM release such as v0.11.0",
          {"image": {"tag": ""}, "global": {"image": {"tag": "v0.11.0"}}}),
+    Case("a digest pins the tag beside it", {"image": {"tag": "", "digest": "sha256:" + "a" * 64},
+                                              "global": {"image": {"tag": "v0.11.0"}}},
+         "vllm-models: image.digest (sha256:" + "a" * 64 + ") is set but image.tag is not (it comes from "
+         "global.image.tag, v0.11.0): a digest pins the content of one tag, so set image.tag beside it to the "
+         "version the digest was read for",
+         {"image": {"tag": "v0.11.0", "digest": "sha256:" + "a" * 64}}),
+    Case("remote code needs a reason", {"deployment": {"trustRemoteCode": True}},
+         "vllm-models: deployment.trustRemoteCode is true but deployment.trustRemoteCodeReason is empty: "
+         "--trust-remote-code runs Python shipped with the weights; set it only for an architecture vLLM and "
+         "transformers do not implement, and write which in trustRemoteCodeReason",
+         {"deployment": {"trustRemoteCode": True, "trustRemoteCodeReason": "MiniCPMV: no native minicpmv config"}}),
+    Case("a reason without remote code is stale", {"deployment": {"trustRemoteCodeReason": "MiniCPMV"}},
+         "vllm-models: deployment.trustRemoteCodeReason is set but deployment.trustRemoteCode is false; drop the "
+         "reason, or set trustRemoteCode: true if the model needs remote code",
+         {"deployment": {"trustRemoteCodeReason": ""}}),
     Case("model required", {"deployment": {"model": ""}},
          "vllm-models: deployment.model is required: the model path inside the container, e.g. /models/Qwen/Qwen3-32B-FP8",
          {"deployment": {"model": "/models/Qwen/Qwen3-8B"}}),
@@ -188,10 +219,35 @@ FAIL_CASES = [
          "vllm-models: extraEnv HF_TOKEN has an inline value that looks like a credential (rules.yaml secrets); secrets "
          "go through a Secret: use huggingface.tokenSecret for HF_TOKEN, or valueFrom.secretKeyRef",
          {"extraEnv": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}]}),
+    Case("a credential only from a Secret", {"extraEnv": [{"name": "HF_TOKEN", "valueFrom": {
+            "configMapKeyRef": {"name": "settings", "key": "token"}}}]},
+         "vllm-models: extraEnv HF_TOKEN looks like a credential (rules.yaml secrets) but takes its value from "
+         "configMapKeyRef; a credential comes only from a Secret: use valueFrom.secretKeyRef (huggingface.tokenSecret "
+         "for HF_TOKEN)",
+         {"extraEnv": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}]}),
     Case("extraEnv may not set what a key sets", {"extraEnv": [{"name": "NCCL_DEBUG", "value": "INFO"}]},
-         "vllm-models: extraEnv sets NCCL_DEBUG, which the chart sets from its own key (global.logging.level, nccl.*, "
-         "deployment.attentionBackend, deployment.kvOffloading or huggingface.tokenSecret); set that key instead",
+         "vllm-models: extraEnv sets NCCL_DEBUG, which the chart sets from nccl.logLevel (rules.yaml managedEnv); "
+         "set that key instead",
          {"extraEnv": [{"name": "NCCL_IB_DISABLE", "value": "0"}]}),
+    Case("extraEnv may not move HOME off the writable volume", {"extraEnv": [{"name": "HOME", "value": "/root"}]},
+         "vllm-models: extraEnv sets HOME, which the chart sets from runtime.home.path (rules.yaml managedEnv); "
+         "set that key instead",
+         {"runtime": {"home": {"path": "/root"}}}),
+    Case("the offline switch is the chart's for local weights", {"extraEnv": [{"name": "HF_HUB_OFFLINE", "value": "0"}]},
+         "vllm-models: extraEnv sets HF_HUB_OFFLINE, which the chart sets from deployment.model (rules.yaml managedEnv); "
+         "set that key instead",
+         {"extraEnv": [{"name": "HF_HUB_OFFLINE", "value": "1"}], "deployment": {"model": "Qwen/Qwen3-32B-FP8"},
+          "storage": {"type": "existingClaim", "existingClaim": "hf-cache"}}),
+    Case("non-root needs a user id", {"securityContext": {"runAsUser": None}},
+         "vllm-models: securityContext.runAsNonRoot is true but no runAsUser is set, and the vLLM image runs as root "
+         "(no USER up to v0.21.0), so the kubelet refuses to start it; set securityContext.runAsUser (the chart's "
+         "default is 2000)",
+         {"securityContext": {"runAsUser": None, "runAsNonRoot": False}}),
+    Case("non-root is not uid 0", {"containerSecurityContext": {"runAsUser": 0}},
+         "vllm-models: containerSecurityContext.runAsUser (0) contradicts securityContext.runAsNonRoot true, so the "
+         "kubelet refuses to start the container; set a non-zero runAsUser (the chart's default is 2000), or run as "
+         "root only with runAsNonRoot: false and a reason in policies/exceptions.yaml",
+         {"containerSecurityContext": {"runAsUser": 1}}),
     Case("the device plugin assigns the GPUs", {"extraEnv": [{"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"}]},
          "vllm-models: extraEnv sets NVIDIA_VISIBLE_DEVICES, which overrides the GPUs the NVIDIA device plugin assigned "
          "(and can expose every GPU of the node); remove it and request GPUs with deployment.numGPUs",
@@ -229,6 +285,34 @@ FAIL_CASES = [
          "vllm-models: service.nodePort is required for a NodePort service: pick a free port in the category's range "
          "(see `vllm-models ports`)",
          {"service": {"nodePort": None, "type": "ClusterIP"}}),
+    Case("NodePort clients need a client range", {"networkPolicy": {"enabled": True}},
+         "vllm-models: the NetworkPolicy is on (networkPolicy.enabled or global.networkPolicy.enabled) and "
+         "service.type is NodePort, but no client CIDRs are listed (global.networkPolicy.clientCIDRs, "
+         "networkPolicy.clientCIDRs): clients of a NodePort come from outside the cluster and the policy admits only "
+         "namespaces ingress-nginx, monitoring, so it would drop every one; list your clients' address ranges, or use "
+         "service.type ClusterIP",
+         {"networkPolicy": {"enabled": True, "clientCIDRs": ["203.0.113.0/24"]}}),
+    Case("a download needs egress", {"networkPolicy": {"enabled": True, "clientCIDRs": ["203.0.113.0/24"]},
+                                     "deployment": {"model": "Qwen/Qwen3-32B-FP8"},
+                                     "storage": {"type": "existingClaim", "existingClaim": "hf-cache"}},
+         "vllm-models: deployment.model (Qwen/Qwen3-32B-FP8) is a Hugging Face id, so vLLM downloads the weights at "
+         "start, but the NetworkPolicy (networkPolicy.enabled or global.networkPolicy.enabled) lets the pods reach "
+         "DNS only; add the store to networkPolicy.extraEgress, or serve a path below storage.mountPath",
+         {"networkPolicy": {"enabled": True, "clientCIDRs": ["203.0.113.0/24"],
+                            "extraEgress": [{"ports": [{"protocol": "TCP", "port": 443}]}]},
+          "deployment": {"model": "Qwen/Qwen3-32B-FP8"},
+          "storage": {"type": "existingClaim", "existingClaim": "hf-cache"}}),
+    Case("a traffic policy only for node ports", {"service": {"type": "ClusterIP", "nodePort": None,
+                                                              "externalTrafficPolicy": "Local"}},
+         "vllm-models: service.externalTrafficPolicy (Local) applies only to NodePort and LoadBalancer Services, and "
+         "service.type is ClusterIP; drop it or change the type",
+         {"service": {"type": "LoadBalancer", "externalTrafficPolicy": "Local"}}),
+    Case("cuMem stays vLLM's choice before v0.10.2", {"nccl": {"gpuMem": True}, "image": {"tag": "v0.10.1.1"}},
+         "vllm-models: nccl.gpuMem is true (NCCL_CUMEM_ENABLE=1), but vLLM v0.10.1.1 (image.tag) sets "
+         "NCCL_CUMEM_ENABLE=0 on purpose: with the NCCL it ships, cuMem makes CUDA-graph capture with all-reduce cost "
+         "extra GPU memory (NVIDIA/nccl#1234), and one pod on one node gains nothing from it; drop nccl.gpuMem, or "
+         "raise image.tag to v0.10.2 or newer, where vLLM leaves it to NCCL",
+         {"nccl": {"gpuMem": True}, "image": {"tag": "v0.10.2"}}, example="multi-gpu"),
     Case("ClusterIP takes no node port", {"service": {"type": "ClusterIP"}},
          "vllm-models: service.nodePort (30025) is set but service.type is ClusterIP; use NodePort or drop the port",
          {"service": {"type": "LoadBalancer"}}),

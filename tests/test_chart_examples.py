@@ -20,7 +20,13 @@ MORE_SHAPES = {"huggingface-delivery": "Seed 003", "multi-node": "Seed 002", "s3
 
 COMMON_ARGS = ["--host", "0.0.0.0", "--port", "8000"]
 LOGGING = {"name": "VLLM_LOGGING_LEVEL", "value": "INFO"}
-NCCL = [{"name": "NCCL_DEBUG", "value": "WARN"}, {"name": "NCCL_CUMEM_ENABLE", "value": "1"}]
+NCCL = [{"name": "NCCL_DEBUG", "value": "WARN"}]  # NCCL_CUMEM_ENABLE left to vLLM and NCCL (nccl.gpuMem null)
+# A non-root vLLM on a read-only root filesystem (the chart's runtime block), then offline mode for local weights.
+RUNTIME = [{"name": "HOME", "value": "/home/vllm"}, {"name": "USER", "value": "vllm"}, {"name": "LOGNAME", "value": "vllm"},
+           {"name": "XDG_CACHE_HOME", "value": "/home/vllm/.cache"}, {"name": "XDG_CONFIG_HOME", "value": "/home/vllm/.config"},
+           {"name": "VLLM_CACHE_ROOT", "value": "/home/vllm/.cache/vllm"},
+           {"name": "TRITON_CACHE_DIR", "value": "/home/vllm/.cache/vllm/triton"}, {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
+           {"name": "HF_HUB_OFFLINE", "value": "1"}, {"name": "TRANSFORMERS_OFFLINE", "value": "1"}]
 
 
 def resources(gpus: int, memory: str, cpu: str) -> dict:
@@ -33,8 +39,8 @@ EXPECTED = {
         "seed": "Seed template 1",
         "args": ["/models/Qwen/Qwen3-32B-FP8", "--served-model-name", "Qwen3-32B", *COMMON_ARGS,
                  "--tensor-parallel-size", "1", "--gpu-memory-utilization", "0.85", "--max-num-seqs", "256",
-                 "--enable-chunked-prefill", "--enable-prefix-caching", "--quantization", "fp8", "--trust-remote-code"],
-        "env": [LOGGING],
+                 "--enable-chunked-prefill", "--enable-prefix-caching", "--quantization", "fp8"],
+        "env": [LOGGING, *RUNTIME],
         "resources": resources(1, "200Gi", "16"),
         "shm": "16Gi",
         "startup": 120,
@@ -44,8 +50,8 @@ EXPECTED = {
         "seed": "Seed template 2",
         "args": ["/models/meta-llama/Llama-3.3-70B-Instruct-FP8", "--served-model-name", "Llama-3.3-70B-Instruct",
                  *COMMON_ARGS, "--tensor-parallel-size", "4", "--gpu-memory-utilization", "0.9", "--max-num-seqs", "256",
-                 "--enable-chunked-prefill", "--enable-prefix-caching", "--quantization", "fp8", "--trust-remote-code"],
-        "env": [LOGGING, *NCCL],
+                 "--enable-chunked-prefill", "--enable-prefix-caching", "--quantization", "fp8"],
+        "env": [LOGGING, *NCCL, *RUNTIME],
         "resources": resources(4, "400Gi", "32"),
         "shm": "32Gi",
         "startup": 240,
@@ -55,9 +61,9 @@ EXPECTED = {
         "seed": "Seed template 3",
         "args": ["/models/google/gemma-3-27b-it", "--served-model-name", "Gemma-3-27B-IT", *COMMON_ARGS,
                  "--tensor-parallel-size", "1", "--gpu-memory-utilization", "0.95", "--max-num-seqs", "256",
-                 "--enable-chunked-prefill", "--enable-prefix-caching", "--trust-remote-code",
+                 "--enable-chunked-prefill", "--enable-prefix-caching",
                  "--limit-mm-per-prompt", '{"image": 12}'],
-        "env": [LOGGING, {"name": "VLLM_ATTENTION_BACKEND", "value": "FLASH_ATTN"}],
+        "env": [LOGGING, {"name": "VLLM_ATTENTION_BACKEND", "value": "FLASH_ATTN"}, *RUNTIME],
         "resources": resources(1, "64Gi", "16"),
         "shm": "16Gi",
         "startup": 120,
@@ -67,10 +73,10 @@ EXPECTED = {
         "seed": "Seed template 4",
         "args": ["/models/deepseek-ai/DeepSeek-R1-FP8", "--served-model-name", "DeepSeek-R1", *COMMON_ARGS,
                  "--tensor-parallel-size", "8", "--gpu-memory-utilization", "0.95", "--max-num-seqs", "256",
-                 "--enable-chunked-prefill", "--enable-prefix-caching", "--trust-remote-code",
+                 "--enable-chunked-prefill", "--enable-prefix-caching",
                  "--enable-expert-parallel", "--async-scheduling", "--enable-auto-tool-choice",
                  "--tool-call-parser", "deepseek_v3"],
-        "env": [LOGGING, *NCCL],
+        "env": [LOGGING, *NCCL, *RUNTIME],
         "resources": resources(8, "1024Gi", "64"),
         "shm": "784Gi",
         "startup": 480,
@@ -80,10 +86,10 @@ EXPECTED = {
         "seed": "Seed template 5",
         "args": ["/models/Qwen/Qwen3-Coder-480B-A35B-Instruct-FP8", "--served-model-name", "Qwen3-Coder-480B",
                  *COMMON_ARGS, "--tensor-parallel-size", "4", "--gpu-memory-utilization", "0.9", "--max-num-seqs", "256",
-                 "--enable-chunked-prefill", "--enable-prefix-caching", "--trust-remote-code",
+                 "--enable-chunked-prefill", "--enable-prefix-caching",
                  "--enable-expert-parallel", "--async-scheduling", "--enable-auto-tool-choice",
                  "--tool-call-parser", "qwen3_coder"],
-        "env": [LOGGING, *NCCL, {"name": "VLLM_USE_DEEP_GEMM", "value": "1"},
+        "env": [LOGGING, *NCCL, *RUNTIME, {"name": "VLLM_USE_DEEP_GEMM", "value": "1"},
                 {"name": "VLLM_MOE_USE_DEEP_GEMM", "value": "0"}],
         "resources": resources(4, "400Gi", "32"),
         "shm": "32Gi",
@@ -94,11 +100,11 @@ EXPECTED = {
         "seed": "Seed template 6",
         "args": ["/models/Qwen/Qwen3-32B-FP8", "--served-model-name", "Qwen3-32B-LMCache", *COMMON_ARGS,
                  "--tensor-parallel-size", "1", "--gpu-memory-utilization", "0.85", "--max-num-seqs", "256",
-                 "--enable-chunked-prefill", "--enable-prefix-caching", "--trust-remote-code",
+                 "--enable-chunked-prefill", "--enable-prefix-caching",
                  "--kv-transfer-config", '{"kv_connector":"LMCacheConnectorV1","kv_role":"kv_both"}',
                  "--mm-processor-cache-gb", "4"],
         "env": [LOGGING, {"name": "LMCACHE_LOCAL_CPU", "value": "True"},
-                {"name": "LMCACHE_MAX_LOCAL_CPU_SIZE", "value": "4"},
+                {"name": "LMCACHE_MAX_LOCAL_CPU_SIZE", "value": "4"}, *RUNTIME,
                 {"name": "LMCACHE_CHUNK_SIZE", "value": "512"}, {"name": "LMCACHE_LOG_LEVEL", "value": "INFO"},
                 {"name": "VLLM_USE_V1", "value": "1"}],
         "resources": resources(1, "300Gi", "24"),
@@ -160,16 +166,19 @@ def test_each_example_requests_exactly_its_limits(name):
 
 
 @examples
-def test_each_example_mounts_the_models_read_only_and_a_memory_backed_dev_shm(name):
+def test_each_example_mounts_the_models_read_only_a_memory_backed_dev_shm_and_writable_runtime_dirs(name):
     rendered = render_chart(example=name)
     pod = rendered.one("Deployment")["spec"]["template"]["spec"]
     assert pod["volumes"] == [
         {"name": "models", "hostPath": {"path": "/var/modas-models/fp8_models/", "type": "Directory"}},
         {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": EXPECTED[name]["shm"]}},
+        {"name": "home", "emptyDir": {"sizeLimit": "20Gi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}},
     ], f"{where(name)}: volumes {pod['volumes']}"
     mounts = rendered.container()["volumeMounts"]
     assert mounts == [{"name": "models", "mountPath": "/models", "readOnly": True},
-                      {"name": "dshm", "mountPath": "/dev/shm"}], f"{where(name)}: volumeMounts {mounts}"
+                      {"name": "dshm", "mountPath": "/dev/shm"}, {"name": "home", "mountPath": "/home/vllm"},
+                      {"name": "tmp", "mountPath": "/tmp"}], f"{where(name)}: volumeMounts {mounts}"
 
 
 @examples

@@ -5,6 +5,7 @@ every check passes with no edit, and promote carries it to production-vn with a 
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -15,6 +16,9 @@ CONFIGS = Path(__file__).parent / "fixtures" / "hf_configs"
 
 def global_values(root, env: str) -> dict:
     return yaml.safe_load((root / f"environments/{env}/values.yaml").read_text())["global"]
+
+
+TEST_DIGEST = "sha256:" + "0123456789abcdef" * 4  # test data: real digests come from the registry
 
 
 def test_a_newcomer_adds_a_70b_multi_gpu_model_to_staging_and_promotes_it_to_production_vn(tmp_path):
@@ -28,9 +32,17 @@ def test_a_newcomer_adds_a_70b_multi_gpu_model_to_staging_and_promotes_it_to_pro
     assert code == 0, f"staging fails verify after new-model, with no edit: {report['findings']}"
     assert fleet_problems(root, "staging") == []
 
+    # Production runs images pinned by digest (policy image_digest): whoever promotes reads the digests from the
+    # registry and sets them beside the tags (vLLM's and the helm test's), so staging runs, and proves, that content.
+    staging_file = root / "environments/staging/language/llama-3-1-70b-instruct.yaml"
+    text, found = re.subn(r'(\nimage:\n  tag: "[^"]+"\n)', rf'\1  digest: "{TEST_DIGEST}"\n', staging_file.read_text())
+    assert found == 1, f"{staging_file}: no image.tag line to set the digest beside"
+    staging_file.write_text(text + f"\nhelmTest:\n  image: curlimages/curl:8.11.1@{TEST_DIGEST}\n")
+    code, report = run_json(root, "verify", "--env", "staging")
+    assert code == 0, f"staging fails verify with the image digest set: {report['findings']}"
+
     promoted = run(root, "promote", "llama-3-1-70b-instruct", "--from", "staging", "--to", "production-vn")
     assert promoted.returncode == 0, described(promoted)
-    staging_file = root / "environments/staging/language/llama-3-1-70b-instruct.yaml"
     production_file = root / "environments/production-vn/language/llama-3-1-70b-instruct.yaml"
     assert production_file.read_text() == staging_file.read_text(), "promote copies the proven file as is"
     flags = yaml.safe_load((root / "environments/production-vn/values.yaml").read_text())

@@ -7,6 +7,7 @@ import pytest
 
 from charts import edited_release, render_chart
 from vllm_models import render as harness
+from vllm_models import metrics, rules, verify
 
 STANDARD_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
                    "app.kubernetes.io/component", "app.kubernetes.io/managed-by", "app.kubernetes.io/part-of",
@@ -112,6 +113,82 @@ def test_every_release_runs_with_the_safe_security_defaults(rendered):
             assert context["capabilities"] == {"drop": ["ALL"]}, f"{here}: {container['name']} {context}"
 
 
+def test_every_release_runs_vllm_as_a_non_root_uid_on_a_read_only_image(rendered):
+    pod, context = pod_spec(rendered)["securityContext"], rendered.container()["securityContext"]
+    uid = context.get("runAsUser", pod.get("runAsUser"))
+    assert context.get("runAsNonRoot", pod.get("runAsNonRoot")) is True and uid not in (None, 0), (
+        f"{where(rendered)}: Deployment {rendered.one('Deployment')['metadata']['name']} container vllm runs with "
+        f"pod securityContext {pod} and container securityContext {context}")
+    assert context["readOnlyRootFilesystem"] is True, f"{where(rendered)}: container vllm securityContext {context}"
+
+
+def writable_mounts(container: dict) -> list[str]:
+    return [m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")]
+
+
+def below(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def test_every_directory_vllm_writes_is_on_a_writable_volume_in_every_release(rendered):
+    runtime = rules.data()["runtime"]
+    container = rendered.container()
+    env, mounts = env_of(rendered), writable_mounts(container)
+    for name in runtime["userEnv"]:
+        assert env.get(name), f"{where(rendered)}: container vllm has no {name} (env {sorted(env)})"
+    for name in runtime["writableEnv"]:
+        assert any(below(str(env.get(name, "")), m) for m in mounts), (
+            f"{where(rendered)}: container vllm env {name}={env.get(name)!r} is below none of its writable mounts {mounts}")
+    for path in runtime["writablePaths"]:
+        assert any(below(path, m) for m in mounts), f"{where(rendered)}: container vllm writes {path}; writable mounts {mounts}"
+
+
+def test_the_runtime_directories_are_emptydirs_below_home_by_default():
+    rendered = render_chart(example="single-gpu")
+    env = env_of(rendered)
+    assert {name: env[name] for name in ("HOME", "USER", "LOGNAME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME",
+                                         "VLLM_CACHE_ROOT", "TRITON_CACHE_DIR", "VLLM_NO_USAGE_STATS")} == {
+        "HOME": "/home/vllm", "USER": "vllm", "LOGNAME": "vllm", "XDG_CACHE_HOME": "/home/vllm/.cache",
+        "XDG_CONFIG_HOME": "/home/vllm/.config", "VLLM_CACHE_ROOT": "/home/vllm/.cache/vllm",
+        "TRITON_CACHE_DIR": "/home/vllm/.cache/vllm/triton", "VLLM_NO_USAGE_STATS": "1"}
+    assert volume(rendered, "home") == {"name": "home", "emptyDir": {"sizeLimit": "20Gi"}}
+    assert volume(rendered, "tmp") == {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}}
+    assert "compile-cache" not in [v["name"] for v in pod_spec(rendered)["volumes"]]
+
+
+def test_a_compile_cache_claim_is_mounted_at_vllms_cache_root_and_survives_restarts(tmp_path):
+    rendered = with_values(tmp_path, {"runtime": {"compileCache": {"existingClaim": "vllm-compile-cache"},
+                                                  "home": {"path": "/cache", "sizeLimit": None}}})
+    env = env_of(rendered)
+    assert volume(rendered, "compile-cache") == {"name": "compile-cache",
+                                                 "persistentVolumeClaim": {"claimName": "vllm-compile-cache"}}
+    assert {"name": "compile-cache", "mountPath": "/cache/.cache/vllm"} in rendered.container()["volumeMounts"]
+    assert (env["HOME"], env["VLLM_CACHE_ROOT"], env["TRITON_CACHE_DIR"]) == (
+        "/cache", "/cache/.cache/vllm", "/cache/.cache/vllm/triton")
+    assert volume(rendered, "home") == {"name": "home", "emptyDir": {}}
+
+
+def test_usage_statistics_are_off_unless_asked_for(tmp_path):
+    assert "VLLM_NO_USAGE_STATS" not in env_of(with_values(tmp_path, {"runtime": {"usageStats": True}}))
+
+
+@pytest.mark.parametrize("model, offline", [("/models/Qwen/Qwen3-32B-FP8", True), ("Qwen/Qwen3-32B-FP8", False)])
+def test_local_weights_run_offline_and_a_hugging_face_id_does_not(model, offline, tmp_path):
+    rendered = with_values(tmp_path, {"deployment": {"model": model},
+                                      "storage": {"type": "existingClaim", "existingClaim": "models"}})
+    env = env_of(rendered)
+    switches = {name: env.get(name) for name in rules.data()["offline"]["env"]}
+    assert switches == {name: ("1" if offline else None) for name in switches}, f"deployment.model {model}: env {switches}"
+
+
+def test_every_release_with_local_weights_runs_offline(rendered):
+    model = rendered.container()["args"][0]
+    env = env_of(rendered)
+    if model.startswith("/"):
+        missing = [name for name in rules.data()["offline"]["env"] if env.get(name) != "1"]
+        assert not missing, f"{where(rendered)}: Deployment serves local weights {model} but {missing} are not 1"
+
+
 def test_the_model_metadata_is_stamped_for_policies():
     deployment = render_chart(example="moe").one("Deployment")
     labels = deployment["metadata"]["labels"]
@@ -148,8 +225,32 @@ def test_one_gpu_gets_the_tables_16gi_dev_shm_and_no_nccl_settings(tmp_path):
 
 
 def test_nccl_settings_become_environment_variables_on_multi_gpu_pods(tmp_path):
-    assert env_of(with_values(tmp_path, {"nccl": {"gpuMem": False, "logLevel": "INFO"}}, "multi-gpu"))["NCCL_DEBUG"] == "INFO"
-    assert "NCCL_CUMEM_ENABLE" not in env_of(with_values(tmp_path, {"nccl": {"gpuMem": False}}, "multi-gpu"))
+    assert env_of(with_values(tmp_path, {"nccl": {"logLevel": "INFO"}}, "multi-gpu"))["NCCL_DEBUG"] == "INFO"
+
+
+@pytest.mark.parametrize("gpu_mem, value", [(None, None), (True, "1"), (False, "0")])
+def test_nccl_cumem_is_left_to_vllm_and_nccl_unless_set(gpu_mem, value, tmp_path):
+    env = env_of(with_values(tmp_path, {"nccl": {"gpuMem": gpu_mem}}, "multi-gpu"))
+    assert env.get("NCCL_CUMEM_ENABLE") == value, f"nccl.gpuMem {gpu_mem}: env {env}"
+
+
+@pytest.mark.parametrize("tag, refused", [("v0.10.1.1", True), ("v0.10.2", False), ("v0.4.2", False), ("v0.4.3", True)])
+def test_cumem_on_is_refused_only_where_vllm_turns_it_off_on_purpose(tag, refused, tmp_path):
+    values = {"nccl": {"gpuMem": True}, "image": {"tag": tag}}
+    if refused:
+        with pytest.raises(harness.RenderError, match=r"nccl.gpuMem is true \(NCCL_CUMEM_ENABLE=1\), but vLLM " + tag):
+            with_values(tmp_path, values, "multi-gpu")
+    else:
+        assert env_of(with_values(tmp_path, values, "multi-gpu"))["NCCL_CUMEM_ENABLE"] == "1"
+    assert "NCCL_CUMEM_ENABLE" not in env_of(with_values(tmp_path, values)), "one GPU runs no collectives"
+
+
+def test_no_release_overrides_nccls_cumem_choice(rendered):
+    """The fleet serves on one node: cuMem buys nothing there, and NCCL's default stands (rules.yaml nccl)."""
+    env = env_of(rendered)
+    assert "NCCL_CUMEM_ENABLE" not in env, (
+        f"{where(rendered)}: Deployment {rendered.one('Deployment')['metadata']['name']} sets NCCL_CUMEM_ENABLE="
+        f"{env['NCCL_CUMEM_ENABLE']} (nccl.gpuMem); single-node serving gains nothing from overriding it")
 
 
 def test_the_hugging_face_token_comes_from_a_secret_reference(tmp_path):
@@ -236,6 +337,7 @@ def test_the_page_cache_drop_is_an_opt_in_that_runs_before_every_vllm_start(tmp_
     assert container["args"] == render_chart(example="single-gpu").container()["args"]
     assert container["securityContext"]["privileged"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is True
+    assert (container["securityContext"]["runAsUser"], container["securityContext"]["runAsNonRoot"]) == (0, False)
     assert pod_spec(rendered)["hostPID"] is True
 
 
@@ -253,3 +355,44 @@ def test_extra_pod_labels_and_annotations_are_added_next_to_the_charts(tmp_path)
     assert template["metadata"]["labels"]["team"] == "inference"
     assert template["metadata"]["labels"]["model"] == "qwen3-32b"
     assert template["metadata"]["annotations"]["example.com/owner"] == "ml"
+
+
+FAKE_DIGEST = "sha256:" + "0123456789abcdef" * 4  # a test value: real digests come from the registry
+
+
+def test_a_digest_pins_the_image_and_the_tag_stays_the_version_every_check_reads(tmp_path):
+    rendered = with_values(tmp_path, {"image": {"digest": FAKE_DIGEST}})
+    container = rendered.container()
+    assert container["image"] == f"vllm/vllm-openai:v0.10.2@{FAKE_DIGEST}"
+    assert container["imagePullPolicy"] == "IfNotPresent"
+    assert rendered.one("Deployment")["metadata"]["labels"]["app.kubernetes.io/version"] == "v0.10.2"
+    assert verify.image_version(container) == metrics.image_tag(rendered) == "v0.10.2"
+    assert verify.vllm_arguments(rendered) == [], "the vLLM catalog of the tag is found behind a digest"
+
+
+@pytest.mark.parametrize("image, policy", [({}, "Always"), ({"digest": FAKE_DIGEST}, "IfNotPresent"),
+                                          ({"pullPolicy": "IfNotPresent"}, "IfNotPresent"),
+                                          ({"digest": FAKE_DIGEST, "pullPolicy": "Always"}, "Always")])
+def test_the_pull_policy_follows_the_digest_unless_set(image, policy, tmp_path):
+    rendered = with_values(tmp_path, {"image": image})
+    assert rendered.container()["imagePullPolicy"] == policy, f"image {image}"
+
+
+def test_no_release_runs_remote_code_without_the_reason_its_model_file_gives(rendered):
+    annotations = rendered.one("Deployment")["metadata"]["annotations"]
+    remote = rules.data()["remoteCode"]
+    flags = [arg for arg in rendered.container()["args"] if arg in remote["flags"]]
+    if flags:
+        assert annotations.get(remote["reasonAnnotation"], "").strip(), (
+            f"{where(rendered)}: Deployment {rendered.one('Deployment')['metadata']['name']} runs {flags[0]} with no "
+            f"reason (annotations {annotations})")
+
+
+def test_remote_code_is_off_by_default_and_on_with_its_reason_stamped(tmp_path):
+    assert "--trust-remote-code" not in render_chart(example="single-gpu").container()["args"]
+    rendered = with_values(tmp_path, {"deployment": {"trustRemoteCode": True,
+                                                     "trustRemoteCodeReason": " Phi3VForCausalLM: no native phi3_v "}})
+    assert "--trust-remote-code" in rendered.container()["args"]
+    for where_, metadata in (("Deployment", rendered.one("Deployment")["metadata"]),
+                             ("pod template", rendered.one("Deployment")["spec"]["template"]["metadata"])):
+        assert metadata["annotations"]["vllm-models.io/trust-remote-code"] == "Phi3VForCausalLM: no native phi3_v", where_

@@ -9,7 +9,7 @@ import yaml
 
 from charts import edited_release, render_chart
 from conftest import rendered_namespace, rendered_release
-from vllm_models import capacity, fleet, ports
+from vllm_models import capacity, fleet, ports, rules
 from vllm_models import render as harness
 from vllm_models import toolchain
 
@@ -280,18 +280,99 @@ def test_an_environment_folder_outside_the_promotion_order_is_reported(tmp_path)
 
 # --- Pod Security Admission ------------------------------------------------------------------------
 
+def enforcing(env: str, level: str) -> harness.Rendered:
+    namespace = copy_of(rendered_namespace(env))
+    namespace.one("Namespace")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = level
+    return namespace
+
+
+def off_hostpath(rendered: harness.Rendered) -> harness.Rendered:
+    """The release with its weights on a claim instead of hostPath: what restricted admits."""
+    moved = copy_of(rendered)
+    for volume in moved.one("Deployment")["spec"]["template"]["spec"]["volumes"]:
+        if "hostPath" in volume:
+            del volume["hostPath"]
+            volume["persistentVolumeClaim"] = {"claimName": "models", "readOnly": True}
+    return moved
+
+
+LEVELS = rules.data()["podSecurity"]["levels"]  # strictest first
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_namespace_enforces_the_level_of_its_most_demanding_release(env):
+    needed = [fleet.release_pod_security(r)[0] for r in installed_renders(env)]
+    required = max(needed, key=LEVELS.index, default=LEVELS[0])
+    labels = rendered_namespace(env).one("Namespace")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == required, (
+        f"environment {env}: Namespace llms enforces {labels['pod-security.kubernetes.io/enforce']}, its releases "
+        f"need {dict(zip([r.release.name for r in installed_renders(env)], needed))}")
+
+
 def test_a_baseline_namespace_is_reported_to_reject_every_hostpath_model():
-    namespace = copy_of(rendered_namespace("development"))
-    namespace.one("Namespace")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = "baseline"
-    problems = fleet.pod_security(installed_renders("development"), namespace)
-    assert len(problems) == 3
+    problems = fleet.pod_security(installed_renders("development"), enforcing("development", "baseline"))
+    assert len(problems) == len(harness.model_releases("development"))
     assert problems[0] == (
         "environment development, release llms-v2-qwen3-32b-lmcache "
-        "(environments/development/language/qwen3-32b-lmcache.yaml): Deployment llms-v2-qwen3-32b-lmcache has "
-        "hostPath volume models, which Pod Security baseline refuses, and namespace llms enforces baseline "
-        "(environments/development/values.yaml namespace.podSecurity.enforce): the API server would reject every "
-        "pod; set namespace.podSecurity.enforce: privileged, or move the model off hostPath (storage.type "
+        "(environments/development/language/qwen3-32b-lmcache.yaml): needs Pod Security privileged (Deployment "
+        "llms-v2-qwen3-32b-lmcache: hostPath volume models, which baseline refuses), and namespace llms enforces "
+        "baseline (environments/development/values.yaml namespace.podSecurity.enforce): the API server would reject "
+        "its pods; set namespace.podSecurity.enforce: privileged, or move the model off hostPath (storage.type "
         "existingClaim or pvc)")
+
+
+def test_a_namespace_more_permissive_than_its_most_demanding_release_is_reported_naming_it_and_its_level():
+    renders = [off_hostpath(r) for r in installed_renders("development")]
+    problems = fleet.pod_security(renders, enforcing("development", "privileged"))
+    assert problems == [
+        "environment development: namespace llms enforces Pod Security privileged (environments/development/values.yaml "
+        "namespace.podSecurity.enforce), more than its releases need: the most demanding release, "
+        "llms-v2-qwen3-32b-lmcache (environments/development/language/qwen3-32b-lmcache.yaml), needs restricted; set "
+        "namespace.podSecurity.enforce: restricted, so pods that need more are refused"]
+    assert fleet.pod_security(renders, enforcing("development", "restricted")) == []
+
+
+def test_one_baseline_release_sets_the_namespace_level_and_is_named_with_what_restricted_refuses():
+    renders = [off_hostpath(r) for r in installed_renders("development")]
+    root = renders[1]
+    root.one("Deployment")["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] = False
+    assert fleet.pod_security(renders, enforcing("development", "baseline")) == []
+    too_strict = fleet.pod_security(renders, enforcing("development", "restricted"))
+    assert too_strict == [
+        f"{harness.where(root)}: needs Pod Security baseline (Deployment {root.release.name}: container vllm "
+        f"runAsNonRoot not true, which restricted refuses), and namespace llms enforces restricted "
+        f"(environments/development/values.yaml namespace.podSecurity.enforce): the API server would reject its "
+        f"pods; set namespace.podSecurity.enforce: baseline"]
+    assert fleet.pod_security(renders, enforcing("development", "privileged")) == [
+        "environment development: namespace llms enforces Pod Security privileged (environments/development/values.yaml "
+        f"namespace.podSecurity.enforce), more than its releases need: the most demanding release, {root.release.name} "
+        f"({root.release.model_file}), needs baseline (Deployment {root.release.name}: container vllm runAsNonRoot "
+        f"not true, which the next stricter level refuses); set namespace.podSecurity.enforce: baseline, so pods that "
+        f"need more are refused"]
+
+
+def test_a_namespace_without_releases_enforces_restricted():
+    assert fleet.pod_security([], enforcing("development", "restricted")) == []
+    assert fleet.pod_security([], enforcing("development", "baseline")) == [
+        "environment development: namespace llms enforces Pod Security baseline (environments/development/values.yaml "
+        "namespace.podSecurity.enforce), more than its releases need: no release is installed; set "
+        "namespace.podSecurity.enforce: restricted, so pods that need more are refused"]
+
+
+def test_the_charts_defaults_need_only_restricted_and_the_helm_test_pod_counts_too():
+    rendered = render_chart(example="single-gpu", values={"storage": {"type": "existingClaim", "existingClaim": "m"}})
+    assert fleet.release_pod_security(rendered) == ("restricted", [])
+    hook = copy_of(rendered)
+    next(d for d in hook.documents if d["kind"] == "Pod")["spec"]["containers"][0]["securityContext"].pop(
+        "allowPrivilegeEscalation")
+    assert fleet.release_pod_security(hook) == (
+        "baseline", ["Pod llms-v2-qwen3-32b-test: container list-models allowPrivilegeEscalation not false"])
+
+
+def test_the_page_cache_drop_needs_privileged():
+    rendered = render_chart(example="single-gpu", values={"dropPageCache": {"enabled": True}})
+    assert fleet.release_pod_security(rendered) == (
+        "privileged", ["Deployment llms-v2-qwen3-32b: hostPath volume models; hostPID: true; container vllm privileged: true"])
 
 
 def test_baseline_refuses_privilege_host_namespaces_and_extra_capabilities_but_not_the_seeds_drop_all():
@@ -302,6 +383,63 @@ def test_baseline_refuses_privilege_host_namespaces_and_extra_capabilities_but_n
     assert fleet.baseline_violations(pod) == [
         "hostPID: true", "container vllm privileged: true", "container vllm adds capabilities SYS_PTRACE",
         "container vllm hostPort 8000"]
+
+
+RESTRICTED_POD = {
+    "securityContext": {"runAsNonRoot": True, "runAsUser": 2000, "seccompProfile": {"type": "RuntimeDefault"},
+                        "sysctls": [{"name": "net.ipv4.tcp_keepalive_time", "value": "60"}]},
+    "volumes": [{"name": "models", "persistentVolumeClaim": {"claimName": "m"}}, {"name": "tmp", "emptyDir": {}}],
+    "containers": [{"name": "vllm", "securityContext": {
+        "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]},
+        "seLinuxOptions": {"type": "container_t"}, "appArmorProfile": {"type": "RuntimeDefault"}}}],
+}
+
+# (what one change to the restricted pod does, the level it then needs, what the next stricter level says)
+LEVEL_CASES = [
+    ("nothing", lambda p: None, "restricted", []),
+    ("a hostPath volume", lambda p: p["volumes"].append({"name": "host", "hostPath": {"path": "/x"}}),
+     "privileged", ["hostPath volume host"]),
+    ("an nfs volume", lambda p: p["volumes"].append({"name": "share", "nfs": {"server": "s", "path": "/"}}),
+     "baseline", ["nfs volume share"]),
+    ("privilege escalation left unset", lambda p: p["containers"][0]["securityContext"].pop("allowPrivilegeEscalation"),
+     "baseline", ["container vllm allowPrivilegeEscalation not false"]),
+    ("a container overriding runAsNonRoot", lambda p: p["containers"][0]["securityContext"].update(runAsNonRoot=False),
+     "baseline", ["container vllm runAsNonRoot not true"]),
+    ("uid 0 on the pod", lambda p: p["securityContext"].update(runAsUser=0), "baseline", ["pod runAsUser 0"]),
+    ("uid 0 in a container", lambda p: p["containers"][0]["securityContext"].update(runAsUser=0),
+     "baseline", ["container vllm runAsUser 0"]),
+    ("no seccomp profile", lambda p: p["securityContext"].pop("seccompProfile"),
+     "baseline", ["container vllm seccompProfile unset"]),
+    ("capabilities kept", lambda p: p["containers"][0]["securityContext"]["capabilities"].update(drop=[]),
+     "baseline", ["container vllm does not drop ALL capabilities"]),
+    ("a baseline capability added", lambda p: p["containers"][0]["securityContext"]["capabilities"].update(add=["CHOWN"]),
+     "baseline", ["container vllm adds capabilities CHOWN"]),
+    ("IPC_LOCK for RDMA", lambda p: p["containers"][0]["securityContext"]["capabilities"].update(add=["IPC_LOCK"]),
+     "privileged", ["container vllm adds capabilities IPC_LOCK"]),
+    ("host network", lambda p: p.update(hostNetwork=True), "privileged", ["hostNetwork: true"]),
+    ("seccomp Unconfined", lambda p: p["securityContext"].update(seccompProfile={"type": "Unconfined"}),
+     "privileged", ["pod seccompProfile Unconfined"]),
+    ("AppArmor Unconfined", lambda p: p["containers"][0]["securityContext"].update(appArmorProfile={"type": "Unconfined"}),
+     "privileged", ["container vllm appArmorProfile Unconfined"]),
+    ("an SELinux type outside the list", lambda p: p["containers"][0]["securityContext"].update(
+        seLinuxOptions={"type": "spc_t"}), "privileged", ["container vllm seLinuxOptions.type spc_t"]),
+    ("an SELinux user", lambda p: p["containers"][0]["securityContext"].update(seLinuxOptions={"user": "system_u"}),
+     "privileged", ["container vllm seLinuxOptions.user system_u"]),
+    ("an unmasked /proc", lambda p: p["containers"][0]["securityContext"].update(procMount="Unmasked"),
+     "privileged", ["container vllm procMount Unmasked"]),
+    ("an unsafe sysctl", lambda p: p["securityContext"]["sysctls"].append({"name": "kernel.msgmax", "value": "1"}),
+     "privileged", ["sysctl kernel.msgmax"]),
+    ("a probe aimed at another host", lambda p: p["containers"][0].update(
+        livenessProbe={"httpGet": {"host": "10.0.0.1", "port": 80}}), "privileged",
+     ["container vllm probe or lifecycle host 10.0.0.1"]),
+]
+
+
+@pytest.mark.parametrize("change, function, level, reasons", LEVEL_CASES, ids=[c[0] for c in LEVEL_CASES])
+def test_the_least_pod_security_level_of_a_pod_follows_each_check(change, function, level, reasons):
+    pod = copy.deepcopy(RESTRICTED_POD)
+    function(pod)
+    assert fleet.pod_security_level(pod) == (level, reasons), f"restricted pod with {change}"
 
 
 # --- Promotion -------------------------------------------------------------------------------------

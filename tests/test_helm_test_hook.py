@@ -43,7 +43,8 @@ def test_the_hook_pod_runs_unprivileged_with_fixed_resources():
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     assert pod["spec"]["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     container = pod["spec"]["containers"][0]
-    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                            "capabilities": {"drop": ["ALL"]}}
     assert container["resources"]["limits"] == container["resources"]["requests"]
 
 

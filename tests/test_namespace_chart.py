@@ -76,11 +76,11 @@ def test_every_object_carries_the_standard_labels(namespace_rendered, kind):
         assert re.fullmatch(r"llms-namespace-\d+\.\d+\.\d+", labels["helm.sh/chart"])
 
 
-def test_the_chart_defaults_are_the_seeds_namespace_settings():
+def test_the_chart_defaults_are_the_seeds_namespace_settings_enforcing_restricted():
     rendered = render_chart(release=with_values({}))
     labels = rendered.one("Namespace")["metadata"]["labels"]
     assert [labels[f"pod-security.kubernetes.io/{m}"] for m in ("enforce", "audit", "warn")] == [
-        "baseline", "restricted", "restricted"]
+        "restricted", "restricted", "restricted"], "enforce: restricted unless a release needs more (issue 18)"
     assert rendered.one("ResourceQuota")["spec"]["hard"] == {
         "requests.nvidia.com/gpu": "32", "requests.memory": "2Ti", "limits.memory": "4Ti", "pods": "50"}
 

@@ -82,7 +82,7 @@ def test_every_exception_names_an_installed_release_and_a_known_rule():
 
 # --- Exception mechanics, on a real render that deviates: seed 003's page-cache drop ------
 
-DROP_CACHE_RULES = {"privileged", "privilege_escalation", "host_namespaces"}
+DROP_CACHE_RULES = {"privileged", "privilege_escalation", "host_namespaces", "run_as_non_root"}
 
 
 def page_cache_drop(tmp_path) -> harness.Rendered:

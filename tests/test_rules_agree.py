@@ -12,7 +12,7 @@ import dataclasses
 import pytest
 
 from charts import render_chart
-from vllm_models import policy
+from vllm_models import policy, rules
 from vllm_models import render as harness
 
 EXAMPLE = "single-gpu"
@@ -27,11 +27,20 @@ def chart_refuses(values: dict, fragment: str) -> bool:
     return False
 
 
-def policy_denies(patch, rule: str) -> bool:
-    rendered = render_chart(example=EXAMPLE)
+def policy_denies(patch, rule: str, *, whole_deployment: bool = False) -> bool:
+    """Whether `rule` denies the example's render with its pod spec (or, with whole_deployment, its
+    Deployment) changed by `patch`."""
+    def patch_deployment(documents):
+        deployment = next(d for d in documents if d["kind"] == "Deployment")
+        patch(deployment if whole_deployment else deployment["spec"]["template"]["spec"])
+    return policy_denies_release(None, patch_deployment, rule)
+
+
+def policy_denies_release(values: dict | None, patch, rule: str) -> bool:
+    """Whether `rule` denies the example rendered with `values`, its documents changed by `patch`."""
+    rendered = render_chart(values, example=EXAMPLE)
     documents = copy.deepcopy(rendered.documents)
-    deployment = next(d for d in documents if d["kind"] == "Deployment")
-    patch(deployment["spec"]["template"]["spec"])
+    patch(documents)
     rel = dataclasses.replace(rendered.release, environment="agree")
     violations = policy.evaluate_release(harness.Rendered(rel, documents, rendered.manifest))
     return any(v.rule == rule and v.severity == "deny" for v in violations)
@@ -114,3 +123,80 @@ def test_the_chart_and_the_policy_agree_on_a_liveness_probe_that_tolerates_a_slo
     assert (refused, denied) == (not tolerant, not tolerant), (
         f"liveness {probe}: chart refuses {refused}, policy liveness_tolerance denies {denied}; both read "
         f"charts/vllm-models/rules.yaml liveness (expected {'pass' if tolerant else 'refusal'})")
+
+
+REMOTE_CODE_CASES = [  # (trustRemoteCode, reason, allowed)
+    (False, "", True),
+    (True, "InternVLChatModel: transformers has no internvl_chat config type", True),
+    (True, "", False),
+    (True, "   ", False),  # blank is no reason
+]
+
+
+@pytest.mark.parametrize("trust, reason, allowed", REMOTE_CODE_CASES,
+                         ids=[f"trust{t}-reason{r.strip()[:12] or 'blank'}" for t, r, _ in REMOTE_CODE_CASES])
+def test_the_chart_and_the_policy_agree_that_remote_code_needs_a_reason(trust, reason, allowed):
+    refused = chart_refuses({"deployment": {"trustRemoteCode": trust, "trustRemoteCodeReason": reason}},
+                            "deployment.trustRemoteCodeReason is empty")
+    annotation = rules.data()["remoteCode"]["reasonAnnotation"]
+
+    def patch(deployment):
+        if trust:
+            deployment["spec"]["template"]["spec"]["containers"][0]["args"].append(rules.data()["remoteCode"]["flags"][0])
+            deployment["metadata"]["annotations"][annotation] = reason
+    denied = policy_denies(patch, "trust_remote_code", whole_deployment=True)
+    assert (refused, denied) == (not allowed, not allowed), (
+        f"deployment.trustRemoteCode {trust}, reason {reason!r}: chart refuses {refused}, policy trust_remote_code "
+        f"denies {denied}; expected {'pass' if allowed else 'refusal'} from both")
+
+
+NODEPORT_CASES = [  # (service type, client CIDRs, clients get in)
+    ("NodePort", ["203.0.113.0/24"], True),
+    ("NodePort", [], False),  # the production NetworkPolicy before issue 18: namespaces only
+    ("LoadBalancer", [], False),
+    ("ClusterIP", [], True),  # nothing reaches it from outside the cluster
+]
+
+
+@pytest.mark.parametrize("kind, cidrs, admitted", NODEPORT_CASES,
+                         ids=[f"{k}-{len(c)}-ranges" for k, c, _ in NODEPORT_CASES])
+def test_the_chart_and_the_policy_agree_that_nodeport_clients_need_a_client_range(kind, cidrs, admitted):
+    service = {"type": kind} if kind != "ClusterIP" else {"type": kind, "nodePort": None}
+    refused = chart_refuses({"networkPolicy": {"enabled": True, "clientCIDRs": cidrs}, "service": service},
+                            "but no client CIDRs are listed")
+
+    def patch(documents):
+        for doc in documents:
+            if doc["kind"] == "Service":
+                doc["spec"]["type"] = kind
+                if kind == "ClusterIP":
+                    doc["spec"]["ports"][0].pop("nodePort", None)
+                    doc["spec"].pop("externalTrafficPolicy", None)
+            if doc["kind"] == "NetworkPolicy" and not cidrs:
+                doc["spec"]["ingress"] = [rule for rule in doc["spec"]["ingress"]
+                                          if not any("ipBlock" in peer for peer in rule.get("from", []))]
+    denied = policy_denies_release({"networkPolicy": {"enabled": True, "clientCIDRs": ["203.0.113.0/24"]}}, patch,
+                                   "nodeport_clients_admitted")
+    assert (refused, denied) == (not admitted, not admitted), (
+        f"Service {kind}, client CIDRs {cidrs}: chart refuses {refused}, policy nodeport_clients_admitted denies "
+        f"{denied}; expected {'pass' if admitted else 'refusal'} from both")
+
+
+SOURCE_CASES = [  # (name, valueFrom, allowed)
+    ("HF_TOKEN", {"secretKeyRef": {"name": "hf", "key": "token"}}, True),
+    ("HF_TOKEN", {"configMapKeyRef": {"name": "settings", "key": "token"}}, False),
+    ("MY_API_KEY", {"fieldRef": {"fieldPath": "metadata.name"}}, False),
+    ("POD_NAME", {"fieldRef": {"fieldPath": "metadata.name"}}, True),  # not a credential name
+]
+
+
+@pytest.mark.parametrize("name, source, allowed", SOURCE_CASES, ids=[f"{n}-{next(iter(s))}" for n, s, _ in SOURCE_CASES])
+def test_the_chart_and_the_policy_agree_that_credentials_come_only_from_secrets(name, source, allowed):
+    refused = chart_refuses({"extraEnv": [{"name": name, "valueFrom": source}]}, "a credential comes only from a Secret")
+
+    def add(spec):
+        spec["containers"][0]["env"].append({"name": name, "valueFrom": source})
+    denied = policy_denies(add, "env_secret_source")
+    assert (refused, denied) == (not allowed, not allowed), (
+        f"extraEnv {name} valueFrom {source}: chart refuses {refused}, policy env_secret_source denies {denied}; "
+        f"expected {'pass' if allowed else 'refusal'} from both (rules.yaml secrets.namePattern)")

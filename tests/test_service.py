@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from charts import render_chart
 from conftest import installed_releases, rendered_release
 from vllm_models import ports
@@ -70,3 +72,18 @@ def test_a_load_balancer_service_keeps_a_chosen_node_port_and_its_annotations(tm
     assert service["spec"]["type"] == "LoadBalancer"
     assert service["spec"]["ports"][0]["nodePort"] == 30025
     assert service["metadata"]["annotations"] == {"example.com/internal": "true"}
+
+
+NETWORK_POLICY = {"networkPolicy": {"enabled": True}, "global": {"networkPolicy": {"clientCIDRs": ["203.0.113.0/24"]}}}
+
+
+@pytest.mark.parametrize("values, policy", [
+    ({}, None),  # Kubernetes' default, Cluster
+    (NETWORK_POLICY, "Local"),  # the client address must reach the NetworkPolicy's ipBlock
+    ({**NETWORK_POLICY, "service": {"externalTrafficPolicy": "Cluster"}}, "Cluster"),  # an explicit choice wins
+    ({"service": {"externalTrafficPolicy": "Local"}}, "Local"),
+    ({**NETWORK_POLICY, "service": {"type": "ClusterIP", "nodePort": None}}, None),  # no node port, no policy
+], ids=["default", "client-ranges", "explicit-cluster", "explicit-local", "cluster-ip"])
+def test_the_external_traffic_policy_keeps_client_addresses_when_a_network_policy_filters_by_them(values, policy):
+    service = render_chart(example="single-gpu", values=values).one("Service")
+    assert service["spec"].get("externalTrafficPolicy") == policy, f"values {values}: Service {service['spec']}"

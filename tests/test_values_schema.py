@@ -30,6 +30,10 @@ FREE_FORM = {
                              "official schema (tests/test_kubernetes_schema.py)",
     "affinity.podAffinity": "Kubernetes PodAffinity, passed through; checked as rendered against the official schema",
     "affinity.podAntiAffinity": "Kubernetes PodAntiAffinity, passed through; checked as rendered against the official schema",
+    "networkPolicy.extraEgress[].to[].namespaceSelector": "Kubernetes LabelSelector, passed through; checked as rendered "
+                                                          "against the official schema",
+    "networkPolicy.extraEgress[].to[].podSelector": "Kubernetes LabelSelector, passed through; checked as rendered "
+                                                    "against the official schema",
 }
 
 
@@ -160,7 +164,8 @@ def test_the_readme_table_shows_each_documented_key_with_its_type_default_and_de
     table = chart_docs.table()
     assert ("| `deployment.gpuMemoryUtilization` | number | `0.85` | Fraction of each GPU's memory vLLM may use "
             "(0 &lt; x &lt;= 1).") in table
-    assert '| `securityContext` | object | `{"runAsNonRoot": false, "seccompProfile": {"type": "RuntimeDefault"}}` |' in table
+    assert ('| `securityContext` | object | `{"runAsNonRoot": true, "runAsUser": 2000, "runAsGroup": 0, "fsGroup": 0, '
+            '"fsGroupChangePolicy": "OnRootMismatch", "seccompProfile": {"type": "RuntimeDefault"}}` |') in table
 
 
 def test_a_stale_readme_table_is_regenerated_and_the_prose_kept():

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from . import capacity, fit, ports, toolchain
+from . import capacity, fit, ports, rules, toolchain
 from . import render as harness
 from .render import RELEASE_PREFIX, at, environment_file, model_releases, namespace_release, origin, where
 
@@ -204,47 +204,158 @@ def enable_flags(env: str, values: Mapping, releases: Iterable[harness.Release],
 
 # --- Admission: Pod Security and PriorityClasses ------------------------------------------------
 
-BASELINE_CAPABILITIES = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
-                         "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+def _pss() -> Mapping:
+    return rules.data()["podSecurity"]
+
+
+def all_containers(pod_spec: Mapping) -> list[Mapping]:
+    return [*(pod_spec.get("initContainers") or []), *(pod_spec.get("containers") or []),
+            *(pod_spec.get("ephemeralContainers") or [])]
+
+
+def _context(container: Mapping) -> Mapping:
+    return container.get("securityContext") or {}
+
+
+def _handlers(container: Mapping) -> list[Mapping]:
+    """The probe and lifecycle handlers of a container, whose `host` field baseline refuses (Kubernetes 1.34+)."""
+    found = [container.get(probe) or {} for probe in ("livenessProbe", "readinessProbe", "startupProbe")]
+    found += [handler or {} for handler in (container.get("lifecycle") or {}).values()]
+    return [action for handler in found for action in (handler.get("httpGet"), handler.get("tcpSocket")) if action]
 
 
 def baseline_violations(pod_spec: Mapping) -> list[str]:
-    """What Pod Security `baseline` refuses in a pod (the checks a GPU serving pod can hit)."""
+    """What Pod Security `baseline` refuses in a pod (rules.yaml podSecurity.baseline)."""
+    data = _pss()["baseline"]
     found = [f"hostPath volume {v['name']}" for v in pod_spec.get("volumes") or [] if "hostPath" in v]
     found += [f"{field}: true" for field in ("hostNetwork", "hostPID", "hostIPC") if pod_spec.get(field)]
-    for container in [*(pod_spec.get("initContainers") or []), *(pod_spec.get("containers") or [])]:
-        context = container.get("securityContext") or {}
+    pod_context = pod_spec.get("securityContext") or {}
+    contexts = [("pod", pod_context)] + [(f"container {c['name']}", _context(c)) for c in all_containers(pod_spec)]
+    for owner, context in contexts:
+        for field in ("seccompProfile", "appArmorProfile"):
+            kind = (context.get(field) or {}).get("type")
+            if kind and kind not in data["profileTypes"]:
+                found.append(f"{owner} {field} {kind}")
+        selinux = context.get("seLinuxOptions") or {}
+        if selinux.get("type") and selinux["type"] not in data["seLinuxTypes"]:
+            found.append(f"{owner} seLinuxOptions.type {selinux['type']}")
+        found += [f"{owner} seLinuxOptions.{field} {selinux[field]}" for field in ("user", "role") if selinux.get(field)]
+        if (context.get("windowsOptions") or {}).get("hostProcess"):
+            found.append(f"{owner} windowsOptions.hostProcess: true")
+    for container in all_containers(pod_spec):
+        context, name = _context(container), container["name"]
         if context.get("privileged"):
-            found.append(f"container {container['name']} privileged: true")
-        extra = sorted(set((context.get("capabilities") or {}).get("add") or []) - BASELINE_CAPABILITIES)
+            found.append(f"container {name} privileged: true")
+        extra = sorted(set((context.get("capabilities") or {}).get("add") or []) - set(data["capabilities"]))
         if extra:
-            found.append(f"container {container['name']} adds capabilities {', '.join(extra)}")
-        found += [f"container {container['name']} hostPort {p['hostPort']}"
-                  for p in container.get("ports") or [] if p.get("hostPort")]
+            found.append(f"container {name} adds capabilities {', '.join(extra)}")
+        found += [f"container {name} hostPort {p['hostPort']}" for p in container.get("ports") or [] if p.get("hostPort")]
+        if context.get("procMount", "Default") != "Default":
+            found.append(f"container {name} procMount {context['procMount']}")
+        found += [f"container {name} probe or lifecycle host {action['host']}" for action in _handlers(container)
+                  if action.get("host")]
+    found += [f"sysctl {s['name']}" for s in pod_context.get("sysctls") or [] if s["name"] not in data["sysctls"]]
     return found
 
 
-def pod_security(renders: Sequence[harness.Rendered], namespace: harness.Rendered) -> list[str]:
-    """The namespace's enforced Pod Security level admits every installed release's pods.
+def restricted_violations(pod_spec: Mapping) -> list[str]:
+    """What Pod Security `restricted` refuses beyond baseline (rules.yaml podSecurity.restricted)."""
+    data = _pss()["restricted"]
+    found = [f"{next(k for k in v if k != 'name')} volume {v['name']}" for v in pod_spec.get("volumes") or []
+             if not set(v) - {"name"} <= set(data["volumeTypes"])]
+    pod_context = pod_spec.get("securityContext") or {}
+    if pod_context.get("runAsUser") == 0:
+        found.append("pod runAsUser 0")
+    for container in all_containers(pod_spec):
+        context, name = _context(container), container["name"]
+        if context.get("allowPrivilegeEscalation") is not False:
+            found.append(f"container {name} allowPrivilegeEscalation not false")
+        if context.get("runAsNonRoot", pod_context.get("runAsNonRoot")) is not True:
+            found.append(f"container {name} runAsNonRoot not true")
+        if context.get("runAsUser") == 0:
+            found.append(f"container {name} runAsUser 0")
+        profile = (context.get("seccompProfile") or pod_context.get("seccompProfile") or {}).get("type")
+        if profile not in _pss()["baseline"]["profileTypes"]:
+            found.append(f"container {name} seccompProfile {profile or 'unset'}")
+        capabilities = context.get("capabilities") or {}
+        if "ALL" not in (capabilities.get("drop") or []):
+            found.append(f"container {name} does not drop ALL capabilities")
+        extra = sorted(set(capabilities.get("add") or []) - set(data["addCapabilities"]))
+        if extra:
+            found.append(f"container {name} adds capabilities {', '.join(extra)}")
+    return found
 
-    Checks baseline's rules (restricted includes them) that a GPU serving pod can break.
+
+def pod_security_level(pod_spec: Mapping) -> tuple[str, list[str]]:
+    """The strictest Pod Security level that admits the pod, and what the next stricter level refuses in it."""
+    restricted, baseline, privileged = _pss()["levels"]
+    refused_by_baseline = baseline_violations(pod_spec)
+    if refused_by_baseline:
+        return privileged, refused_by_baseline
+    refused_by_restricted = restricted_violations(pod_spec)
+    return (baseline, refused_by_restricted) if refused_by_restricted else (restricted, [])
+
+
+def pod_specs(node) -> list[Mapping]:
+    """Every pod spec inside a manifest (a Pod, a Deployment's template, a LeaderWorkerSet's templates, ...)."""
+    if isinstance(node, Mapping):
+        if isinstance(node.get("containers"), list):
+            return [node]
+        return [spec for value in node.values() for spec in pod_specs(value)]
+    if isinstance(node, list):
+        return [spec for item in node for spec in pod_specs(item)]
+    return []
+
+
+def release_pod_security(rendered: harness.Rendered) -> tuple[str, list[str]]:
+    """The least Pod Security level every pod of the release (hooks included) is admitted under, and why not stricter."""
+    levels = _pss()["levels"]
+    level, reasons = levels[0], []
+    for doc in rendered.documents:
+        for spec in pod_specs(doc.get("spec") or {}):
+            found, why = pod_security_level(spec)
+            subject = f"{doc['kind']} {doc['metadata']['name']}"
+            if levels.index(found) > levels.index(level):
+                level, reasons = found, [f"{subject}: {'; '.join(why)}"]
+            elif found == level and why:
+                reasons.append(f"{subject}: {'; '.join(why)}")
+    return level, reasons
+
+
+def pod_security(renders: Sequence[harness.Rendered], namespace: harness.Rendered) -> list[str]:
+    """The namespace enforces exactly the Pod Security level of its most demanding release.
+
+    Lower, and the API server refuses that release's pods; higher than any release needs, and the
+    namespace admits pods nothing requires (restricted when no release needs more).
     """
     env = namespace.release.environment
-    level = namespace.one("Namespace")["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce",
-                                                                         "privileged")
-    if level == "privileged":
-        return []
+    levels = _pss()["levels"]
+    ns = namespace.one("Namespace")["metadata"]
+    enforced = ns.get("labels", {}).get("pod-security.kubernetes.io/enforce", levels[-1])
+    key = f"{environment_file(env)} namespace.podSecurity.enforce"
+    needs = [(rendered, *release_pod_security(rendered)) for rendered in renders]
     problems = []
-    for rendered in renders:
-        workload = rendered.workload()
-        violations = list(dict.fromkeys(v for pod in workload.templates for v in baseline_violations(pod.spec)))
-        if violations:
+    for rendered, level, reasons in needs:
+        if levels.index(level) > levels.index(enforced):
+            hint = (", or move the model off hostPath (storage.type existingClaim or pvc)"
+                    if any("hostPath volume" in reason for reason in reasons) else "")
             problems.append(
-                f"{where(rendered)}: {workload.kind} {workload.name} has {'; '.join(violations)}, which "
-                f"Pod Security {level} refuses, and namespace {namespace.one('Namespace')['metadata']['name']} "
-                f"enforces {level} ({environment_file(env)} namespace.podSecurity.enforce): the API server would "
-                f"reject every pod; set namespace.podSecurity.enforce: privileged, or move the model off "
-                f"hostPath (storage.type existingClaim or pvc)")
+                f"{where(rendered)}: needs Pod Security {level} ({'; '.join(reasons)}, which {enforced} refuses), "
+                f"and namespace {ns['name']} enforces {enforced} ({key}): the API server would reject its pods; "
+                f"set namespace.podSecurity.enforce: {level}{hint}")
+    if problems:
+        return problems
+    most = max(needs, key=lambda need: levels.index(need[1]), default=None)
+    required = most[1] if most else levels[0]
+    if levels.index(enforced) > levels.index(required):
+        if most:
+            why = (f"the most demanding release, {most[0].release.name} ({most[0].release.model_file}), needs "
+                   f"{required}" + (f" ({'; '.join(most[2])}, which the next stricter level refuses)" if most[2] else ""))
+        else:
+            why = "no release is installed"
+        problems.append(f"environment {env}: namespace {ns['name']} enforces Pod Security {enforced} ({key}), more "
+                        f"than its releases need: {why}; set namespace.podSecurity.enforce: {required}, so pods that "
+                        f"need more are refused")
     return problems
 
 

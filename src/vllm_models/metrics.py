@@ -18,6 +18,7 @@ from typing import Iterable
 import promql_parser
 
 from . import toolchain
+from . import render as harness
 from .render import where
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -163,8 +164,7 @@ def label_values_selector(query: str) -> str:
 
 def image_tag(rendered) -> str:
     """The vLLM image tag the release's workload (Deployment, or a group's leader) runs."""
-    image = rendered.container()["image"]
-    return image.rsplit(":", 1)[1]
+    return harness.image_tag(rendered.container()["image"])
 
 
 def rule_expressions(rendered) -> list[tuple[str, str]]:

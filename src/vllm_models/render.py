@@ -257,6 +257,14 @@ class Rendered:
 _MISSING = object()
 
 
+def image_tag(image: str) -> str:
+    """The tag of an image reference: `vllm/vllm-openai:v0.11.0@sha256:...` -> `v0.11.0` (the chart keeps the
+    tag beside a digest as the vLLM version); "" when the reference has no tag."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.rpartition(":")[2] if ":" in last else ""
+
+
 def lookup(values: Any, key: str, default: Any = None) -> Any:
     """The value at a dotted values key (`deployment.numGPUs`), or `default` when any part is absent."""
     node = values

@@ -294,7 +294,7 @@ def build(req: Request) -> Plan:
         "function_call": f"\n  # Function calling\n  functionCall: true\n  toolCallParser: \"{parser}\"\n"
         if parser else "",
         "parallel": f"\n# Shared memory for NCCL (sizing.yaml sharedMemory: {gpus} GPUs -> {shm})\nshmSize: {shm}\n\n"
-                    f"nccl:\n  gpuMem: true\n  logLevel: \"WARN\"\n" if gpus > 1 else "",
+                    f"nccl:\n  logLevel: \"WARN\"\n" if gpus > 1 else "",
     }
     note = (f"# Sized from charts/vllm-models/sizing.yaml: size class {size['name']} ({size['seedRow']}),\n"
             f"# resources row {resources['minParamsB']}B+, grace {grace}s, startup threshold {startup}.")

@@ -50,7 +50,7 @@ def kubernetes_schema(rendered: harness.Rendered) -> list[Finding]:
 
 
 def image_version(container: dict) -> str:
-    return container.get("image", "").rpartition(":")[2]
+    return harness.image_tag(container.get("image", ""))
 
 
 def vllm_arguments(rendered: harness.Rendered) -> list[Finding]:

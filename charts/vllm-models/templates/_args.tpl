@@ -140,15 +140,15 @@
 {{- end -}}
 {{- end -}}
 
-{{/* vllm-models.env: the container environment (logging, NCCL, multi-node networking, LMCache, attention backend, HF token, extraEnv). */}}
+{{/* vllm-models.env: the container environment (logging, NCCL, multi-node networking, LMCache, attention backend, HF token, runtime directories, offline mode, extraEnv). */}}
 {{- define "vllm-models.env" -}}
 {{- $d := .Values.deployment -}}
 {{- $env := list (dict "name" "VLLM_LOGGING_LEVEL" "value" .Values.global.logging.level) -}}
 {{- /* Collectives run whenever the model spans more than one GPU, on one node or across several. */ -}}
 {{- if gt (mul (int $d.numGPUs) (include "vllm-models.nodes" . | int)) 1 -}}
 {{- $env = append $env (dict "name" "NCCL_DEBUG" "value" .Values.nccl.logLevel) -}}
-{{- if .Values.nccl.gpuMem -}}
-{{- $env = append $env (dict "name" "NCCL_CUMEM_ENABLE" "value" "1") -}}
+{{- if not (kindIs "invalid" .Values.nccl.gpuMem) -}}
+{{- $env = append $env (dict "name" "NCCL_CUMEM_ENABLE" "value" (ternary "1" "0" .Values.nccl.gpuMem)) -}}
 {{- end -}}
 {{- end -}}
 {{- if eq (include "vllm-models.isGroup" .) "true" -}}
@@ -177,10 +177,6 @@
 {{- with .Values.huggingface.tokenSecret.name -}}
 {{- $env = append $env (dict "name" "HF_TOKEN" "valueFrom" (dict "secretKeyRef" (dict "name" . "key" $.Values.huggingface.tokenSecret.key))) -}}
 {{- end -}}
-{{- if eq (include "vllm-models.downloadEnabled" .) "true" -}}
-{{- /* The weights are on the volume: vLLM must not reach for the Hub (huggingface_hub reads either
-       variable at import time; vLLM then uses the local directory as is). */ -}}
-{{- $env = concat $env (list (dict "name" "HF_HUB_OFFLINE" "value" "1") (dict "name" "TRANSFORMERS_OFFLINE" "value" "1")) -}}
-{{- end -}}
+{{- $env = concat $env (include "vllm-models.runtimeEnv" . | fromYamlArray) (include "vllm-models.offlineEnv" . | fromYamlArray) -}}
 {{- toYaml (concat $env .Values.extraEnv) -}}
 {{- end -}}

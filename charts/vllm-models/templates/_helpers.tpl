@@ -43,6 +43,9 @@ vllm-models.io/size-class: {{ include "vllm-models.sizeClass" . | fromYaml | dig
 {{- define "vllm-models.modelAnnotations" -}}
 vllm-models.io/parameters-billions: {{ .Values.modelInfo.parameters | quote }}
 vllm-models.io/served-model-name: {{ .Values.deployment.servedModelName | quote }}
+{{- if .Values.deployment.trustRemoteCode }}
+{{ (include "vllm-models.rules" . | fromYaml).remoteCode.reasonAnnotation }}: {{ .Values.deployment.trustRemoteCodeReason | trim | quote }}
+{{- end }}
 {{- end -}}
 
 {{/* vllm-models.podAnnotations: the annotations the chart puts on every pod (model facts, Prometheus scrape). */}}
@@ -79,5 +82,20 @@ prometheus.io/path: /metrics
 {{- .Values.networkPolicy.enabled -}}
 {{- else -}}
 {{- .Values.global.networkPolicy.enabled -}}
+{{- end -}}
+{{- end -}}
+
+{{/* vllm-models.clientCIDRs: the address ranges the NetworkPolicy admits clients from (global.networkPolicy.clientCIDRs, then the release's), each once, as a YAML list. */}}
+{{- define "vllm-models.clientCIDRs" -}}
+{{- concat (.Values.global.networkPolicy.clientCIDRs | default list) (.Values.networkPolicy.clientCIDRs | default list) | uniq | toYaml -}}
+{{- end -}}
+
+{{/* vllm-models.externalTrafficPolicy: service.externalTrafficPolicy, else Local when a NetworkPolicy admits clients by address (Cluster would masquerade them to a node address), else "" (Kubernetes' Cluster). */}}
+{{- define "vllm-models.externalTrafficPolicy" -}}
+{{- if eq .Values.service.type "ClusterIP" -}}
+{{- else if .Values.service.externalTrafficPolicy -}}
+{{- .Values.service.externalTrafficPolicy -}}
+{{- else if and (eq (include "vllm-models.networkPolicyEnabled" .) "true") (include "vllm-models.clientCIDRs" . | fromYamlArray) -}}
+Local
 {{- end -}}
 {{- end -}}

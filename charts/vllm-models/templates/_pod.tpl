@@ -101,8 +101,8 @@ spec:
   {{- end }}
   containers:
     - name: vllm
-      image: "{{ .Values.image.repository }}:{{ include "vllm-models.imageTag" . }}"
-      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      image: {{ include "vllm-models.image" . | quote }}
+      imagePullPolicy: {{ include "vllm-models.imagePullPolicy" . }}
       command:
         {{- toYaml $launch.command | nindent 8 }}
       {{- with $launch.args }}
@@ -153,24 +153,14 @@ spec:
         requests:
           {{- toYaml $requests | nindent 10 }}
       securityContext:
-        {{- $context := deepCopy .Values.containerSecurityContext }}
-        {{- if and $rdma.enabled (eq (include "vllm-models.isGroup" .) "true") }}
-        {{- /* RDMA pins memory pages for the NIC: IPC_LOCK (parallelism_scaling.md, "Enabling GPUDirect RDMA"). */}}
-        {{- $capabilities := get $context "capabilities" | default dict }}
-        {{- $_ := set $capabilities "add" (append (get $capabilities "add" | default list) "IPC_LOCK" | uniq) }}
-        {{- $_ = set $context "capabilities" $capabilities }}
-        {{- end }}
-        {{- if .Values.dropPageCache.enabled }}
-        {{- toYaml (merge (dict "privileged" true "allowPrivilegeEscalation" true) (omit $context "allowPrivilegeEscalation")) | nindent 8 }}
-        {{- else }}
-        {{- toYaml $context | nindent 8 }}
-        {{- end }}
+        {{- include "vllm-models.containerSecurityContext" . | nindent 8 }}
       volumeMounts:
         - name: models
           mountPath: {{ .Values.storage.mountPath | quote }}
           readOnly: true
         - name: dshm
           mountPath: /dev/shm
+        {{- include "vllm-models.cacheVolumeMounts" . | nindent 8 }}
   volumes:
     - name: models
       {{- if eq .Values.storage.type "hostPath" }}
@@ -192,5 +182,6 @@ spec:
       emptyDir:
         sizeLimit: 1Gi
     {{- end }}
+    {{- include "vllm-models.cacheVolumes" . | nindent 4 }}
 {{- end -}}
 {{- end -}}

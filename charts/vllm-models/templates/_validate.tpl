@@ -56,11 +56,20 @@
 {{- end -}}
 {{- end -}}
 
-{{- $managedEnv := list "VLLM_LOGGING_LEVEL" "NCCL_DEBUG" "NCCL_CUMEM_ENABLE" "VLLM_ATTENTION_BACKEND" "LMCACHE_LOCAL_CPU" "LMCACHE_MAX_LOCAL_CPU_SIZE" "HF_TOKEN" -}}
+{{- $rules := include "vllm-models.rules" . | fromYaml -}}
+{{- $managedEnv := deepCopy $rules.managedEnv -}}
+{{- /* HF_TOKEN may come through extraEnv (a secretKeyRef) while huggingface.tokenSecret is empty; the offline switches are the chart's only for local weights. */ -}}
+{{- if not .Values.huggingface.tokenSecret.name -}}
+{{- $managedEnv = omit $managedEnv "HF_TOKEN" -}}
+{{- end -}}
+{{- if not (include "vllm-models.localWeights" .) -}}
+{{- range $rules.offline.env -}}
+{{- $managedEnv = omit $managedEnv . -}}
+{{- end -}}
+{{- end -}}
 {{- $groupEnv := ternary (list "VLLM_HOST_IP" "NCCL_SOCKET_IFNAME" "GLOO_SOCKET_IFNAME" "NCCL_IB_HCA") list (gt $nodes 1) -}}
-{{- $offlineEnv := ternary (list "HF_HUB_OFFLINE" "TRANSFORMERS_OFFLINE") list (eq (include "vllm-models.downloadEnabled" .) "true") -}}
 {{- $seen := dict -}}
-{{- $secrets := (include "vllm-models.rules" . | fromYaml).secrets -}}
+{{- $secrets := $rules.secrets -}}
 {{- range .Values.extraEnv -}}
 {{- if hasKey $seen .name -}}
 {{- fail (printf "vllm-models: extraEnv sets %s twice; keep one entry" .name) -}}
@@ -75,14 +84,14 @@
 {{- if and (hasKey . "value") (or (regexMatch $secrets.namePattern (upper .name)) (regexMatch $secrets.valuePattern (toString .value))) -}}
 {{- fail (printf "vllm-models: extraEnv %s has an inline value that looks like a credential (rules.yaml secrets); secrets go through a Secret: use huggingface.tokenSecret for HF_TOKEN, or valueFrom.secretKeyRef" .name) -}}
 {{- end -}}
-{{- if has .name $offlineEnv -}}
-{{- fail (printf "vllm-models: extraEnv sets %s, which the chart sets to 1 when storage.download.enabled is true (vLLM reads the downloaded copy and must not reach for the Hub); drop it" .name) -}}
+{{- if and (hasKey . "valueFrom") (regexMatch $secrets.namePattern (upper .name)) (not (get (.valueFrom | default dict) "secretKeyRef")) -}}
+{{- fail (printf "vllm-models: extraEnv %s looks like a credential (rules.yaml secrets) but takes its value from %s; a credential comes only from a Secret: use valueFrom.secretKeyRef (huggingface.tokenSecret for HF_TOKEN)" .name (keys (.valueFrom | default dict) | sortAlpha | join ", ")) -}}
 {{- end -}}
 {{- if has .name $groupEnv -}}
 {{- fail (printf "vllm-models: extraEnv sets %s, which the chart sets for a multi-node group (VLLM_HOST_IP from the pod's IP, NCCL_SOCKET_IFNAME and GLOO_SOCKET_IFNAME from multiNode.socketInterface, NCCL_IB_HCA from multiNode.rdma.hca); set that key instead" .name) -}}
 {{- end -}}
-{{- if and (has .name $managedEnv) (not (and (eq .name "HF_TOKEN") (not $.Values.huggingface.tokenSecret.name))) -}}
-{{- fail (printf "vllm-models: extraEnv sets %s, which the chart sets from its own key (global.logging.level, nccl.*, deployment.attentionBackend, deployment.kvOffloading or huggingface.tokenSecret); set that key instead" .name) -}}
+{{- if hasKey $managedEnv .name -}}
+{{- fail (printf "vllm-models: extraEnv sets %s, which the chart sets from %s (rules.yaml managedEnv); set that key instead" .name (get $managedEnv .name)) -}}
 {{- end -}}
 {{- end -}}
 
@@ -93,6 +102,14 @@
 {{- fail (printf "vllm-models: deployment.asyncScheduling is true with deployment.pipelineParallel %d: vLLM refuses async scheduling with pipeline parallelism and the pod would crash-loop; set asyncScheduling: false (or pipelineParallel: 1)" $pp) -}}
 {{- else if and $d.asyncScheduling (eq (include "vllm-models.launcher" .) "ray") -}}
 {{- fail "vllm-models: deployment.asyncScheduling is true with the Ray launcher (multiNode.launcher): vLLM's async scheduling runs only on its own multiprocessing executor; set asyncScheduling: false, or multiNode.launcher native (vLLM v0.11.1 or newer)" -}}
+{{- end -}}
+{{- if and .Values.nccl.gpuMem (gt $gpus 1) (semverCompare $rules.nccl.cumemDisabledByVllm (include "vllm-models.vllmVersion" .)) -}}
+{{- fail (printf "vllm-models: nccl.gpuMem is true (NCCL_CUMEM_ENABLE=1), but vLLM %s (image.tag) sets NCCL_CUMEM_ENABLE=0 on purpose: with the NCCL it ships, cuMem makes CUDA-graph capture with all-reduce cost extra GPU memory (NVIDIA/nccl#1234), and one pod on one node gains nothing from it; drop nccl.gpuMem, or raise image.tag to v0.10.2 or newer, where vLLM leaves it to NCCL" (include "vllm-models.imageTag" .)) -}}
+{{- end -}}
+{{- if and $d.trustRemoteCode (not (trim $d.trustRemoteCodeReason)) -}}
+{{- fail "vllm-models: deployment.trustRemoteCode is true but deployment.trustRemoteCodeReason is empty: --trust-remote-code runs Python shipped with the weights; set it only for an architecture vLLM and transformers do not implement, and write which in trustRemoteCodeReason" -}}
+{{- else if and (trim $d.trustRemoteCodeReason) (not $d.trustRemoteCode) -}}
+{{- fail "vllm-models: deployment.trustRemoteCodeReason is set but deployment.trustRemoteCode is false; drop the reason, or set trustRemoteCode: true if the model needs remote code" -}}
 {{- end -}}
 {{- if and $d.toolCallParser (not $d.functionCall) -}}
 {{- fail "vllm-models: deployment.toolCallParser is set but deployment.functionCall is false; set functionCall: true to enable tool calling, or drop the parser" -}}
@@ -126,10 +143,21 @@
 {{- if and (eq .Values.service.type "NodePort") (not .Values.service.nodePort) -}}
 {{- fail "vllm-models: service.nodePort is required for a NodePort service: pick a free port in the category's range (see `vllm-models ports`)" -}}
 {{- end -}}
+{{- if and .Values.service.externalTrafficPolicy (eq .Values.service.type "ClusterIP") -}}
+{{- fail (printf "vllm-models: service.externalTrafficPolicy (%s) applies only to NodePort and LoadBalancer Services, and service.type is ClusterIP; drop it or change the type" .Values.service.externalTrafficPolicy) -}}
+{{- end -}}
 {{- if and .Values.service.nodePort (eq .Values.service.type "ClusterIP") -}}
 {{- fail (printf "vllm-models: service.nodePort (%v) is set but service.type is ClusterIP; use NodePort or drop the port" .Values.service.nodePort) -}}
 {{- end -}}
 
+{{- if eq (include "vllm-models.networkPolicyEnabled" .) "true" -}}
+{{- if and (ne .Values.service.type "ClusterIP") (not (include "vllm-models.clientCIDRs" . | fromYamlArray)) -}}
+{{- fail (printf "vllm-models: the NetworkPolicy is on (networkPolicy.enabled or global.networkPolicy.enabled) and service.type is %s, but no client CIDRs are listed (global.networkPolicy.clientCIDRs, networkPolicy.clientCIDRs): clients of a %s come from outside the cluster and the policy admits only namespaces %s, so it would drop every one; list your clients' address ranges, or use service.type ClusterIP" .Values.service.type .Values.service.type (append .Values.networkPolicy.ingressNamespaces .Values.networkPolicy.monitoringNamespace | uniq | join ", ")) -}}
+{{- end -}}
+{{- if and $d.model (not (include "vllm-models.localWeights" .)) (not .Values.networkPolicy.extraEgress) -}}
+{{- fail (printf "vllm-models: deployment.model (%s) is a Hugging Face id, so vLLM downloads the weights at start, but the NetworkPolicy (networkPolicy.enabled or global.networkPolicy.enabled) lets the pods reach DNS only; add the store to networkPolicy.extraEgress, or serve a path below storage.mountPath" $d.model) -}}
+{{- end -}}
+{{- end -}}
 {{- if eq .Values.storage.type "hostPath" -}}
 {{- $path := .Values.hps.models.path | default .Values.global.hps.models.path -}}
 {{- if not $path -}}
@@ -219,6 +247,21 @@
 {{- end -}}
 {{- if and (hasKey $t "tolerationSeconds") (ne ($t.effect | default "") "NoExecute") -}}
 {{- fail (printf "vllm-models: tolerations[%d].tolerationSeconds applies only to effect NoExecute; set effect: NoExecute or drop tolerationSeconds" $index) -}}
+{{- end -}}
+{{- end -}}
+{{- /* runAsNonRoot with no UID, or UID 0, is refused by the kubelet at container start (the vLLM image's
+       USER is root through v0.21.0). The container's setting wins over the pod's, field by field. */ -}}
+{{- if not .Values.dropPageCache.enabled -}}
+{{- $podContext := .Values.securityContext | default dict -}}
+{{- $containerContext := .Values.containerSecurityContext | default dict -}}
+{{- $nonRootKey := ternary "containerSecurityContext.runAsNonRoot" "securityContext.runAsNonRoot" (hasKey $containerContext "runAsNonRoot") -}}
+{{- $uidKey := ternary "containerSecurityContext.runAsUser" "securityContext.runAsUser" (hasKey $containerContext "runAsUser") -}}
+{{- $nonRoot := ternary $containerContext.runAsNonRoot $podContext.runAsNonRoot (hasKey $containerContext "runAsNonRoot") -}}
+{{- $uid := ternary $containerContext.runAsUser $podContext.runAsUser (hasKey $containerContext "runAsUser") -}}
+{{- if and $nonRoot (kindIs "invalid" $uid) -}}
+{{- fail (printf "vllm-models: %s is true but no runAsUser is set, and the vLLM image runs as root (no USER up to v0.21.0), so the kubelet refuses to start it; set securityContext.runAsUser (the chart's default is 2000)" $nonRootKey) -}}
+{{- else if and $nonRoot (eq (int $uid) 0) -}}
+{{- fail (printf "vllm-models: %s (0) contradicts %s true, so the kubelet refuses to start the container; set a non-zero runAsUser (the chart's default is 2000), or run as root only with runAsNonRoot: false and a reason in policies/exceptions.yaml" $uidKey $nonRootKey) -}}
 {{- end -}}
 {{- end -}}
 {{- range $context := list "securityContext" "containerSecurityContext" -}}
