@@ -36,6 +36,11 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 test: setup ## Run the whole suite: chart, fleet, policies, generated-file drift (pytest -n auto)
 	$(BIN)/pytest -n auto --dist loadgroup
 
+.PHONY: e2e
+e2e: setup ## The e2e tier: build the control plane (kube-apiserver, controller-manager, scheduler, etcd, kwok) and install, roll and drain every environment on it
+	@$(PYTHON) scripts/install_tools.py --group e2e
+	$(BIN)/pytest e2e -p no:cacheprovider -o testpaths=e2e
+
 .PHONY: render
 render: setup ## Render ENV (default staging; RELEASE=name for one release) after verifying it
 	@$(CLI) render --env $(ENV) $(if $(RELEASE),--release $(RELEASE))
@@ -111,7 +116,7 @@ plan: setup ## Capacity of ENV (default staging): GPUs, memory, CPU per enabled 
 verify: setup ## Render and check what FILES affect (all of ENV, or everything, without FILES)
 	@$(CLI) verify $(OPTIONAL_ENV) --output $(OUTPUT) $(FILES)
 
-# --- Policies (policies/*.rego; conftest when on PATH, else regopy in-process) ---
+# --- Policies (policies/*.rego, run by conftest; Rego unit tests by opa test) ---
 
 .PHONY: policy
 policy: setup ## Print every policy result for each release of ENV (default staging); RELEASE=name for one

@@ -1,9 +1,6 @@
 # The reference release every unit test starts from: what the chart renders for a 34B dense
 # model on 2 GPUs (tensor parallel 2) with a PDB, NetworkPolicy, ServiceMonitor and helm test
 # Pod. It passes every rule; each failing test changes one thing with json.patch.
-#
-# Fixtures are constants and tests patch them in the test body: regopy mis-evaluates
-# `with` values computed by user functions, so no fixture comes from a function.
 package main
 
 fixture_labels := {

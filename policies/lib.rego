@@ -34,7 +34,7 @@ pod_template_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "
 # Every pod the release can create: {kind, name, metadata, spec, labels, progress_deadline, role,
 # template, size, leader}. A LeaderWorkerSet (one model over several nodes) gives two: its leader
 # template and, with size > 1, its worker template; every rule over `pods` covers both.
-# Arrays, not sets: regopy hashes every member of a set, which costs more than the rules.
+# An array, not a set: pods keep the manifests' order, and no pod is hashed whole.
 pods := array.concat(
 	array.concat(
 		[pod_view(obj, obj.spec.template) | some obj in objects; obj.kind in pod_template_kinds],
@@ -52,7 +52,7 @@ pod_view(obj, template) := {
 	"metadata": obj.metadata,
 	"spec": template.spec,
 	"labels": object.get(template, ["metadata", "labels"], {}),
-	# Deployments only; the whole object is not carried along (copying it costs regopy ~15%).
+	# Deployments only; the whole object is not carried along.
 	"progress_deadline": object.get(obj, ["spec", "progressDeadlineSeconds"], 600),
 	# One pod serves a replica (role server); a group's pods are its leader and workers.
 	"role": "server",
@@ -145,9 +145,8 @@ command_line(c) := array.concat(object.get(c, "command", []), object.get(c, "arg
 
 gpu_limit(c) := number(c.resources.limits["nvidia.com/gpu"])
 
-# Messages: format(template, args) replaces each %v with the next argument. It stands in for
-# sprintf because regopy's sprintf quotes some strings (literals, concat results) passed
-# through variables; format gives the same text under conftest (OPA) and regopy.
+# Messages: format(template, args) replaces each %v with the next argument, strings as they
+# are and anything else as sprintf's %v prints it.
 format(template, args) := concat("", [piece |
 	parts := split(template, "%v")
 	some i
@@ -177,7 +176,6 @@ container_subject(pod, c) := format("%v container %v", [subject(pod), c.name])
 # One pass over the arguments with a set lookup each: this runs for every GPU container and
 # was the largest cost of a release's evaluation when each argument was compared to each name.
 flag(cmd, names) := flag_value(cmd, hits[count(hits) - 1]) if {
-	# Each step bound on its own: regopy finds nothing for `flag_name(cmd[i]) in names`.
 	hits := [i | some i; arg := cmd[i]; name := flag_name(arg); name in names]
 	count(hits) > 0
 }

@@ -54,7 +54,7 @@ kubernetes_version := data.kubernetes.version if {
 	data.kubernetes.version
 } else := "any"
 
-# major x 1000 + minor: one number, because regopy compares numbers inside arrays as strings.
+# major x 1000 + minor: one number, so versions compare with < and >=.
 minor_version(version) := 999999 if version == "any"
 
 minor_version(version) := (number(parts[0]) * 1000) + number(parts[1]) if {

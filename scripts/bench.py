@@ -168,7 +168,7 @@ def main() -> int:
         lines.append(text)
 
     model = ROOT / "environments" / "staging" / "language" / "qwen3-32b.yaml"
-    floor_command = [str(BIN / "helm3"), "template", "llms-v2-qwen3-32b", str(ROOT / "charts" / "vllm-models"),
+    floor_command = [str(BIN / "helm4"), "template", "llms-v2-qwen3-32b", str(ROOT / "charts" / "vllm-models"),
                      "--namespace", "llms", "--kube-version", "1.33.0", "-f", str(model),
                      "--set", "global.hps.models.path=/var/modas-models/fp8_models/"]
     # The floor is helm as users run it: without the Go settings the project's own runs use.

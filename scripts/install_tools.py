@@ -130,7 +130,7 @@ def install(toolchain_path: Path, tools_dir: Path, groups: set[str]) -> int:
     bindir.mkdir(parents=True, exist_ok=True)
     stamps.mkdir(parents=True, exist_ok=True)
     installed = 0
-    for artifact in toolchain["artifact"]:
+    for artifact in toolchain.get("artifact", []):
         stamp = stamps / artifact["name"]
         binaries_present = all((bindir / b["install_as"]).exists() for b in artifact["binary"])
         if binaries_present and stamp.exists() and stamp.read_text() == artifact_digest(artifact):
@@ -144,7 +144,7 @@ def install(toolchain_path: Path, tools_dir: Path, groups: set[str]) -> int:
         stamp.write_text(artifact_digest(artifact))
         installed += 1
     for tool in toolchain.get("gotool", []):
-        if tool.get("group", "test") in groups and install_go_tool(tool, tools_dir):
+        if tool.get("group", "test") in groups and install_go_tool(tool, tools_dir, toolchain_path.parent / "tools" / "go"):
             installed += 1
     # helmfile 1.x drives the first `helm` on PATH: helm v4, the current major (helm3 stays for parity).
     helm = bindir / "helm"
@@ -156,22 +156,22 @@ def install(toolchain_path: Path, tools_dir: Path, groups: set[str]) -> int:
 
 # --- Go tools ---------------------------------------------------------------------------------------
 
-def go_tool_digest(tool: dict) -> str:
-    """The pin of a Go tool: its toolchain.toml entry, its wrapper module's go.mod and go.sum, the Go version."""
-    folder = ROOT / "tools" / "go" / tool["name"]
+def go_tool_digest(tool: dict, folder: Path) -> str:
+    """The pin of a Go tool: its toolchain.toml entry and its wrapper module's go.mod and go.sum.
+
+    Not the Go version: a newer Go builds the same pinned sources, and rebuilding every tool after a Go
+    update would cost minutes for nothing; a second run never needs Go at all.
+    """
     hasher = hashlib.sha256(json.dumps(tool, sort_keys=True).encode())
     for name in ("go.mod", "go.sum"):
         hasher.update((folder / name).read_bytes())
-    hasher.update(go_version().encode())
     return hasher.hexdigest()
 
 
-def go_version() -> str:
-    go = shutil.which("go")
-    if go is None:
+def require_go() -> None:
+    if shutil.which("go") is None:
         raise SetupError("the Go toolchain is not on PATH: the Go tools (toolchain.toml [[gotool]]) are built from "
-                         "the Go module proxy with it; install Go (see go.mod's `go` line for the version)")
-    return subprocess.run([go, "version"], capture_output=True, text=True).stdout.strip()
+                         "the Go module proxy with it; install Go (tools/go/*/go.mod's `go` line names the version)")
 
 
 def reports_version(binary: str, tool: dict) -> bool:
@@ -190,23 +190,26 @@ def users_own(tool: dict, bindir: Path) -> str | None:
     return found if found and reports_version(found, tool) else None
 
 
-def install_go_tool(tool: dict, tools_dir: Path) -> bool:
+def install_go_tool(tool: dict, tools_dir: Path, modules: Path) -> bool:
     """Build (or adopt) one Go tool into .tools/bin; False when it was already up to date."""
     bindir, stamps = tools_dir / "bin", tools_dir / "stamps"
     target, stamp = bindir / tool["binary"], stamps / f"go-{tool['name']}"
-    if (target.exists() or target.is_symlink()) and stamp.exists() and stamp.read_text() == go_tool_digest(tool):
+    folder = modules / tool.get("folder", tool["name"])
+    plugin = tools_dir / "helm-plugins" / tool["helm_plugin"] / "plugin.yaml" if tool.get("helm_plugin") else target
+    if target.exists() and plugin.exists() and stamp.exists() and stamp.read_text() == go_tool_digest(tool, folder):
         return False
     label = f"{tool['name']} ({tool['module']}@{tool['version']})"
-    own = users_own(tool, bindir)
+    # A helm plugin is the module's plugin.yaml beside the binary: always built here, never adopted.
+    own = None if tool.get("helm_plugin") else users_own(tool, bindir)
     if own:
         target.unlink(missing_ok=True)
         target.symlink_to(own)
-        stamp.write_text(go_tool_digest(tool))
+        stamp.write_text(go_tool_digest(tool, folder))
         print(f"  {tool['binary']}: using {own} ({tool['version_expect']}, the pinned version) instead of building",
               file=sys.stderr, flush=True)
         return True
+    require_go()
     print(f"  building {label} from the Go module proxy", file=sys.stderr, flush=True)
-    folder = ROOT / "tools" / "go" / tool["name"]
     env = dict(os.environ, GOMODCACHE=str(tools_dir / "go" / "mod"), GOCACHE=str(tools_dir / "go" / "cache"),
                GOFLAGS="-mod=readonly -trimpath -buildvcs=false", CGO_ENABLED="1" if tool.get("cgo") else "0",
                GOTOOLCHAIN=os.environ.get("GOTOOLCHAIN", "local"))
@@ -218,18 +221,35 @@ def install_go_tool(tool: dict, tools_dir: Path) -> bool:
     result = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         partial.unlink(missing_ok=True)
-        raise SetupError(f"could not build {label}: `go build` in tools/go/{tool['name']} exited "
+        raise SetupError(f"could not build {label}: `go build` in tools/go/{folder.name} exited "
                          f"{result.returncode}. The Go toolchain said:\n{go_reply(result.stderr)}\n"
                          f"Nothing was installed. A checksum mismatch means the proxy served other bytes than "
-                         f"tools/go/{tool['name']}/go.sum pins: review them before changing the pin.")
+                         f"tools/go/{folder.name}/go.sum pins: review them before changing the pin.")
     if not reports_version(str(partial), tool):
         partial.unlink(missing_ok=True)
         raise SetupError(f"{label} built, but `{tool['binary']} {' '.join(tool['version_command'])}` does not report "
                          f"{tool['version_expect']!r}; check the ldflags in toolchain.toml. Nothing was installed.")
     os.replace(partial, target)
-    stamp.write_text(go_tool_digest(tool))
+    if tool.get("helm_plugin"):
+        install_helm_plugin(tool, tools_dir, folder, env)
+    stamp.write_text(go_tool_digest(tool, folder))
     print(f"  installed .tools/bin/{tool['binary']} {tool['version']}", file=sys.stderr, flush=True)
     return True
+
+
+def install_helm_plugin(tool: dict, tools_dir: Path, folder: Path, env: dict) -> None:
+    """The built binary as a helm plugin in .tools/helm-plugins: the module's own plugin.yaml, the binary as bin/."""
+    source = subprocess.run(["go", "list", "-m", "-f", "{{.Dir}}", tool["module"]], cwd=folder, env=env,
+                            capture_output=True, text=True)
+    manifest = Path(source.stdout.strip()) / "plugin.yaml"
+    if source.returncode != 0 or not manifest.is_file():
+        raise SetupError(f"{tool['name']}: no plugin.yaml in {tool['module']}@{tool['version']}:\n{go_reply(source.stderr)}")
+    plugin = tools_dir / "helm-plugins" / tool["helm_plugin"]
+    shutil.rmtree(plugin, ignore_errors=True)
+    (plugin / "bin").mkdir(parents=True)
+    (plugin / "plugin.yaml").write_bytes(manifest.read_bytes())
+    (plugin / "bin" / tool["helm_plugin"]).symlink_to(Path("..", "..", "..", "bin", tool["binary"]))
+    print(f"  installed the helm plugin .tools/helm-plugins/{tool['helm_plugin']}", file=sys.stderr, flush=True)
 
 
 def go_reply(stderr: str) -> str:

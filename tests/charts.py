@@ -26,7 +26,7 @@ Edit = Callable[[dict], object]
 
 def render_chart(values: dict | None = None, *, example: str | None = None,
                  release: tuple[str, str] | harness.Release | None = None, edit: Edit | None = None,
-                 show_only: Iterable[str] = (), helm: str = "helm3", kube_version: str | None = None,
+                 show_only: Iterable[str] = (), helm: str = "helm4", kube_version: str | None = None,
                  use_cache: bool | None = None) -> harness.Rendered:
     """Render an example or a release ((environment, name), or a Release a test built); `values` go on top
     as one more values file, `edit` changes the example's file (or the release's model file) first;

@@ -24,7 +24,7 @@ def test_a_model_file_whose_gpus_differ_from_tensor_parallel_is_refused_naming_e
     assert "release llms-v2-qwen3-32b in environment staging" in message
     assert "deployment.numGPUs is set in environments/staging/language/qwen3-32b.yaml" in message
     assert "deployment.tensorParallel (1) must equal deployment.numGPUs (2)" in message
-    assert "helm3 template llms-v2-qwen3-32b" in message
+    assert "helm4 template llms-v2-qwen3-32b" in message
 
 
 def quantity(text: str) -> float:

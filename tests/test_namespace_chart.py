@@ -88,13 +88,13 @@ def test_the_chart_defaults_are_the_seeds_namespace_settings_enforcing_restricte
 @pytest.mark.parametrize("values", [None, {"quota": {"pods": 1000000, "requests.cpu": "1500m"}}])
 def test_helm3_and_helm4_render_the_namespace_release_identically(values):
     rel = harness.namespace_release("production-vn") if values is None else with_values(values)
-    assert render_chart(release=rel, helm="helm4").documents == render_chart(release=rel).documents
+    assert render_chart(release=rel, helm="helm3").documents == render_chart(release=rel).documents
 
 
 def test_the_chart_passes_helm_lint_strict_with_every_environments_values(tmp_path):
     for env in harness.environments():
         rel = harness.namespace_release(env)
-        command = [toolchain.tool("helm3"), "lint", "--strict", str(CHART), "--namespace", rel.namespace]
+        command = [toolchain.tool("helm4"), "lint", "--strict", str(CHART), "--namespace", rel.namespace]
         for path in harness.values_files(rel, tmp_path):
             command += ["--values", path]
         harness.run(command, environment=env, release=rel.name)

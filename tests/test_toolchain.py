@@ -1,6 +1,7 @@
 """The pinned toolchain: verified downloads, idempotent setup, real binaries."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -30,17 +31,108 @@ def test_a_tampered_checksum_stops_setup_with_a_message_naming_the_artifact(tmp_
     assert not (tools / "bin" / "fake").exists()
 
 
-def test_a_second_setup_downloads_nothing():
-    # With npm and pip unreachable, any download attempt would fail the run.
-    env = dict(os.environ, PATH="/nonexistent")
-    result = run_installer(env=env)
+def test_a_second_setup_downloads_and_builds_nothing():
+    # Neither npm, pip nor go is reachable on this PATH: any download or build would fail the run.
+    result = run_installer("--group", "test", "--group", "e2e", env=dict(os.environ, PATH="/nonexistent"))
     assert result.returncode == 0, result.stderr
-    assert "0 artifact(s) installed" in result.stdout
+    assert "toolchain: 0 tool(s) installed or built" in result.stderr
 
 
 def test_the_installed_binaries_are_the_pinned_versions():
-    versions = {binary["install_as"]: binary["version"]
+    expected = {binary["install_as"]: binary["version"].lstrip("v")
                 for artifact in toolchain.pins()["artifact"] for binary in artifact["binary"]}
-    for name, flag in (("helm3", "version"), ("helm4", "version"), ("helmfile", "--version")):
-        output = subprocess.run([toolchain.tool(name), flag], capture_output=True, text=True).stdout
-        assert versions[name].lstrip("v") in output, f"{name}: pinned {versions[name]}, reports {output!r}"
+    for name in ("helm3", "helm4"):
+        output = subprocess.run([toolchain.tool(name), "version"], capture_output=True, text=True).stdout
+        assert expected[name] in output, f"{name}: pinned {expected[name]}, reports {output!r}"
+    for tool in toolchain.pins()["gotool"]:
+        if tool["group"] != "test":
+            continue
+        result = subprocess.run([toolchain.tool(tool["binary"]), *tool["version_command"]], capture_output=True,
+                                text=True, env=toolchain.tool_env())
+        assert tool["version_expect"] in result.stdout + result.stderr, \
+            f"{tool['binary']}: pinned {tool['version']}, reports {result.stdout + result.stderr!r}"
+
+
+def test_helm_is_helm_v4_the_helm_helmfile_drives():
+    assert os.readlink(toolchain.TOOLS_BIN / "helm") == "helm4"
+    output = subprocess.run([toolchain.tool("helmfile"), "--help"], capture_output=True, text=True).stdout
+    assert "helm" in output
+
+
+def go_tool_pins(tmp_path, tool: str, go_sum_edit=None, **overrides):
+    """A toolchain.toml holding one [[gotool]] of the project's, with its wrapper module beside it."""
+    pin = dict(next(t for t in toolchain.pins()["gotool"] if t["name"] == tool), **overrides)
+    modules = tmp_path / "tools" / "go" / pin.get("folder", pin["name"])
+    modules.mkdir(parents=True)
+    source = toolchain.ROOT / "tools" / "go" / pin.get("folder", pin["name"])
+    (modules / "go.mod").write_text((source / "go.mod").read_text())
+    go_sum = (source / "go.sum").read_text()
+    (modules / "go.sum").write_text(go_sum_edit(go_sum) if go_sum_edit else go_sum)
+    lines = ["[[gotool]]"] + [f"{key} = {json.dumps(value)}" for key, value in pin.items()]
+    (tmp_path / "toolchain.toml").write_text("\n".join(lines) + "\n")
+    return tmp_path / "toolchain.toml"
+
+
+def shared_module_cache(tools):
+    # The project's module cache: the test reads modules already fetched instead of the network.
+    (tools / "go").mkdir(parents=True)
+    (tools / "go" / "mod").symlink_to(toolchain.TOOLS_BIN.parent / "go" / "mod")
+    return tools
+
+
+def test_a_binary_of_the_pinned_version_on_path_is_used_instead_of_building(tmp_path):
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "conftest").write_text("#!/bin/sh\necho 'Conftest: 0.71.1'\n")
+    (own / "conftest").chmod(0o755)
+    pins = go_tool_pins(tmp_path, "conftest")
+    result = run_installer("--toolchain", str(pins), "--tools-dir", str(tmp_path / "tools"),
+                           env=dict(os.environ, PATH=f"{own}{os.pathsep}{os.environ['PATH']}"))
+    assert result.returncode == 0, result.stderr
+    assert f"conftest: using {own / 'conftest'} (Conftest: 0.71.1, the pinned version) instead of building" \
+        in result.stderr
+    assert os.readlink(tmp_path / "tools" / "bin" / "conftest") == str(own / "conftest")
+
+
+def test_a_binary_of_another_version_on_path_is_not_used(tmp_path):
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "actionlint").write_text("#!/bin/sh\necho '1.7.11'\n")
+    (own / "actionlint").chmod(0o755)
+    pins = go_tool_pins(tmp_path, "actionlint")
+    tools = shared_module_cache(tmp_path / "tools")
+    result = run_installer("--toolchain", str(pins), "--tools-dir", str(tools),
+                           env=dict(os.environ, PATH=f"{own}{os.pathsep}{os.environ['PATH']}"))
+    assert result.returncode == 0, result.stderr
+    assert "building actionlint (github.com/rhysd/actionlint@v1.7.12)" in result.stderr
+    assert not (tools / "bin" / "actionlint").is_symlink()
+
+
+def test_a_checksum_mismatch_stops_setup_naming_the_module_and_installs_nothing(tmp_path):
+    def tamper(go_sum):
+        line = next(l for l in go_sum.splitlines() if l.startswith("github.com/rhysd/actionlint v1.7.12 h1:"))
+        return go_sum.replace(line, "github.com/rhysd/actionlint v1.7.12 h1:" + "A" * 43 + "=")
+    pins = go_tool_pins(tmp_path, "actionlint", go_sum_edit=tamper)
+    tools = shared_module_cache(tmp_path / "tools")
+    result = run_installer("--toolchain", str(pins), "--tools-dir", str(tools))
+    assert result.returncode == 2
+    message = result.stderr
+    assert message.startswith("vllm-models setup: could not build actionlint (github.com/rhysd/actionlint@v1.7.12)")
+    assert "github.com/rhysd/actionlint@v1.7.12: checksum mismatch" in message
+    assert "the proxy served other bytes than tools/go/actionlint/go.sum pins" in message
+    assert not list((tools / "bin").iterdir())
+    assert not (tools / "stamps" / "go-actionlint").exists()
+
+
+def test_a_module_version_the_proxy_refuses_stops_setup_with_its_reply(tmp_path):
+    unknown = "v1.7.999"
+    pins = go_tool_pins(tmp_path, "actionlint", version=unknown,
+                        go_sum_edit=lambda s: s.replace("actionlint v1.7.12", f"actionlint {unknown}"))
+    go_mod = tmp_path / "tools" / "go" / "actionlint" / "go.mod"
+    go_mod.write_text(go_mod.read_text().replace("actionlint v1.7.12", f"actionlint {unknown}"))
+    tools = shared_module_cache(tmp_path / "tools")
+    result = run_installer("--toolchain", str(pins), "--tools-dir", str(tools))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"vllm-models setup: could not build actionlint (github.com/rhysd/actionlint@{unknown})")
+    assert f"github.com/rhysd/actionlint@{unknown}" in result.stderr.split("The Go toolchain said:")[1]
+    assert not list((tools / "bin").iterdir())

@@ -507,8 +507,9 @@ class Pod:
                 f"{capacity.show('memory', self.memory)} memory)")
 
 
-def pods_of(rendered: harness.Rendered, pools: Sequence[Pool]) -> list[Pod]:
-    """Every pod the release holds at its peak: replicas x group size, plus its rollout's surge pods."""
+def pods_of(rendered: harness.Rendered, pools: Sequence[Pool], *, surge: bool = True) -> list[Pod]:
+    """Every pod the release holds at its peak: replicas x group size, plus its rollout's surge pods
+    (`surge=False`: the replicas alone, as a settled installation runs them)."""
     workload = serving(rendered)
     if workload is None:
         return []
@@ -518,7 +519,7 @@ def pods_of(rendered: harness.Rendered, pools: Sequence[Pool]) -> list[Pod]:
     pod = dict(gpus=int(per.get("requests.nvidia.com/gpu", 0)), cpu=per.get("requests.cpu", Fraction(0)),
                memory=per.get("requests.memory", Fraction(0)), products=tuple(products_for(workload, pools)))
     found = [Pod(rendered.release, "replica", **pod) for _ in range(held.replicas * group)]
-    if held.waits_for_surge:
+    if surge and held.waits_for_surge:
         found += [Pod(rendered.release, "rollout surge", **pod) for _ in range(held.surge_pods * group)]
     return found
 
@@ -536,12 +537,12 @@ class Placement:
                            "pods": n.holds} for n in self.nodes]}
 
 
-def place(env: str, renders: Iterable[harness.Rendered], pools: Sequence[Pool]) -> Placement:
+def place(env: str, renders: Iterable[harness.Rendered], pools: Sequence[Pool], *, surge: bool = True) -> Placement:
     """First-fit decreasing of every pod (GPUs, then memory, then CPU) onto the environment's nodes: the
     replicas, then every rollout's surge pods."""
     nodes = [Node(pool, index, pool.gpus_per_node, pool.cpu, pool.memory)
              for pool in pools for index in range(pool.nodes)]
-    pods = [pod for rendered in renders for pod in pods_of(rendered, pools)]
+    pods = [pod for rendered in renders for pod in pods_of(rendered, pools, surge=surge)]
     # Replicas first (they run before any rollout), then the surge pods; each largest first.
     pods.sort(key=lambda p: (p.role != "replica", -p.gpus, -p.memory, -p.cpu, p.release.name))
     problems: list[str] = []

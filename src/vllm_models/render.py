@@ -471,7 +471,7 @@ def values_files(rel: Release, tmp: Path) -> list[str]:
     return files
 
 
-def template_command(rel: Release, values_files: list[str], *, helm: str = "helm3", kube_version: str | None = None) -> list[str]:
+def template_command(rel: Release, values_files: list[str], *, helm: str = "helm4", kube_version: str | None = None) -> list[str]:
     chart = str((toolchain.ROOT / rel.chart).resolve())
     command = [toolchain.tool(helm), "template", rel.name, chart, "--namespace", rel.namespace,
                "--kube-version", kube_version or toolchain.kube_version()]
@@ -486,7 +486,7 @@ def lint(chart: str | Path, files: Iterable[str | Path], *, namespace: str, **co
     helm lint reports the chart's own `fail` and `required` as "[INFO] Fail:" log lines and still
     exits 0, so those lines count as failures here.
     """
-    command = [toolchain.tool("helm3"), "lint", "--strict", str(chart), "--namespace", namespace,
+    command = [toolchain.tool("helm4"), "lint", "--strict", str(chart), "--namespace", namespace,
                "--kube-version", toolchain.kube_version()]
     for file in files:
         command += ["--values", str(file)]
@@ -497,7 +497,7 @@ def lint(chart: str | Path, files: Iterable[str | Path], *, namespace: str, **co
     return result.stdout
 
 
-def render_values_files(name: str, files: Iterable[str | Path], *, namespace: str = "llms", helm: str = "helm3",
+def render_values_files(name: str, files: Iterable[str | Path], *, namespace: str = "llms", helm: str = "helm4",
                         kube_version: str | None = None, use_cache: bool = True) -> Rendered:
     """`helm template` the chart with values files outside helmfile (chart examples, bad-values cases), in order.
 
@@ -513,7 +513,7 @@ def render_values_files(name: str, files: Iterable[str | Path], *, namespace: st
     return render(rel, helm=helm, kube_version=kube_version, use_cache=use_cache)
 
 
-def render(rel: Release, *, helm: str = "helm3", kube_version: str | None = None, use_cache: bool = True) -> Rendered:
+def render(rel: Release, *, helm: str = "helm4", kube_version: str | None = None, use_cache: bool = True) -> Rendered:
     """`helm template` the release with its helmfile values, in order; parsed documents."""
     chart_dir = (toolchain.ROOT / rel.chart).resolve()
     with tempfile.TemporaryDirectory(prefix="vllm-models-values-") as tmp:

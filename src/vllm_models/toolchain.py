@@ -44,7 +44,9 @@ def tool_env() -> dict[str, str]:
     """Environment for helm/helmfile: pinned tools first on PATH, no user helm config leaking in."""
     env = dict(os.environ)
     env["PATH"] = f"{TOOLS_BIN}{os.pathsep}{env.get('PATH', '')}"
-    # helmfile runs `helm` from PATH: the pinned v3 (helm v4's version string makes it panic).
+    # helmfile runs `helm` from PATH: .tools/bin/helm is helm v4. `helmfile diff/apply` need helm-diff.
+    env.setdefault("HELM_PLUGINS", str(TOOLS_BIN.parent / "helm-plugins"))
+    env.setdefault("HELMFILE_UPGRADE_NOTICE_DISABLED", "true")
     env.setdefault("HELM_CACHE_HOME", str(ROOT / ".render" / "helm-cache"))
     env.setdefault("HELM_CONFIG_HOME", str(ROOT / ".render" / "helm-config"))
     env.setdefault("HELM_DATA_HOME", str(ROOT / ".render" / "helm-data"))
