@@ -16,6 +16,28 @@ import pytest
 
 from charts import render_chart
 from vllm_models import render as harness
+from vllm_models import vllm_versions
+
+# Version boundaries of the keys that need a vLLM flag, read from vllm-versions.yaml (generated from the catalogs).
+ENTRIES = vllm_versions.committed()["versions"]
+NEWEST = ENTRIES[-1]["version"]
+
+
+def first_with(flag: str) -> str:
+    return next(entry["version"] for entry in ENTRIES if entry["flags"][flag])
+
+
+def just_before(version: str) -> str:
+    versions = [entry["version"] for entry in ENTRIES]
+    return versions[versions.index(version) - 1]
+
+
+SHUTDOWN_FROM = first_with("--shutdown-timeout")
+NATIVE_FROM = first_with("--kv-offloading-backend")
+CACHE_TYPE_FROM = first_with("--mm-processor-cache-type")
+LMCACHE_FROM = next(entry["version"] for entry in ENTRIES if entry["lmcache"]["vllm/vllm-openai"])
+LMCACHE_THROUGH = [entry["version"] for entry in ENTRIES if entry["lmcache"]["vllm/vllm-openai"]][-1]
+BELOW_EVERY_CATALOG = "0.10.1" if vllm_versions.version_key(ENTRIES[0]["version"]) > (0, 10, 1) else "0.0.1"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,11 +235,44 @@ FAIL_CASES = [
          "vllm-models: deployment.disableMmPreprocessorCache and deployment.kvOffloading.mmProcessorCacheGb (4) both "
          "size the multimodal processor cache (--mm-processor-cache-gb); keep one",
          {"deployment": {"disableMmPreprocessorCache": True}}, example="vision"),
-    Case("cache type needs vLLM v0.11.0", {"deployment": {"kvOffloading": {"mmProcessorCacheType": "lru"}}},
-         "vllm-models: deployment.kvOffloading.mmProcessorCacheType (lru) needs vLLM v0.11.0 or newer "
-         "(--mm-processor-cache-type); image.tag is v0.10.2: drop the key or raise the tag",
-         {"deployment": {"kvOffloading": {"mmProcessorCacheType": "lru"}}, "image": {"tag": "v0.11.0"}},
+    Case("cache type needs the flag's vLLM", {"deployment": {"kvOffloading": {"mmProcessorCacheType": "lru"}},
+                                              "image": {"tag": f"v{just_before(CACHE_TYPE_FROM)}"}},
+         f"vllm-models: deployment.kvOffloading.mmProcessorCacheType (lru) needs --mm-processor-cache-type, which vLLM "
+         f"{just_before(CACHE_TYPE_FROM)} (image.tag v{just_before(CACHE_TYPE_FROM)}) does not have (vllm-versions.yaml: "
+         f"from vLLM {CACHE_TYPE_FROM} on); drop the key or raise image.tag",
+         {"deployment": {"kvOffloading": {"mmProcessorCacheType": "lru"}}, "image": {"tag": f"v{CACHE_TYPE_FROM}"}},
          example="lmcache"),
+    Case("shutdown timeout needs the flag's vLLM", {"deployment": {"shutdownTimeoutSeconds": 30},
+                                                    "image": {"tag": f"v{just_before(SHUTDOWN_FROM)}"}},
+         f"vllm-models: deployment.shutdownTimeoutSeconds (30) needs --shutdown-timeout, which vLLM "
+         f"{just_before(SHUTDOWN_FROM)} (image.tag v{just_before(SHUTDOWN_FROM)}) does not have (vllm-versions.yaml: "
+         f"from vLLM {SHUTDOWN_FROM} on); drop the key (vLLM then aborts in-flight requests on SIGTERM) or raise image.tag",
+         {"deployment": {"shutdownTimeoutSeconds": 30}, "image": {"tag": f"v{SHUTDOWN_FROM}"}}),
+    Case("grace outlasts the pause and an explicit shutdown timeout",
+         {"deployment": {"terminationGracePeriodSeconds": 120, "preStopSleepSeconds": 15, "shutdownTimeoutSeconds": 105},
+          "image": {"tag": f"v{SHUTDOWN_FROM}"}},
+         "vllm-models: deployment.terminationGracePeriodSeconds (120) must exceed deployment.preStopSleepSeconds (15) + "
+         "vLLM's --shutdown-timeout (105) = 120 s, or vLLM is killed before it can finish in-flight requests; raise the "
+         "grace period or shorten the pause",
+         {"deployment": {"terminationGracePeriodSeconds": 120, "preStopSleepSeconds": 15, "shutdownTimeoutSeconds": 104},
+          "image": {"tag": f"v{SHUTDOWN_FROM}"}}),
+    Case("native offloading needs the flag's vLLM", {"deployment": {"kvOffloading": {"backend": "native"}},
+                                                     "image": {"tag": f"v{just_before(NATIVE_FROM)}"}},
+         f"vllm-models: deployment.kvOffloading.backend (native) needs --kv-offloading-backend, which vLLM "
+         f"{just_before(NATIVE_FROM)} (image.tag v{just_before(NATIVE_FROM)}) does not have (vllm-versions.yaml: from "
+         f"vLLM {NATIVE_FROM} on); use backend lmcache or raise image.tag",
+         {"deployment": {"kvOffloading": {"backend": "native"}}, "image": {"tag": f"v{NATIVE_FROM}"}}, example="lmcache"),
+    Case("LMCache needs an image that carries it", {"image": {"tag": f"v{BELOW_EVERY_CATALOG}"}},
+         f"vllm-models: deployment.kvOffloading.backend lmcache needs the lmcache package in the image, and "
+         f"vllm-versions.yaml records none in vllm/vllm-openai:v{BELOW_EVERY_CATALOG} (vLLM {BELOW_EVERY_CATALOG}; it "
+         f"records LMCache in vLLM {LMCACHE_FROM} to {LMCACHE_THROUGH}, src/vllm_models/data/vllm_images.yaml); use an "
+         f"image tag that carries it, an image.repository that installs lmcache, or kvOffloading.backend native (vLLM "
+         f"{NATIVE_FROM} or newer)",
+         {"image": {"tag": f"v{LMCACHE_FROM}"}}, example="lmcache"),
+    Case("reasoning parser of the version", {"deployment": {"reasoningParser": "deepseek"}, "image": {"tag": f"v{NEWEST}"}},
+         f"vllm-models: deployment.reasoningParser deepseek is not a reasoning parser of vLLM {NEWEST} (image.tag "
+         f"v{NEWEST}, vllm-versions.yaml); choose one of: {', '.join(ENTRIES[-1]['reasoningParsers'])}",
+         {"deployment": {"reasoningParser": "deepseek_r1"}, "image": {"tag": f"v{NEWEST}"}}),
     Case("pod labels cannot replace the chart's", {"deployment": {"podLabels": {"model": "other"}}},
          "vllm-models: deployment.podLabels.model is a label the chart sets (qwen3-32b); pick another label name",
          {"deployment": {"podLabels": {"team": "inference"}}}),

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from charts import render_chart
-from vllm_models import capacity, chart_examples, fleet, toolchain, verify
+from vllm_models import capacity, chart_examples, fleet, toolchain, verify, vllm_versions
 from vllm_models import render as harness
 
 EXAMPLE = "multi-node"
@@ -17,6 +17,8 @@ EXAMPLE = "multi-node"
 WITH_RAY = "registry.example.com/vllm-openai-ray"
 VLLM_RULES = yaml.safe_load((toolchain.CHART_DIR / "rules.yaml").read_text())["rules"]["vllm"]
 NATIVE_FROM = VLLM_RULES["nativeMultiNode"]["from"]
+# The first catalogued vLLM with --shutdown-timeout (vllm-versions.yaml).
+SHUTDOWN_TAG = "v" + next(e["version"] for e in vllm_versions.committed()["versions"] if e["flags"]["--shutdown-timeout"])
 
 
 def example_values() -> dict:
@@ -120,7 +122,7 @@ class TestLeaderAndWorkers:
     def test_a_worker_outlasts_its_leaders_pause_and_drain(self):
         pause = 20
         rendered = group({"deployment": {"preStopSleepSeconds": pause, "terminationGracePeriodSeconds": 300,
-                                         "extraArgs": ["--shutdown-timeout", "60"]}})
+                                         "shutdownTimeoutSeconds": 60}, "image": {"tag": SHUTDOWN_TAG}})
         pods = templates(rendered)
         assert vllm(pods["leader"])["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(pause)]
         assert vllm(pods["worker"])["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(pause + 60)]
