@@ -146,11 +146,13 @@ def install(toolchain_path: Path, tools_dir: Path, groups: set[str]) -> int:
     for tool in toolchain.get("gotool", []):
         if tool.get("group", "test") in groups and install_go_tool(tool, tools_dir):
             installed += 1
-    # helmfile 1.x drives the first `helm` on PATH: helm v4, the current major (helm3 stays for parity).
+    # helmfile drives the first `helm` on PATH. The pinned helmfile (v0.166.0, toolchain.toml) panics on helm v4's
+    # version string ("error determining helm version"), so `helm` is helm v3 (README, Toolchain); helm4 stays
+    # for the parity tests. Point it at helm4 together with a helmfile 1.x pin.
     helm = bindir / "helm"
-    if not helm.is_symlink() or os.readlink(helm) != "helm4":
+    if not helm.is_symlink() or os.readlink(helm) != "helm3":
         helm.unlink(missing_ok=True)
-        helm.symlink_to("helm4")
+        helm.symlink_to("helm3")
     return installed
 
 
