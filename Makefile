@@ -74,13 +74,23 @@ lint-examples: setup ## helm lint --strict the chart with each example values fi
 
 VLLM ?= 0.11.0
 .PHONY: generate-vllm-catalog
-generate-vllm-catalog: ## Regenerate src/vllm_models/data/vllm/v$(VLLM).json from vLLM $(VLLM)'s real parser (throwaway venvs in $$TMPDIR: ~7 GB per torch version, ~2 GB per vLLM)
+generate-vllm-catalog: ## Regenerate src/vllm_models/data/vllm/v$(VLLM).json from vLLM $(VLLM)'s real parser (throwaway venvs in $$TMPDIR: ~7 GB per torch version, ~2 GB per vLLM), then charts/vllm-models/vllm-versions.yaml
 	scripts/vllm_catalog/generate.sh $(VLLM)
+	@$(MAKE) --no-print-directory generate-vllm-versions
 
+.PHONY: generate-vllm-versions
+generate-vllm-versions: setup ## Regenerate charts/vllm-models/vllm-versions.yaml (what the chart knows per vLLM version) from the catalogs
+	@$(BIN)/python -m vllm_models.vllm_versions
+
+ONLY ?=
 .PHONY: verify-vllm-args
-verify-vllm-args: setup ## Parse every rendered command line with the real parser of its image's vLLM version (slow: installs vLLM)
+verify-vllm-args: setup ## Parse every rendered command line with the real parser of its image's vLLM version (slow: installs vLLM; ONLY=x.y.z for one version)
 	$(BIN)/python scripts/vllm_catalog/export_args.py .render/vllm-args
-	for args in .render/vllm-args/*.json; do scripts/vllm_catalog/verify.sh "$$(basename "$$args" .json)" "$$args"; done
+	for args in .render/vllm-args/*.json; do \
+		version="$$(basename "$$args" .json)"; \
+		if [[ -n "$(ONLY)" && "$$version" != "$(ONLY)" ]]; then continue; fi; \
+		scripts/vllm_catalog/verify.sh "$$version" "$$args"; \
+	done
 
 # Operator CLI: thin wrappers around .venv/bin/vllm-models (`vllm-models <command> --help` documents
 # every option). Exit codes: 0 ok, 1 problems found, 2 usage error or refusal (make reports any

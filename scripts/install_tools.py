@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -221,10 +222,17 @@ def install_go_tool(tool: dict, tools_dir: Path, modules: Path) -> bool:
     result = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         partial.unlink(missing_ok=True)
+        reply = go_reply(result.stderr)
+        if "checksum mismatch" in reply or "SECURITY ERROR" in reply:
+            fix = (f"the proxy served other bytes than tools/go/{folder.name}/go.sum pins: review them before "
+                   f"changing the pin")
+        elif re.search(r"\b(403|404|410)\b|unknown revision|not found", reply):
+            fix = (f"the proxy does not serve this version: pin one it lists (`go list -m -versions "
+                   f"{tool['module']}`) in toolchain.toml and tools/go/{folder.name}/go.mod")
+        else:
+            fix = "fix what Go reports above, then run setup again"
         raise SetupError(f"could not build {label}: `go build` in tools/go/{folder.name} exited "
-                         f"{result.returncode}. The Go toolchain said:\n{go_reply(result.stderr)}\n"
-                         f"Nothing was installed. A checksum mismatch means the proxy served other bytes than "
-                         f"tools/go/{folder.name}/go.sum pins: review them before changing the pin.")
+                         f"{result.returncode}; {fix}. Nothing was installed. The Go toolchain said:\n{reply}")
     if not reports_version(str(partial), tool):
         partial.unlink(missing_ok=True)
         raise SetupError(f"{label} built, but `{tool['binary']} {' '.join(tool['version_command'])}` does not report "

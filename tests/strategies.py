@@ -33,7 +33,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from vllm_models import render as harness
-from vllm_models import fleet, toolchain, values_check, vllm_args
+from vllm_models import fleet, rules, toolchain, values_check, vllm_args
 
 PRINTABLE = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
 UNBOUNDED_INT = 2**53  # largest integer JSON (and so helm) keeps exactly
@@ -311,9 +311,12 @@ def probes_and_lifecycle(draw, params: int, architecture: str) -> dict:
     values["probes"]["readiness"] = {"periodSeconds": draw(st.integers(1, 15)),
                                      "failureThreshold": draw(st.integers(1, 5)),
                                      "timeoutSeconds": draw(st.integers(1, 10))}
-    values["probes"]["liveness"] = {"periodSeconds": draw(st.integers(20, 120)),
-                                    "failureThreshold": draw(st.integers(2, 10)),
-                                    "timeoutSeconds": draw(st.integers(5, 30))}
+    liveness = rules.data()["liveness"]  # the floors the chart and the policy enforce
+    failures = draw(st.integers(liveness["minFailureThreshold"], 10))
+    values["probes"]["liveness"] = {
+        "periodSeconds": draw(st.integers(max(1, math.ceil(liveness["minWindowSeconds"] / failures)), 120)),
+        "failureThreshold": failures,
+        "timeoutSeconds": draw(st.integers(liveness["minTimeoutSeconds"], 30))}
     deployment = values["deployment"]
     if draw(st.booleans()):
         deployment["progressDeadlineSeconds"] = draw(st.integers(budget + 1, budget + 3600))

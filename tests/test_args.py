@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from charts import render_chart
-from vllm_models import chart_examples, toolchain, vllm_args
+from vllm_models import chart_examples, toolchain, vllm_args, vllm_versions
 from vllm_models import render as harness
 
-CATALOG_VERSIONS = ["v0.10.2", "v0.11.0"]  # the seeds' tag and the fleet's (Chart.yaml appVersion)
+CATALOG_VERSIONS = [f"v{version}" for version in vllm_args.available_versions()]  # every committed catalog
 
 # Every optional argument on at once, in three renders (a vision model and an LMCache one, as the
 # multimodal cache is sized either by disableMmPreprocessorCache or by kvOffloading; and async
@@ -23,7 +23,7 @@ CATALOG_VERSIONS = ["v0.10.2", "v0.11.0"]  # the seeds' tag and the fleet's (Cha
 EVERYTHING = {
     "deployment": {
         "tensorParallel": 2, "pipelineParallel": 2, "maxModelLen": 32768, "quantization": "fp8",
-        "enableExpertParallel": True, "functionCall": True, "toolCallParser": "hermes",
+        "enableExpertParallel": True, "functionCall": True, "toolCallParser": "hermes", "reasoningParser": "deepseek_r1",
         "cudaGraphMode": "FULL_AND_PIECEWISE", "extraArgs": ["--max-num-batched-tokens", "8192"],
         "trustRemoteCode": True, "trustRemoteCodeReason": "every optional flag at once",
     },
@@ -31,6 +31,7 @@ EVERYTHING = {
 VISION = {"deployment": {"visionModel": True, "limitMmPerPrompt": '{"image": 4}', "disableMmPreprocessorCache": True,
                          "attentionBackend": "FLASH_ATTN"}}
 LMCACHE = {"deployment": {"kvOffloading": {"enabled": True, "mmProcessorCacheGb": 2}}}
+NATIVE = {"deployment": {"kvOffloading": {"enabled": True, "backend": "native", "cpuOffloadingBufferSize": 8}}}
 ASYNC = {"deployment": {"asyncScheduling": True, "tensorParallel": 4, "pipelineParallel": 1}}
 
 
@@ -54,12 +55,18 @@ def flags_in(args: list[str]) -> list[str]:
     return [arg.split("=", 1)[0] for arg in args if arg.startswith("-")]
 
 
+def shapes(tag: str) -> list[dict]:
+    """The shapes to render on `tag`: native offloading only where the version has it (else refused)."""
+    native = vllm_versions.facts(tag)["flags"]["--kv-offloading-backend"]
+    return [VISION, LMCACHE, ASYNC] + ([NATIVE] if native else [])
+
+
 @pytest.mark.parametrize("tag", CATALOG_VERSIONS)
-@pytest.mark.parametrize("shape", [VISION, LMCACHE, ASYNC], ids=["vision", "lmcache", "async"])
-def test_every_argument_the_chart_can_build_is_one_vllm_accepts(tag, shape, tmp_path):
-    args = args_of(tmp_path, "multi-gpu", EVERYTHING, shape, tag=tag)
-    problems = [p.message for p in vllm_args.check_args(args, tag)]
-    assert problems == [], f"vLLM {tag} refuses the chart's arguments {args}: {problems}"
+def test_every_argument_the_chart_can_build_is_one_vllm_accepts(tag, tmp_path):
+    for shape in shapes(tag):
+        args = args_of(tmp_path, "multi-gpu", EVERYTHING, shape, tag=tag)
+        problems = [p.message for p in vllm_args.check_args(args, tag)]
+        assert problems == [], f"vLLM {tag} refuses the chart's arguments {args}: {problems}"
 
 
 @pytest.mark.parametrize("name", chart_examples.names())
@@ -71,11 +78,13 @@ def test_each_examples_arguments_are_accepted_by_the_vllm_of_its_image_tag(name)
 
 
 # Flags some catalogued version lacks, with the version the chart requires before it emits them
-# (the refusal below that version is a case in tests/test_bad_values.py).
-# Native multi-node flags exist from rules.yaml vllm.nativeMultiNode (the chart passes them only from
-# there on, else it launches with Ray); -n and -r are --nnodes' and --node-rank's short forms.
+# (the refusal below that version is a case in tests/test_bad_values.py): vllm-versions.yaml's gated flags
+# (their first catalogued version), and the native multi-node flags from rules.yaml vllm.nativeMultiNode (the
+# chart passes them only from there on, else it launches with Ray); -n and -r are --nnodes' and --node-rank's
+# short forms.
 NATIVE_FROM = "v" + yaml.safe_load((toolchain.CHART_DIR / "rules.yaml").read_text())["rules"]["vllm"]["nativeMultiNode"]["from"]
-VERSION_GATED = {"--mm-processor-cache-type": "v0.11.0",
+VERSION_GATED = {**{flag: f"v{next(e['version'] for e in vllm_versions.committed()['versions'] if e['flags'][flag])}"
+                    for flag in vllm_versions.GATED_FLAGS},
                  **{flag: NATIVE_FROM for flag in ("--nnodes", "-n", "--node-rank", "-r", "--master-addr")}}
 
 
@@ -86,19 +95,25 @@ def release(tag: str) -> tuple[int, ...]:
 @pytest.mark.parametrize("tag", CATALOG_VERSIONS)
 def test_every_flag_the_chart_manages_exists_in_vllm_or_is_gated_by_version(tag):
     known = vllm_args.load_catalog(tag)["flags"]
-    missing = sorted(flag for flag in managed_flags() if flag not in known)
+    missing = sorted(flag for flag in managed_flags() if flag not in known and flag not in REFUSED_ONLY)
     expected = sorted(flag for flag, since in VERSION_GATED.items()
                       if release(tag) < release(since))
     assert missing == expected, (f"_args.tpl vllm-models.managedFlags names flags vLLM {tag} does not have: {missing}; "
                                  f"the chart gates only {expected} by version")
 
 
-@pytest.mark.parametrize("shape", [VISION, LMCACHE, ASYNC], ids=["vision", "lmcache", "async"])
+# Managed only so that extraArgs cannot set them (older spellings of what a key sets); the chart never renders them.
+REFUSED_ONLY = {"--disable-mm-preprocessor-cache", "-O"}
+
+
+@pytest.mark.parametrize("shape", [VISION, LMCACHE, ASYNC, NATIVE], ids=["vision", "lmcache", "async", "native"])
 def test_every_flag_the_chart_sets_is_one_extra_args_may_not_repeat(shape, tmp_path):
-    args = args_of(tmp_path, "multi-gpu", EVERYTHING, shape)
+    tag = CATALOG_VERSIONS[-1]  # the newest: every version-gated flag renders there
+    args = args_of(tmp_path, "multi-gpu", EVERYTHING, shape, {"deployment": {"attentionBackend": "FLASH_ATTN"}}, tag=tag)
     chart_set = flags_in(args[:args.index("--max-num-batched-tokens")])
     unguarded = sorted(set(chart_set) - set(managed_flags()))
     assert unguarded == [], f"_args.tpl sets {unguarded} but vllm-models.managedFlags does not list them"
+    assert not set(chart_set) & REFUSED_ONLY, f"vLLM {tag}: the chart renders {sorted(set(chart_set) & REFUSED_ONLY)}"
 
 
 def test_every_optional_key_reaches_its_flag(tmp_path):
@@ -110,6 +125,7 @@ def test_every_optional_key_reaches_its_flag(tmp_path):
         "--enable-chunked-prefill", "--enable-prefix-caching", "--quantization", "fp8", "--trust-remote-code",
         "--limit-mm-per-prompt", '{"image": 4}', "--mm-processor-cache-gb", "0",
         "--enable-expert-parallel", "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
+        "--reasoning-parser", "deepseek_r1",
         "--compilation-config", '{"cudagraph_mode":"FULL_AND_PIECEWISE"}',
         "--max-num-batched-tokens", "8192",
     ]
@@ -126,6 +142,58 @@ def test_kv_offloading_connects_lmcache_with_valid_json(tmp_path):
     config = args[args.index("--kv-transfer-config") + 1]
     assert json.loads(config) == {"kv_connector": "LMCacheConnectorV1", "kv_role": "kv_both"}
     assert args[args.index("--mm-processor-cache-gb") + 1] == "2"
+
+
+def native_offloading_from() -> str:
+    return VERSION_GATED["--kv-offloading-backend"]
+
+
+def test_native_kv_offloading_uses_vllms_own_flags_and_no_lmcache(tmp_path):
+    rendered = render_chart(example="single-gpu", values={**NATIVE, "image": {"tag": native_offloading_from()}})
+    args = rendered.container()["args"]
+    assert args[args.index("--kv-offloading-size") + 1] == "8"
+    assert args[args.index("--kv-offloading-backend") + 1] == "native"
+    assert "--kv-transfer-config" not in args
+    assert not [e for e in rendered.container()["env"] if e["name"].startswith("LMCACHE_")]
+
+
+def shutdown_from() -> str:
+    return VERSION_GATED["--shutdown-timeout"]
+
+
+def drain_of(values: dict, tag: str) -> tuple[str | None, str, str]:
+    """(--shutdown-timeout value or None, preStop sleep of the server, grace period) as rendered."""
+    rendered = render_chart(example="single-gpu", values={**values, "image": {"tag": tag}})
+    args = rendered.container()["args"]
+    pod = rendered.one("Deployment")["spec"]["template"]["spec"]
+    sleep = pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][1]
+    value = args[args.index("--shutdown-timeout") + 1] if "--shutdown-timeout" in args else None
+    return value, sleep, str(pod["terminationGracePeriodSeconds"])
+
+
+MARGIN = yaml.safe_load((toolchain.CHART_DIR / "rules.yaml").read_text())["rules"]["shutdown"]["exitMarginSeconds"]
+
+
+@pytest.mark.parametrize("grace, pause, expected", [  # the example's grace-table floor is 120 s
+    (120, 15, 120 - 15 - MARGIN),  # the grace period less the pause and vLLM's exit
+    (120, 120 - MARGIN - 1, 1),  # one second of drain left
+    (120, 120 - MARGIN, None),  # none left: no flag (vLLM aborts in-flight requests)
+])
+def test_the_shutdown_timeout_is_derived_from_the_grace_period_and_the_pause(grace, pause, expected):
+    values = {"deployment": {"terminationGracePeriodSeconds": grace, "preStopSleepSeconds": pause}}
+    value, sleep, rendered_grace = drain_of(values, shutdown_from())
+    assert (value, sleep, rendered_grace) == (None if expected is None else str(expected), str(pause), str(grace))
+    assert int(rendered_grace) > int(sleep) + int(value or 0)
+
+
+def test_an_explicit_shutdown_timeout_is_rendered_and_zero_renders_none():
+    assert drain_of({"deployment": {"shutdownTimeoutSeconds": 30}}, shutdown_from())[0] == "30"
+    assert drain_of({"deployment": {"shutdownTimeoutSeconds": 0}}, shutdown_from())[0] is None
+
+
+def test_no_shutdown_timeout_on_a_version_without_the_flag():
+    before = CATALOG_VERSIONS[CATALOG_VERSIONS.index(shutdown_from()) - 1]
+    assert drain_of({}, before)[0] is None
 
 
 def test_switches_turned_off_say_so_or_leave_their_flag_out(tmp_path):
@@ -157,6 +225,9 @@ def test_extra_args_come_last_unchanged(tmp_path):
     (["--tensor_parallel_size=8"], "--tensor_parallel_size", "deployment.tensorParallel"),
     (["--no-enable-prefix-caching"], "--no-enable-prefix-caching", "prefixCaching.enable"),
     (["--no-trust-remote-code"], "--no-trust-remote-code", "deployment.trustRemoteCode"),
+    (["--disable-prefix-caching"], "--disable-prefix-caching", "prefixCaching.enable"),
+    (["--shutdown-timeout", "30"], "--shutdown-timeout", "deployment.shutdownTimeoutSeconds"),
+    (["--reasoning-parser=qwen3"], "--reasoning-parser", "deployment.reasoningParser"),
     (["--data-parallel-size", "2"], "--data-parallel-size", "replicaCount"),
     (["--hf-token=hf_abc"], "--hf-token", "huggingface.tokenSecret"),
 ], ids=lambda value: value if isinstance(value, str) else " ".join(value))
@@ -184,12 +255,26 @@ def attention_backends() -> list[str]:
 
 
 @pytest.mark.parametrize("tag", CATALOG_VERSIONS)
-@pytest.mark.parametrize("backend", attention_backends())
-def test_every_attention_backend_the_schema_offers_is_one_the_version_has(backend, tag, tmp_path):
-    rendered = render_chart(example="vision", values={"deployment": {"attentionBackend": backend}, "image": {"tag": tag}})
-    value = next(e["value"] for e in rendered.container()["env"] if e["name"] == "VLLM_ATTENTION_BACKEND")
-    problems = [p.message for p in vllm_args.check_attention_backend(value, tag)]
-    assert problems == [], f"attentionBackend {backend} renders VLLM_ATTENTION_BACKEND={value}, which vLLM {tag} lacks: {problems}"
+def test_every_attention_backend_the_schema_offers_renders_as_the_version_takes_it_or_is_refused_naming_it(tag):
+    """The flag where the version has it, else the variable; a backend the version's catalog lacks is reported by
+    the vLLM-argument check, naming the version."""
+    facts = vllm_versions.facts(tag)
+    known = vllm_args.load_catalog(tag)["attention_backends"]
+    for backend in attention_backends():
+        rendered = render_chart(example="vision", values={"deployment": {"attentionBackend": backend}, "image": {"tag": tag}})
+        container = rendered.container()
+        if facts["flags"]["--attention-backend"]:
+            assert "VLLM_ATTENTION_BACKEND" not in {e["name"] for e in container["env"]}
+            value = container["args"][container["args"].index("--attention-backend") + 1]
+            problems = [p.message for p in vllm_args.check_args(container["args"], tag)]
+        else:
+            value = next(e["value"] for e in container["env"] if e["name"] == "VLLM_ATTENTION_BACKEND")
+            problems = [p.message for p in vllm_args.check_attention_backend(value, tag)]
+        assert value == facts["attentionBackendNames"].get(backend, backend)
+        if value in known:
+            assert problems == [], f"attentionBackend {backend} on vLLM {tag}: {problems}"
+        else:
+            assert len(problems) == 1 and f"vLLM {vllm_args.catalog_version(tag)}" in problems[0], (backend, tag, problems)
 
 
 def test_the_tool_call_parsers_the_seeds_name_exist_in_each_version():
@@ -199,12 +284,21 @@ def test_the_tool_call_parsers_the_seeds_name_exist_in_each_version():
         assert "deepseek" not in parsers, "the seed's `deepseek` parser appeared: revisit the MoE example's correction"
 
 
-def test_the_schemas_quantization_methods_exist_in_each_version():
+@pytest.mark.parametrize("tag", CATALOG_VERSIONS)
+def test_each_quantization_method_the_schema_offers_is_one_the_version_has_or_is_refused_naming_it(tag):
+    """The schema offers what some version knows (bitsandbytes and gguf are gone from 0.33.0); a method the release's
+    version lacks is refused by the vLLM-argument check, naming the version."""
     schema = json.loads((toolchain.CHART_DIR / "values.schema.json").read_text())
     methods = [m for m in schema["properties"]["deployment"]["properties"]["quantization"]["enum"] if m]
-    for tag in CATALOG_VERSIONS:
-        unknown = sorted(set(methods) - set(vllm_args.load_catalog(tag)["quantization_methods"]))
-        assert unknown == [], f"values.schema.json deployment.quantization offers {unknown}, unknown to vLLM {tag}"
+    known = vllm_args.load_catalog(tag)["quantization_methods"]
+    for method in methods:
+        problems = [p.message for p in vllm_args.check_args(["--quantization", method], tag)]
+        if method in known:
+            assert problems == [], f"vLLM {tag}: {problems}"
+        else:
+            assert len(problems) == 1 and problems[0].startswith(
+                f"--quantization {method} is not a valid quantization method for vLLM {vllm_args.catalog_version(tag)}"), problems
+    assert set(methods) & set(known), f"vLLM {tag} knows none of the schema's methods"
 
 
 def test_the_managed_flag_table_is_read_whole():

@@ -18,6 +18,28 @@ import pytest
 from charts import render_chart
 from vllm_models import render as harness
 from vllm_models import toolchain
+from vllm_models import vllm_versions
+
+# Version boundaries of the keys that need a vLLM flag, read from vllm-versions.yaml (generated from the catalogs).
+ENTRIES = vllm_versions.committed()["versions"]
+NEWEST = ENTRIES[-1]["version"]
+
+
+def first_with(flag: str) -> str:
+    return next(entry["version"] for entry in ENTRIES if entry["flags"][flag])
+
+
+def just_before(version: str) -> str:
+    versions = [entry["version"] for entry in ENTRIES]
+    return versions[versions.index(version) - 1]
+
+
+SHUTDOWN_FROM = first_with("--shutdown-timeout")
+NATIVE_FROM = first_with("--kv-offloading-backend")
+CACHE_TYPE_FROM = first_with("--mm-processor-cache-type")
+LMCACHE_FROM = next(entry["version"] for entry in ENTRIES if entry["lmcache"]["vllm/vllm-openai"])
+LMCACHE_THROUGH = [entry["version"] for entry in ENTRIES if entry["lmcache"]["vllm/vllm-openai"]][-1]
+BELOW_EVERY_CATALOG = "0.10.1" if vllm_versions.version_key(ENTRIES[0]["version"]) > (0, 10, 1) else "0.0.1"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,10 +60,10 @@ def without(*keys: str) -> Callable[[dict], None]:
     return edit
 
 
-def render_case(example: str, change, tmp_path) -> harness.Rendered:
+def render_case(example: str, change, tmp_path, helm: str = "helm4") -> harness.Rendered:
     if callable(change):
-        return render_chart(example=example, edit=change)
-    return render_chart(example=example, values=change)
+        return render_chart(example=example, edit=change, helm=helm)
+    return render_chart(example=example, values=change, helm=helm)
 
 
 SPREAD = {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"}
@@ -140,6 +162,49 @@ SCHEMA_CASES = [
          {"storage": {"download": {"timeoutSeconds": 60}}}, example="s3-delivery"),
 ]
 
+# helm v4 validates with santhosh-tekuri/jsonschema and words each refusal its own way (JSON pointers,
+# patterns with their backslashes escaped); helm v3 (gojsonschema) says Case.message. Users run both.
+CIDR_PATTERN = json.loads((toolchain.CHART_DIR / "values.schema.json").read_text())["properties"]["global"][
+    "properties"]["networkPolicy"]["properties"]["clientCIDRs"]["items"]["pattern"]
+HELM_TEST_IMAGE_PATTERN = json.loads((toolchain.CHART_DIR / "values.schema.json").read_text())["properties"][
+    "helmTest"]["properties"]["image"]["pattern"]
+
+
+def escaped(pattern: str) -> str:
+    return pattern.replace("\\", "\\\\")
+
+
+HELM4_MESSAGES = {
+    'unknown key': "- at '/deployment': additional properties 'tensorParalel' not allowed",
+    'wrong type': "- at '/deployment/numGPUs': got string, want integer",
+    'enum': "- at '/service/type': value must be one of 'NodePort', 'ClusterIP', 'LoadBalancer'",
+    'minimum': "- at '/service/nodePort': minimum: got 29,999, want 30,000",
+    'maximum': "- at '/service/nodePort': maximum: got 32,768, want 32,767",
+    'exclusive minimum': "- at '/deployment/gpuMemoryUtilization': exclusiveMinimum: got 0, want 0",
+    'maximum of a fraction': "- at '/deployment/gpuMemoryUtilization': maximum: got 1.01, want 1",
+    'pattern: image tag latest': "- at '/image/tag': 'latest' does not match pattern '^$|^v[0-9]+\\\\.[0-9]+\\\\.[0-9]+([.-][0-9A-Za-z.-]+)?$'",
+    'pattern: a disruption budget of 0% blocks every eviction': "- at '/podDisruptionBudget/maxUnavailable': '0%' does not match pattern '^([1-9][0-9]*|[1-9][0-9]?%|100%)$'",
+    'minimum: a disruption budget of 0 blocks every eviction': "- at '/podDisruptionBudget/maxUnavailable': minimum: got 0, want 1",
+    'pattern: a digest is sha256 and 64 hex digits': "- at '/image/digest': 'sha256:" + "A" * 64 + "' does not match pattern '^$|^sha256:[a-f0-9]{64}$'",
+    'pattern: a client range is a CIDR': "- at '/global/networkPolicy/clientCIDRs/0': '203.0.113.0' does not match pattern '" + escaped(CIDR_PATTERN) + "'",
+    'pattern: the helm test image keeps its tag beside a digest': "- at '/helmTest/image': 'curlimages/curl@sha256:" + "a" * 64 + "' does not match pattern '" + escaped(HELM_TEST_IMAGE_PATTERN) + "'",
+    'min length': "- at '/image/repository': minLength: got 0, want 1",
+    'max length': "- at '/modelName': maxLength: got 56, want 55",
+    'min properties': "- at '/extraEnv/0/valueFrom': minProperties: got 0, want 1",
+    'min items': "- at '/storage/pvc/accessModes': minItems: got 0, want 1",
+    'required property': "- at '/deployment/topologySpreadConstraints/0': missing property 'topologyKey'",
+    'one value source': "- at '/extraEnv/0/valueFrom': maxProperties: got 2, want 1",
+    'not: helm test image latest': "- at '/helmTest/image': 'not' failed",
+    'strict Kubernetes objects: a misspelled security setting': "- at '/containerSecurityContext': additional properties 'allowPrivilegeEscalaton' not allowed",
+    'strict Kubernetes objects: a toleration': "- at '/tolerations/0/operator': value must be one of 'Exists', 'Equal'",
+    'enum: multi-node launcher': "- at '/multiNode/launcher': value must be one of 'auto', 'native', 'ray'",
+    'minimum: a group has at least one node': "- at '/multiNode/nodes': minimum: got 0, want 1",
+    'enum: download source': "- at '/storage/download/source': value must be one of '', 's3', 'huggingface'",
+    'pattern: an S3 source is an s3:// URI': "- at '/storage/download/s3/uri': 'https://models.s3.amazonaws.com/qwen' does not match pattern '^$|^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$'",
+    'not: a download image tagged latest': "- at '/storage/download/s3/image/tag': 'not' failed",
+    'minimum: a download gets at least a minute': "- at '/storage/download/timeoutSeconds': minimum: got 59, want 60",
+}
+
 FAIL_CASES = [
     Case("modelName required", {"modelName": ""},
          "vllm-models: modelName is required: the model identifier, e.g. qwen3-32b (the fleet names the release llms-v2-<modelName>)",
@@ -234,8 +299,9 @@ FAIL_CASES = [
          "set that key instead",
          {"runtime": {"home": {"path": "/root"}}}),
     Case("the offline switch is the chart's for local weights", {"extraEnv": [{"name": "HF_HUB_OFFLINE", "value": "0"}]},
-         "vllm-models: extraEnv sets HF_HUB_OFFLINE, which the chart sets from deployment.model (rules.yaml managedEnv); "
-         "set that key instead",
+         "vllm-models: extraEnv sets HF_HUB_OFFLINE, which the chart sets to 1 because deployment.model "
+         "(/models/Qwen/Qwen3-32B-FP8) is a local path (rules.yaml offline.env): vLLM reads the local or downloaded copy "
+         "and must not reach for the Hub; drop it, or serve a Hugging Face id",
          {"extraEnv": [{"name": "HF_HUB_OFFLINE", "value": "1"}], "deployment": {"model": "Qwen/Qwen3-32B-FP8"},
           "storage": {"type": "existingClaim", "existingClaim": "hf-cache"}}),
     Case("non-root needs a user id", {"securityContext": {"runAsUser": None}},
@@ -269,11 +335,44 @@ FAIL_CASES = [
          "vllm-models: deployment.disableMmPreprocessorCache and deployment.kvOffloading.mmProcessorCacheGb (4) both "
          "size the multimodal processor cache (--mm-processor-cache-gb); keep one",
          {"deployment": {"disableMmPreprocessorCache": True}}, example="vision"),
-    Case("cache type needs vLLM v0.11.0", {"deployment": {"kvOffloading": {"mmProcessorCacheType": "lru"}}},
-         "vllm-models: deployment.kvOffloading.mmProcessorCacheType (lru) needs vLLM v0.11.0 or newer "
-         "(--mm-processor-cache-type); image.tag is v0.10.2: drop the key or raise the tag",
-         {"deployment": {"kvOffloading": {"mmProcessorCacheType": "lru"}}, "image": {"tag": "v0.11.0"}},
+    Case("cache type needs the flag's vLLM", {"deployment": {"kvOffloading": {"mmProcessorCacheType": "lru"}},
+                                              "image": {"tag": f"v{just_before(CACHE_TYPE_FROM)}"}},
+         f"vllm-models: deployment.kvOffloading.mmProcessorCacheType (lru) needs --mm-processor-cache-type, which vLLM "
+         f"{just_before(CACHE_TYPE_FROM)} (image.tag v{just_before(CACHE_TYPE_FROM)}) does not have (vllm-versions.yaml: "
+         f"from vLLM {CACHE_TYPE_FROM} on); drop the key or raise image.tag",
+         {"deployment": {"kvOffloading": {"mmProcessorCacheType": "lru"}}, "image": {"tag": f"v{CACHE_TYPE_FROM}"}},
          example="lmcache"),
+    Case("shutdown timeout needs the flag's vLLM", {"deployment": {"shutdownTimeoutSeconds": 30},
+                                                    "image": {"tag": f"v{just_before(SHUTDOWN_FROM)}"}},
+         f"vllm-models: deployment.shutdownTimeoutSeconds (30) needs --shutdown-timeout, which vLLM "
+         f"{just_before(SHUTDOWN_FROM)} (image.tag v{just_before(SHUTDOWN_FROM)}) does not have (vllm-versions.yaml: "
+         f"from vLLM {SHUTDOWN_FROM} on); drop the key (vLLM then aborts in-flight requests on SIGTERM) or raise image.tag",
+         {"deployment": {"shutdownTimeoutSeconds": 30}, "image": {"tag": f"v{SHUTDOWN_FROM}"}}),
+    Case("grace outlasts the pause and an explicit shutdown timeout",
+         {"deployment": {"terminationGracePeriodSeconds": 120, "preStopSleepSeconds": 15, "shutdownTimeoutSeconds": 105},
+          "image": {"tag": f"v{SHUTDOWN_FROM}"}},
+         "vllm-models: deployment.terminationGracePeriodSeconds (120) must exceed deployment.preStopSleepSeconds (15) + "
+         "vLLM's --shutdown-timeout (105) = 120 s, or vLLM is killed before it can finish in-flight requests; raise the "
+         "grace period or shorten the pause",
+         {"deployment": {"terminationGracePeriodSeconds": 120, "preStopSleepSeconds": 15, "shutdownTimeoutSeconds": 104},
+          "image": {"tag": f"v{SHUTDOWN_FROM}"}}),
+    Case("native offloading needs the flag's vLLM", {"deployment": {"kvOffloading": {"backend": "native"}},
+                                                     "image": {"tag": f"v{just_before(NATIVE_FROM)}"}},
+         f"vllm-models: deployment.kvOffloading.backend (native) needs --kv-offloading-backend, which vLLM "
+         f"{just_before(NATIVE_FROM)} (image.tag v{just_before(NATIVE_FROM)}) does not have (vllm-versions.yaml: from "
+         f"vLLM {NATIVE_FROM} on); use backend lmcache or raise image.tag",
+         {"deployment": {"kvOffloading": {"backend": "native"}}, "image": {"tag": f"v{NATIVE_FROM}"}}, example="lmcache"),
+    Case("LMCache needs an image that carries it", {"image": {"tag": f"v{BELOW_EVERY_CATALOG}"}},
+         f"vllm-models: deployment.kvOffloading.backend lmcache needs the lmcache package in the image, and "
+         f"vllm-versions.yaml records none in vllm/vllm-openai:v{BELOW_EVERY_CATALOG} (vLLM {BELOW_EVERY_CATALOG}; it "
+         f"records LMCache in vLLM {LMCACHE_FROM} to {LMCACHE_THROUGH}, src/vllm_models/data/vllm_images.yaml); use an "
+         f"image tag that carries it, an image.repository that installs lmcache, or kvOffloading.backend native (vLLM "
+         f"{NATIVE_FROM} or newer)",
+         {"image": {"tag": f"v{LMCACHE_FROM}"}}, example="lmcache"),
+    Case("reasoning parser of the version", {"deployment": {"reasoningParser": "deepseek"}, "image": {"tag": f"v{NEWEST}"}},
+         f"vllm-models: deployment.reasoningParser deepseek is not a reasoning parser of vLLM {NEWEST} (image.tag "
+         f"v{NEWEST}, vllm-versions.yaml); choose one of: {', '.join(ENTRIES[-1]['reasoningParsers'])}",
+         {"deployment": {"reasoningParser": "deepseek_r1"}, "image": {"tag": f"v{NEWEST}"}}),
     Case("pod labels cannot replace the chart's", {"deployment": {"podLabels": {"model": "other"}}},
          "vllm-models: deployment.podLabels.model is a label the chart sets (qwen3-32b); pick another label name",
          {"deployment": {"podLabels": {"team": "inference"}}}),
@@ -565,9 +664,10 @@ FAIL_CASES = [
          "multiNode.nodes 1) share the weights storage.download writes; use ReadWriteMany, or storage.type hostPath "
          "for a copy on each node",
          {"storage": {"pvc": {"accessModes": ["ReadWriteMany", "ReadOnlyMany"]}}}, example="s3-delivery"),
-    Case("vLLM runs offline after a download", {"extraEnv": [{"name": "HF_HUB_OFFLINE", "value": "0"}]},
-         "vllm-models: extraEnv sets HF_HUB_OFFLINE, which the chart sets to 1 when storage.download.enabled is true "
-         "(vLLM reads the downloaded copy and must not reach for the Hub); drop it",
+    Case("vLLM runs offline after a download", {"extraEnv": [{"name": "TRANSFORMERS_OFFLINE", "value": "0"}]},
+         "vllm-models: extraEnv sets TRANSFORMERS_OFFLINE, which the chart sets to 1 because deployment.model "
+         "(/models/Qwen/Qwen3-32B-FP8) is a local path (rules.yaml offline.env): vLLM reads the local or downloaded "
+         "copy and must not reach for the Hub; drop it, or serve a Hugging Face id",
          {"extraEnv": [{"name": "HF_HUB_ENABLE_HF_TRANSFER", "value": "0"}]}, example="s3-delivery"),
     Case("a download image is pinned", {"storage": {"download": {"huggingface": {"image": {"repository": "python"}}}}},
          "vllm-models: storage.download.huggingface.image.tag is required with image.repository python: pin the "
@@ -577,17 +677,19 @@ FAIL_CASES = [
 ]
 
 
-def refusal(tmp_path, case: Case) -> str:
+def refusal(tmp_path, case: Case, helm: str = "helm4") -> str:
     with pytest.raises(harness.RenderError) as refused:
-        render_case(case.example, case.bad, tmp_path)
+        render_case(case.example, case.bad, tmp_path, helm=helm)
     return refused.value.stderr
 
 
+@pytest.mark.parametrize("helm", ["helm4", "helm3"])
 @pytest.mark.parametrize("case", SCHEMA_CASES, ids=lambda case: case.id)
-def test_values_outside_the_schema_are_refused_with_helms_message(case, tmp_path):
-    stderr = refusal(tmp_path, case)
+def test_values_outside_the_schema_are_refused_with_helms_message(case, helm, tmp_path):
+    stderr = refusal(tmp_path, case, helm)
+    expected = HELM4_MESSAGES[case.id] if helm == "helm4" else case.message
     assert stderr.startswith("Error: values don't meet the specifications of the schema(s) in the following chart(s):")
-    assert case.message in stderr.splitlines(), f"{case.id}: helm says\n{stderr}"
+    assert expected in stderr.splitlines(), f"{case.id}: {helm} says\n{stderr}"
 
 
 @pytest.mark.parametrize("case", FAIL_CASES, ids=lambda case: case.id)

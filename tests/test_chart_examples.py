@@ -232,4 +232,4 @@ def test_lint_counts_a_refusal_that_helm_lint_only_logs_as_info(tmp_path, monkey
 
 def test_lint_reports_a_schema_violation(tmp_path, monkeypatch):
     message = lint_edited(tmp_path, monkeypatch, lambda values: values["image"].update(tag="latest"))
-    assert "image.tag: Does not match pattern" in message
+    assert "- at '/image/tag': 'latest' does not match pattern" in message

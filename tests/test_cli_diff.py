@@ -6,7 +6,7 @@ import json
 import yaml
 from cli_repo import copy_repository, described, run, run_json
 
-from vllm_models import semdiff
+from vllm_models import semdiff, vllm_versions
 
 
 def deployment(name: str, args: list[str], env: list[dict], priority: str = "gpu-high") -> dict:
@@ -79,9 +79,16 @@ def test_diff_between_environments_shows_what_their_values_change(tmp_path):
         assert deployment_changes["spec.template.spec.priorityClassName"] == {
             "path": "spec.template.spec.priorityClassName", "change": "changed",
             "old": staging["priorityClassName"], "new": production["priorityClassName"]}
-    assert not any("args" in path for path in deployment_changes), (
-        f"staging and production-vn run qwen3-32b from the same model file, yet its arguments differ: "
-        f"{[p for p in deployment_changes if 'args' in p]}")
+    # The model files differ only in image.tag (promotion copies them), so the arguments may differ only by the
+    # flags the chart renders where one version has them and the other lacks (vllm-versions.yaml).
+    tags = [yaml.safe_load((root / f"environments/{env}/language/qwen3-32b.yaml").read_text())["image"]["tag"]
+            for env in ("staging", "production-vn")]
+    facts = [vllm_versions.facts(tag)["flags"] for tag in tags]
+    gated = {flag for flag in vllm_versions.GATED_FLAGS if facts[0][flag] != facts[1][flag]}
+    differing = [p for p in deployment_changes if "args" in p]
+    assert all(any(p.endswith(f"args[{flag}]") for flag in gated) for p in differing), (
+        f"staging ({tags[0]}) and production-vn ({tags[1]}) run qwen3-32b from the same model file, yet its "
+        f"arguments differ beyond the version-gated flags {sorted(gated)}: {differing}")
     text = run(root, "diff", "staging", "production-vn", "--release", "llms-v2-qwen3-32b")
     assert text.stdout.startswith("~ llms-v2-qwen3-32b: staging → production-vn\n"), described(text)
     assert run(root, "diff", "staging", "production-vn", "--release", "llms-v2-qwen3-32b",

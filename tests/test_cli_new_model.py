@@ -8,7 +8,12 @@ import yaml
 
 from cli_repo import copy_repository, described, fleet_problems, run, run_json, set_gpu_quota
 
+from vllm_models import modelfacts
+
 CONFIGS = Path(__file__).parent / "fixtures" / "hf_configs"
+# The size class new-model reads from Llama 3.1 70B's config.json (its parameter count, in whole billions).
+LLAMA_70B_SIZE = modelfacts.size_class_parameters(
+    modelfacts.facts(modelfacts.read_config(CONFIGS / "llama-3.1-70b-instruct.json")))
 
 
 def model(org: str, config: str) -> list[str]:
@@ -154,7 +159,7 @@ def test_new_model_refuses_a_shape_that_needs_more_gpus_than_the_quota_leaves(tm
 
 @pytest.mark.parametrize("args, message", [
     (["--shape", "single-gpu", *model("meta-llama", "llama-3.1-70b-instruct")],
-     "--shape single-gpu runs on one GPU, and a 71B model does not fit one GPU of staging's node pools (seed: "
+     f"--shape single-gpu runs on one GPU, and a {LLAMA_70B_SIZE}B model does not fit one GPU of staging's node pools (seed: "
      "Template 1 for 7B-32B); use --shape multi-gpu (--tp 4)"),
     (["--shape", "single-gpu", "--params-b", "70", "--model-path", "/models/acme/some-70b"],
      "--shape single-gpu runs on one GPU, and a 70B model does not fit one GPU of staging's node pools (seed: "

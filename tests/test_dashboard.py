@@ -11,7 +11,7 @@ from vllm_models import toolchain
 
 SOURCE = toolchain.CHART_DIR / "dashboards" / "vllm-release.json"
 PANELS = {"Request rate", "Requests waiting", "Requests running", "KV-cache usage", "Time to first token",
-          "Time per output token", "Generation throughput"}
+          "Time per output token", "Generation throughput", "Prefix cache hit rate"}
 
 
 def dashboard(rendered: harness.Rendered) -> dict:

@@ -21,7 +21,7 @@ def test_a_model_file_whose_gpus_differ_from_tensor_parallel_is_refused_naming_e
     with pytest.raises(harness.RenderError) as refused:
         render_chart(release=rel, use_cache=False)
     message = str(refused.value)
-    assert "release llms-v2-qwen3-32b in environment staging" in message
+    assert message.startswith("environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): "), message
     assert "deployment.numGPUs is set in environments/staging/language/qwen3-32b.yaml" in message
     assert "deployment.tensorParallel (1) must equal deployment.numGPUs (2)" in message
     assert "helm4 template llms-v2-qwen3-32b" in message
@@ -379,13 +379,14 @@ def test_the_pull_policy_follows_the_digest_unless_set(image, policy, tmp_path):
 
 
 def test_no_release_runs_remote_code_without_the_reason_its_model_file_gives(rendered):
-    annotations = rendered.one("Deployment")["metadata"]["annotations"]
+    workload = rendered.workload()
+    annotations = workload.object["metadata"].get("annotations") or {}
     remote = rules.data()["remoteCode"]
     flags = [arg for arg in rendered.container()["args"] if arg in remote["flags"]]
     if flags:
         assert annotations.get(remote["reasonAnnotation"], "").strip(), (
-            f"{where(rendered)}: Deployment {rendered.one('Deployment')['metadata']['name']} runs {flags[0]} with no "
-            f"reason (annotations {annotations})")
+            f"{where(rendered)}: {workload.kind} {workload.name} runs {flags[0]} with no reason (annotations "
+            f"{annotations})")
 
 
 def test_remote_code_is_off_by_default_and_on_with_its_reason_stamped(tmp_path):

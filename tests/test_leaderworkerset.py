@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from charts import render_chart
-from vllm_models import capacity, chart_examples, fleet, toolchain, verify
+from vllm_models import capacity, chart_examples, fleet, toolchain, verify, vllm_versions
 from vllm_models import render as harness
 
 EXAMPLE = "multi-node"
@@ -17,6 +17,8 @@ EXAMPLE = "multi-node"
 WITH_RAY = "registry.example.com/vllm-openai-ray"
 VLLM_RULES = yaml.safe_load((toolchain.CHART_DIR / "rules.yaml").read_text())["rules"]["vllm"]
 NATIVE_FROM = VLLM_RULES["nativeMultiNode"]["from"]
+# The first catalogued vLLM with --shutdown-timeout (vllm-versions.yaml).
+SHUTDOWN_TAG = "v" + next(e["version"] for e in vllm_versions.committed()["versions"] if e["flags"]["--shutdown-timeout"])
 
 
 def example_values() -> dict:
@@ -120,7 +122,7 @@ class TestLeaderAndWorkers:
     def test_a_worker_outlasts_its_leaders_pause_and_drain(self):
         pause = 20
         rendered = group({"deployment": {"preStopSleepSeconds": pause, "terminationGracePeriodSeconds": 300,
-                                         "extraArgs": ["--shutdown-timeout", "60"]}})
+                                         "shutdownTimeoutSeconds": 60}, "image": {"tag": SHUTDOWN_TAG}})
         pods = templates(rendered)
         assert vllm(pods["leader"])["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(pause)]
         assert vllm(pods["worker"])["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(pause + 60)]
@@ -217,11 +219,11 @@ class TestNetworking:
         assert service["spec"]["selector"].items() <= templates(rendered)["leader"].labels.items()
 
     def test_the_network_policy_lets_the_group_talk_on_every_port(self):
-        rendered = group({"networkPolicy": {"enabled": True}})
+        rendered = group({"networkPolicy": {"enabled": True, "clientCIDRs": ["10.20.0.0/16"]}})
         policy = rendered.one("NetworkPolicy")["spec"]
         selector = rendered.one("PodDisruptionBudget")["spec"]["selector"]
         assert {"from": [{"podSelector": selector}]} in policy["ingress"], policy["ingress"]
-        single = render_chart({"networkPolicy": {"enabled": True}}, example="single-gpu").one("NetworkPolicy")["spec"]
+        single = render_chart({"networkPolicy": {"enabled": True, "clientCIDRs": ["10.20.0.0/16"]}}, example="single-gpu").one("NetworkPolicy")["spec"]
         assert all("ports" in rule for rule in single["ingress"]), "a single pod needs no open ingress from itself"
 
     def test_rdma_adds_the_device_ipc_lock_and_the_adapters(self):

@@ -116,10 +116,10 @@ def test_a_priority_class_listed_twice_is_refused_by_index_and_name():
 
 
 @pytest.mark.parametrize("values, complaint", [
-    ({"quota": {"requests.gpu": 8}}, "Additional property requests.gpu is not allowed"),
-    ({"podSecurity": {"enforce": "strict"}}, "podSecurity.enforce"),
-    ({"quota": {"requests.memory": "lots"}}, "quota.requests.memory"),
-    ({"namespace": "llms"}, "Additional property namespace is not allowed"),
+    ({"quota": {"requests.gpu": 8}}, "- at '/quota': additional properties 'requests.gpu' not allowed"),
+    ({"podSecurity": {"enforce": "strict"}}, "- at '/podSecurity/enforce': value must be one of 'privileged', 'baseline', 'restricted'"),
+    ({"quota": {"requests.memory": "lots"}}, "- at '/quota/requests.memory': 'lots' does not match pattern"),
+    ({"namespace": "llms"}, "- at '': additional properties 'namespace' not allowed"),
 ])
 def test_the_strict_schema_refuses_unknown_keys_and_bad_values(values, complaint):
     assert complaint in refusal(values)

@@ -93,7 +93,8 @@ def test_extra_egress_rules_follow_dns(tmp_path):
 # --- Who gets in: the rendered policy, evaluated ---------------------------------------------------------
 
 def serving_pod(rendered: harness.Rendered) -> dict:
-    return rendered.one("Deployment")["spec"]["template"]
+    """The pod template that serves the API: the Deployment's, or a LeaderWorkerSet's leader."""
+    return rendered.workload().template
 
 
 def render_with(values: dict) -> harness.Rendered:

@@ -8,9 +8,11 @@ import pytest
 
 from charts import render_chart
 from conftest import rendered_release
-from vllm_models import kube_validate, metrics
+from vllm_models import kube_validate, metrics, vllm_args, vllm_versions
 from vllm_models import render as harness
 from vllm_models import toolchain
+
+CATALOGUED = vllm_args.available_versions()
 
 SEED_ALERTS = {"VllmRequestsRunningHigh", "VllmRequestsWaitingHigh", "VllmKVCacheUsageHigh",
                "VllmTimeToFirstTokenHigh", "VllmTimePerOutputTokenHigh"}
@@ -122,18 +124,19 @@ def test_the_throughput_alert_renders_once_a_baseline_is_configured_and_fires_20
     assert metrics.metric_problems(rendered) == []
 
 
-@pytest.mark.parametrize("tag, kv_cache, per_token", [
-    ("v0.9.2", "vllm:gpu_cache_usage_perc", "vllm:time_per_output_token_seconds_bucket"),
-    ("v0.10.1", "vllm:kv_cache_usage_perc", "vllm:time_per_output_token_seconds_bucket"),
-    ("v0.10.2", "vllm:kv_cache_usage_perc", "vllm:inter_token_latency_seconds_bucket"),
-    ("v0.11.0", "vllm:kv_cache_usage_perc", "vllm:inter_token_latency_seconds_bucket"),
-    ("v0.11.0-cu128", "vllm:kv_cache_usage_perc", "vllm:inter_token_latency_seconds_bucket"),
-])
-def test_the_renamed_metrics_follow_the_releases_image_tag(tmp_path, tag, kv_cache, per_token):
+@pytest.mark.parametrize("tag", [*(f"v{version}" for version in CATALOGUED), f"v{CATALOGUED[-1]}-cu128"])
+def test_the_renamed_metrics_follow_the_releases_image_tag(tmp_path, tag):
+    """Each alert reads the series vllm-versions.yaml names for the release's version, one its catalog exports
+    unhidden (gpu_cache_usage_perc and time_per_output_token_seconds are hidden, then gone, in later versions)."""
     rendered = render_with(tmp_path, "staging", "llms-v2-qwen3-32b", image={"tag": tag})
+    names = vllm_versions.facts(tag)["metrics"]
     found = alerts(rendered)
-    assert metrics.metric_names(found["VllmKVCacheUsageHigh"]["expr"]) == [kv_cache]
-    assert metrics.metric_names(found["VllmTimePerOutputTokenHigh"]["expr"]) == [per_token]
+    assert metrics.metric_names(found["VllmKVCacheUsageHigh"]["expr"]) == [names["kvCacheUsage"]]
+    assert metrics.metric_names(found["VllmTimePerOutputTokenHigh"]["expr"]) == [names["tpotBucket"]]
+    exported = metrics.series(tag)
+    for purpose, name in names.items():
+        assert name in exported and not exported[name].hidden, f"image {tag}: {purpose} {name}"
+    assert metrics.metric_problems(rendered) == [], f"image {tag}"
 
 
 def with_alert_expr(rendered: harness.Rendered, alert: str, expr: str) -> harness.Rendered:
@@ -156,13 +159,35 @@ def test_an_alert_reading_a_metric_absent_from_the_releases_vllm_version_is_repo
         "which does not exist in vLLM v0.10.2 (src/vllm_models/data/vllm/v0.10.2.json)"]
 
 
-def test_an_alert_reading_a_metric_its_vllm_version_hides_is_reported():
-    rendered = rendered_release("staging", "llms-v2-qwen3-32b")
+def hiding(metric: str) -> str:
+    """A catalogued version that exports `metric` hidden."""
+    return next(v for v in CATALOGUED if vllm_args.load_catalog(v)["metrics"].get(metric, {}).get("hidden"))
+
+
+def lacking(metric: str) -> str:
+    return next(v for v in CATALOGUED if metric not in vllm_args.load_catalog(v)["metrics"])
+
+
+def test_an_alert_reading_a_metric_its_vllm_version_hides_is_reported(tmp_path):
+    version = hiding("vllm:gpu_cache_usage_perc")
+    rendered = render_with(tmp_path, "staging", "llms-v2-qwen3-32b", image={"tag": f"v{version}"})
     broken = with_alert_expr(rendered, "VllmKVCacheUsageHigh", 'max(vllm:gpu_cache_usage_perc{namespace="llms", model_name="Qwen3-32B"}) > 0.95')
     assert metrics.metric_problems(broken) == [
         "environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): "
-        "PrometheusRule alert VllmKVCacheUsageHigh reads vllm:gpu_cache_usage_perc, which is hidden in vLLM v0.11.0 "
-        "(exported only with --show-hidden-metrics-for-version; src/vllm_models/data/vllm/v0.11.0.json)"]
+        f"PrometheusRule alert VllmKVCacheUsageHigh reads vllm:gpu_cache_usage_perc, which is hidden in vLLM v{version} "
+        f"(exported only with --show-hidden-metrics-for-version; src/vllm_models/data/vllm/v{version}.json)"]
+
+
+@pytest.mark.parametrize("metric", ["vllm:gpu_cache_usage_perc", "vllm:time_per_output_token_seconds"])
+def test_an_alert_reading_a_metric_a_later_version_removed_is_reported_naming_that_version(tmp_path, metric):
+    version = lacking(metric)
+    rendered = render_with(tmp_path, "staging", "llms-v2-qwen3-32b", image={"tag": f"v{version}"})
+    series = vllm_args.load_catalog(hiding(metric) if metric.endswith("perc") else CATALOGUED[0])["metrics"][metric]["series"][0]
+    broken = with_alert_expr(rendered, "VllmKVCacheUsageHigh", f'max({series}{{namespace="llms"}}) > 0.95')
+    assert metrics.metric_problems(broken) == [
+        "environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): "
+        f"PrometheusRule alert VllmKVCacheUsageHigh reads {series}, which does not exist in vLLM v{version} "
+        f"(src/vllm_models/data/vllm/v{version}.json)"]
 
 
 def test_an_alert_that_does_not_parse_is_reported_with_its_expression():

@@ -12,7 +12,7 @@ import dataclasses
 import pytest
 
 from charts import render_chart
-from vllm_models import policy, rules
+from vllm_models import policy, rules, vllm_versions
 from vllm_models import render as harness
 
 EXAMPLE = "single-gpu"
@@ -74,6 +74,8 @@ def test_the_chart_and_the_policy_agree_on_which_env_literals_are_credentials(na
         f"both read charts/vllm-models/rules.yaml secrets and must agree (expected {credential})")
 
 
+# The chart renders --shutdown-timeout from deployment.shutdownTimeoutSeconds on a vLLM that has the flag.
+SHUTDOWN_TAG = "v" + next(e["version"] for e in vllm_versions.committed()["versions"] if e["flags"]["--shutdown-timeout"])
 GRACE_CASES = [  # (grace, preStop, --shutdown-timeout, enough); all above the example's 120 s grace-table floor
     (131, 100, 30, True),  # one past preStop + drain
     (130, 100, 30, False),  # exactly preStop + drain: vLLM is killed as it finishes
@@ -87,7 +89,8 @@ GRACE_CASES = [  # (grace, preStop, --shutdown-timeout, enough); all above the e
 def test_the_chart_and_the_policy_agree_on_the_grace_period_that_covers_a_drain(grace, pause, drain, enough):
     extra = ["--shutdown-timeout", str(drain)] if drain is not None else []
     refused = chart_refuses({"deployment": {"terminationGracePeriodSeconds": grace, "preStopSleepSeconds": pause,
-                                            "extraArgs": extra}}, "must exceed deployment.preStopSleepSeconds")
+                                            "shutdownTimeoutSeconds": drain or 0}, "image": {"tag": SHUTDOWN_TAG}},
+                            "must exceed deployment.preStopSleepSeconds")
 
     def patch(spec):
         spec["terminationGracePeriodSeconds"] = grace

@@ -73,6 +73,11 @@ def go_tool_pins(tmp_path, tool: str, go_sum_edit=None, **overrides):
     return tmp_path / "toolchain.toml"
 
 
+def failure(stderr: str) -> str:
+    """Setup's error, after the progress lines it printed (indented) before failing."""
+    return "\n".join(line for line in stderr.splitlines() if not line.startswith("  building "))
+
+
 def shared_module_cache(tools):
     # The project's module cache: the test reads modules already fetched instead of the network.
     (tools / "go").mkdir(parents=True)
@@ -86,12 +91,12 @@ def test_a_binary_of_the_pinned_version_on_path_is_used_instead_of_building(tmp_
     (own / "conftest").write_text("#!/bin/sh\necho 'Conftest: 0.71.1'\n")
     (own / "conftest").chmod(0o755)
     pins = go_tool_pins(tmp_path, "conftest")
-    result = run_installer("--toolchain", str(pins), "--tools-dir", str(tmp_path / "tools"),
+    result = run_installer("--toolchain", str(pins), "--tools-dir", str(tmp_path / ".tools"),
                            env=dict(os.environ, PATH=f"{own}{os.pathsep}{os.environ['PATH']}"))
     assert result.returncode == 0, result.stderr
     assert f"conftest: using {own / 'conftest'} (Conftest: 0.71.1, the pinned version) instead of building" \
         in result.stderr
-    assert os.readlink(tmp_path / "tools" / "bin" / "conftest") == str(own / "conftest")
+    assert os.readlink(tmp_path / ".tools" / "bin" / "conftest") == str(own / "conftest")
 
 
 def test_a_binary_of_another_version_on_path_is_not_used(tmp_path):
@@ -100,7 +105,7 @@ def test_a_binary_of_another_version_on_path_is_not_used(tmp_path):
     (own / "actionlint").write_text("#!/bin/sh\necho '1.7.11'\n")
     (own / "actionlint").chmod(0o755)
     pins = go_tool_pins(tmp_path, "actionlint")
-    tools = shared_module_cache(tmp_path / "tools")
+    tools = shared_module_cache(tmp_path / ".tools")
     result = run_installer("--toolchain", str(pins), "--tools-dir", str(tools),
                            env=dict(os.environ, PATH=f"{own}{os.pathsep}{os.environ['PATH']}"))
     assert result.returncode == 0, result.stderr
@@ -113,13 +118,15 @@ def test_a_checksum_mismatch_stops_setup_naming_the_module_and_installs_nothing(
         line = next(l for l in go_sum.splitlines() if l.startswith("github.com/rhysd/actionlint v1.7.12 h1:"))
         return go_sum.replace(line, "github.com/rhysd/actionlint v1.7.12 h1:" + "A" * 43 + "=")
     pins = go_tool_pins(tmp_path, "actionlint", go_sum_edit=tamper)
-    tools = shared_module_cache(tmp_path / "tools")
+    tools = shared_module_cache(tmp_path / ".tools")
     result = run_installer("--toolchain", str(pins), "--tools-dir", str(tools))
     assert result.returncode == 2
-    message = result.stderr
-    assert message.startswith("vllm-models setup: could not build actionlint (github.com/rhysd/actionlint@v1.7.12)")
-    assert "github.com/rhysd/actionlint@v1.7.12: checksum mismatch" in message
-    assert "the proxy served other bytes than tools/go/actionlint/go.sum pins" in message
+    message = failure(result.stderr)
+    assert message.startswith("vllm-models setup: could not build actionlint (github.com/rhysd/actionlint@v1.7.12): "
+                              "`go build` in tools/go/actionlint exited 1; the proxy served other bytes than "
+                              "tools/go/actionlint/go.sum pins: review them before changing the pin. Nothing was "
+                              "installed."), message
+    assert "github.com/rhysd/actionlint@v1.7.12: checksum mismatch" in message.split("The Go toolchain said:")[1]
     assert not list((tools / "bin").iterdir())
     assert not (tools / "stamps" / "go-actionlint").exists()
 
@@ -130,9 +137,12 @@ def test_a_module_version_the_proxy_refuses_stops_setup_with_its_reply(tmp_path)
                         go_sum_edit=lambda s: s.replace("actionlint v1.7.12", f"actionlint {unknown}"))
     go_mod = tmp_path / "tools" / "go" / "actionlint" / "go.mod"
     go_mod.write_text(go_mod.read_text().replace("actionlint v1.7.12", f"actionlint {unknown}"))
-    tools = shared_module_cache(tmp_path / "tools")
+    tools = shared_module_cache(tmp_path / ".tools")
     result = run_installer("--toolchain", str(pins), "--tools-dir", str(tools))
     assert result.returncode == 2
-    assert result.stderr.startswith(f"vllm-models setup: could not build actionlint (github.com/rhysd/actionlint@{unknown})")
-    assert f"github.com/rhysd/actionlint@{unknown}" in result.stderr.split("The Go toolchain said:")[1]
+    message = failure(result.stderr)
+    assert message.startswith(f"vllm-models setup: could not build actionlint (github.com/rhysd/actionlint@{unknown}): "
+                              "`go build` in tools/go/actionlint exited 1; the proxy does not serve this version: pin "
+                              "one it lists (`go list -m -versions github.com/rhysd/actionlint`)"), message
+    assert f"github.com/rhysd/actionlint@{unknown}" in message.split("The Go toolchain said:")[1]
     assert not list((tools / "bin").iterdir())

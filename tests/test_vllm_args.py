@@ -8,12 +8,20 @@ import pytest
 from vllm_models.vllm_args import (
     ArgProblem,
     CatalogMissing,
+    available_versions,
     check_args,
     check_attention_backend,
     load_catalog,
 )
 
-VERSIONS = ["0.10.2", "0.11.0"]
+VERSIONS = ["0.10.2", "0.11.0"]  # the seeds' versions: SEED_STYLE uses flags later versions removed
+CATALOGUED = available_versions()
+NEWEST = CATALOGUED[-1]
+
+
+def having(flag: str) -> list[str]:
+    """The catalogued versions whose parser has `flag`."""
+    return [version for version in CATALOGUED if flag in load_catalog(version)["flags"]]
 
 SEED_STYLE = [
     "vllm", "serve", "/models/Qwen/Qwen3-Coder-30B-A3B-Instruct-FP8",
@@ -73,17 +81,75 @@ def test_an_abbreviated_flag_is_rejected_although_argparse_would_guess_it():
         "unknown flag --enable-chunked-prefil for vLLM 0.11.0; did you mean --enable-chunked-prefill?")
 
 
-def test_a_flag_only_another_catalogued_version_has_names_that_version():
-    problem = only(check_args(["--mm-processor-cache-type", "lru"], "0.10.2"))
+@pytest.mark.parametrize("flag, value", [("--mm-processor-cache-type", "lru"), ("--swap-space", "4"), ("--task", "generate"),
+                                         ("--shutdown-timeout", "30"), ("--kv-offloading-size", "4")])
+@pytest.mark.parametrize("version", CATALOGUED)
+def test_a_flag_only_other_catalogued_versions_have_names_those_versions(version, flag, value):
+    """Expectations from the catalogs: where the flag exists it parses; elsewhere the message names the version
+    and every catalogued version that has it (a removed flag in extraArgs after an image bump)."""
+    others = having(flag)
+    assert others, f"no catalog has {flag}"
+    problems = check_args([flag, value], version)
+    if version in others:
+        assert problems == [], f"vLLM {version} has {flag}: {problems}"
+        return
+    assert only(problems).message == (
+        f"unknown flag {flag} for vLLM {version}; it exists in vLLM {', '.join(others)}; "
+        f"remove it or use an image of such a version")
+
+
+def test_the_newest_catalog_lacks_the_flags_the_issue_names_as_removed():
+    """--swap-space (0.18) and --task (0.13) are gone from the newest catalogued vLLM; --model still parses."""
+    flags = load_catalog(NEWEST)["flags"]
+    assert "--swap-space" not in flags and "--task" not in flags and "--model" in flags
+
+
+@pytest.mark.parametrize("version", CATALOGUED)
+def test_turning_a_boolean_off_with_its_negative_spelling_reads_as_off(version):
+    """0.33.0 spells off as --disable-x (the catalog's `negative`): --disable-auto-tool-choice is not a request for
+    auto tool choice, so it needs no --tool-call-parser."""
+    flags = load_catalog(version)["flags"]
+    off = [flag for flag, spec in flags.items() if spec["dest"] == "enable_auto_tool_choice" and spec.get("negative")]
+    for flag in off:
+        assert check_args([flag], version) == [], f"vLLM {version}: {flag}"
+        assert only(check_args(["--enable-auto-tool-choice", flag], version)).problem == "duplicate"
+    assert only(check_args(["--enable-auto-tool-choice"], version)).problem == "missing-flag"
+
+
+def test_the_newest_catalog_has_disable_pairs_and_a_value_for_one_names_both_spellings():
+    assert load_catalog(NEWEST)["flags"]["--disable-auto-tool-choice"]["negative"] is True
+    problem = only(check_args(["--disable-chunked-prefill=true"], NEWEST))
     assert problem.message == (
-        "unknown flag --mm-processor-cache-type for vLLM 0.10.2; it exists in vLLM 0.11.0; "
-        "remove it or use an image of such a version")
+        f"--disable-chunked-prefill takes no value in vLLM {NEWEST} but got 'true'; "
+        "use --enable-chunked-prefill to turn it on or --disable-chunked-prefill to turn it off")
 
 
-def test_shutdown_timeout_is_a_flag_of_neither_version():
-    for version in VERSIONS:
-        assert "--shutdown-timeout" not in load_catalog(version)["flags"]
-        assert only(check_args(["--shutdown-timeout", "30"], version)).problem == "unknown-flag"
+@pytest.mark.parametrize("version", CATALOGUED)
+def test_a_reasoning_parser_is_checked_against_the_versions_registry(version):
+    catalog = load_catalog(version)
+    known = catalog["reasoning_parsers"]
+    assert {"deepseek_r1", "qwen3"} <= set(known), f"vLLM {version}: {known}"
+    for name in known:
+        assert check_args(["--reasoning-parser", name], version) == [], f"vLLM {version}: {name}"
+    problem = only(check_args(["--reasoning-parser", "deepseek"], version))
+    assert problem.problem == "bad-choice"
+    assert problem.message.startswith(f"--reasoning-parser deepseek is not a valid "), problem.message
+    assert f"for vLLM {version}; did you mean " in problem.message and "deepseek_r1" in problem.message
+
+
+def test_none_turns_reasoning_off_only_where_vllm_says_so():
+    for version in CATALOGUED:
+        says = "`none`" in (load_catalog(version)["reasoning_parser_flag"].get("help") or "")
+        assert (check_args(["--reasoning-parser", "none"], version) == []) == says, version
+
+
+@pytest.mark.parametrize("version", having("--attention-backend"))
+def test_the_attention_backend_flag_takes_a_backend_of_the_version(version):
+    backends = load_catalog(version)["attention_backends"]
+    assert check_args(["--attention-backend", backends[0]], version) == []
+    problem = only(check_args(["--attention-backend", "FLASH_ATTN_VLLM_V1"], version))
+    assert problem.message.startswith(f"--attention-backend FLASH_ATTN_VLLM_V1 is not a valid attention backend for "
+                                      f"vLLM {version}; ")
 
 
 def test_a_flag_given_twice_under_an_alias_is_a_duplicate():
@@ -195,10 +261,12 @@ def test_an_image_tag_without_a_release_version_is_refused():
         load_catalog("latest")
 
 
-def test_the_attention_backend_is_an_env_var_checked_against_the_version():
-    for version in VERSIONS:
-        assert "--attention-backend" not in load_catalog(version)["flags"]
-        assert "VLLM_ATTENTION_BACKEND" in load_catalog(version)["env_vars"]
+def test_the_attention_backend_is_an_env_var_checked_against_the_version_before_the_flag_exists():
+    flagged = having("--attention-backend")
+    for version in CATALOGUED:
+        if version in flagged:
+            continue
+        assert "VLLM_ATTENTION_BACKEND" in load_catalog(version)["env_vars"], version
         assert check_attention_backend("FLASHINFER", version) == []
     assert only(check_attention_backend("FLASH_ATTN_VLLM_V1", "0.11.0")).problem == "bad-choice"
 

@@ -1,8 +1,13 @@
 """Every rendered `vllm serve` command line is one the vLLM version of its image accepts."""
 from __future__ import annotations
 
+import pytest
+
 from charts import edited_release, render_chart
-from vllm_models import verify
+from vllm_models import fleet, verify, vllm_args
+from vllm_models import render as harness
+
+NEWEST = vllm_args.available_versions()[-1]
 
 
 def test_every_release_runs_a_command_line_its_vllm_version_accepts(rendered):
@@ -19,11 +24,16 @@ def findings_for(tmp_path, edit, env="staging", name="llms-v2-qwen3-32b"):
     return [str(f) for f in verify.vllm_arguments(rendered)]
 
 
+def staging_version() -> str:
+    """The vLLM version staging's qwen3-32b runs (its image tag's catalog)."""
+    return vllm_args.catalog_version(fleet.image_tag(harness.release("staging", "llms-v2-qwen3-32b")))
+
+
 def test_a_misspelled_flag_in_extra_args_names_the_release_the_version_and_the_closest_flag(tmp_path):
     findings = findings_for(tmp_path, lambda v: v["deployment"].update(extraArgs=["--max-num-batched-tokenz", "8192"]))
     assert findings == [
         "[vllm-args] environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): "
-        "unknown flag --max-num-batched-tokenz for vLLM 0.11.0; did you mean --max-num-batched-tokens?"]
+        f"unknown flag --max-num-batched-tokenz for vLLM {staging_version()}; did you mean --max-num-batched-tokens?"]
 
 
 def test_a_tool_call_parser_the_version_lacks_is_reported_with_its_choices(tmp_path):
@@ -34,7 +44,7 @@ def test_a_tool_call_parser_the_version_lacks_is_reported_with_its_choices(tmp_p
     assert len(findings) == 1, findings
     assert findings[0].startswith(
         "[vllm-args] environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): ")
-    assert "--tool-call-parser" in findings[0] and "deepseek" in findings[0] and "vLLM 0.11.0" in findings[0]
+    assert "--tool-call-parser" in findings[0] and "deepseek" in findings[0] and f"vLLM {staging_version()}" in findings[0]
     assert "deepseek_v3" in findings[0]
 
 
@@ -56,4 +66,17 @@ def test_the_page_cache_wrapper_is_looked_through_to_the_vllm_command_line_it_ru
 
     assert findings_for(tmp_path / "planted", planted) == [
         "[vllm-args] environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): "
-        "unknown flag --max-num-batched-tokenz for vLLM 0.11.0; did you mean --max-num-batched-tokens?"]
+        f"unknown flag --max-num-batched-tokenz for vLLM {staging_version()}; did you mean --max-num-batched-tokens?"]
+
+
+@pytest.mark.parametrize("flag, value", [("--swap-space", "4"), ("--task", "generate")])
+def test_a_flag_the_newest_vllm_removed_in_extra_args_is_refused_naming_the_version(tmp_path, flag, value):
+    """The issue's crash loop after an image bump: extraArgs keep a flag the new version no longer has."""
+    def edit(values):
+        values["image"] = {"tag": f"v{NEWEST}"}
+        values["deployment"]["extraArgs"] = [flag, value]
+    having = [v for v in vllm_args.available_versions() if flag in vllm_args.load_catalog(v)["flags"]]
+    assert findings_for(tmp_path, edit) == [
+        "[vllm-args] environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): "
+        f"unknown flag {flag} for vLLM {NEWEST}; it exists in vLLM {', '.join(having)}; "
+        "remove it or use an image of such a version"]

@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import capacity, fit, modelfacts, ports, promote, scaffold, semdiff, toolchain, verify, yamledit
+from . import capacity, fit, modelfacts, ports, promote, scaffold, semdiff, toolchain, upgrade, verify, yamledit
 from . import render as harness
 
 OK, PROBLEMS, REFUSED = 0, 1, 2
@@ -325,6 +325,30 @@ def command_diff(args: argparse.Namespace) -> int:
     return PROBLEMS if args.exit_code and differs else OK
 
 
+# --- upgrade -------------------------------------------------------------------------------------
+
+def command_upgrade(args: argparse.Namespace) -> int:
+    scope = f"{args.env} {args.release}" if args.release else args.env
+    with Progress(f"upgrading {scope} to {args.to}") as progress:
+        report = upgrade.upgrade(args.env, args.to, args.release, dry_run=args.dry_run, progress=progress.update)
+    next_steps = [f"vllm-models verify --env {args.env}"] if report.written else []
+    if args.output == "json":
+        emit_json({**report.as_dict(), "next": next_steps})
+    else:
+        print(upgrade.format_text(report))
+        old = sorted({r.old_tag for r in report.releases})
+        print(f"rendered difference, {', '.join(old)} -> {args.to}:")
+        print_diff(report.diff, "/".join(old), args.to)
+        if next_steps:
+            print("next:")
+            print("\n".join(f"  {step}" for step in next_steps))
+    if report.refused:
+        print(f"vllm-models: upgrade of {scope} to {args.to} refused (the problems above); nothing was written",
+              file=sys.stderr)
+        return REFUSED
+    return OK
+
+
 # --- plan ----------------------------------------------------------------------------------------
 
 def command_plan(args: argparse.Namespace) -> int:
@@ -451,6 +475,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exit-code", action="store_true", help="exit 1 when the environments differ")
     listing(p)
     p.set_defaults(func=command_diff)
+
+    p = sub.add_parser("upgrade", help="move an environment (or one release) to another vLLM image tag, or refuse")
+    p.add_argument("--env", required=True, choices=envs)
+    p.add_argument("--release", help="one release, e.g. llms-v2-qwen3-32b (default: every release of the environment, "
+                                     "and its global.image.tag)")
+    p.add_argument("--to", required=True, help="the vLLM image tag, e.g. v0.33.0 (its catalog must be committed)")
+    p.add_argument("--dry-run", action="store_true", help="report and diff, write nothing")
+    listing(p)
+    p.set_defaults(func=command_upgrade)
 
     p = sub.add_parser("plan", help="GPUs, memory and CPU of every enabled release against the quota")
     p.add_argument("--env", required=True, choices=envs)

@@ -480,18 +480,23 @@ def template_command(rel: Release, values_files: list[str], *, helm: str = "helm
     return command
 
 
+HELM4_FAIL = re.compile(r'msg="funcMap fail" message=("(?:[^"\\]|\\.)*")')
+
+
 def lint(chart: str | Path, files: Iterable[str | Path], *, namespace: str, **context) -> str:
     """`helm lint --strict` the chart with these values files; RenderError (with `context`) when it fails.
 
-    helm lint reports the chart's own `fail` and `required` as "[INFO] Fail:" log lines and still
-    exits 0, so those lines count as failures here.
+    helm lint reports the chart's own `fail` and `required` as log lines at INFO level and still exits 0
+    (helm v3: "[INFO] Fail: ..."; helm v4: `level=INFO msg="funcMap fail" message="..."`), so those lines
+    count as failures here, each written as helm v3 words it.
     """
     command = [toolchain.tool("helm4"), "lint", "--strict", str(chart), "--namespace", namespace,
                "--kube-version", toolchain.kube_version()]
     for file in files:
         command += ["--values", str(file)]
     result = subprocess.run(command, capture_output=True, text=True, cwd=toolchain.ROOT, env=toolchain.tool_env())
-    failed = [line for line in result.stderr.splitlines() if "[INFO] Fail:" in line]
+    failed = [line if "[INFO] Fail:" in line else f"[INFO] Fail: {json.loads(HELM4_FAIL.search(line).group(1))}"
+              for line in result.stderr.splitlines() if "[INFO] Fail:" in line or HELM4_FAIL.search(line)]
     if result.returncode != 0 or failed:
         raise RenderError(command, "\n".join(failed) or result.stdout + result.stderr, **context)
     return result.stdout

@@ -138,7 +138,7 @@ class _Checker:
                     i += 1  # most likely its value: one problem, not two
                 continue
             if spec["action"] == "BooleanOptionalAction":
-                self.final[spec["dest"]] = not name.startswith("--no-")
+                self.final[spec["dest"]] = not negative(name, spec)
             self.duplicate(name, spec, dotted=False)
             if name == "--model" and value is None and self.catalog.get("serve_rejects_model_flag"):
                 self.add(name, "model-flag",
@@ -226,8 +226,11 @@ class _Checker:
     def no_value_expected(self, name: str, value: str) -> None:
         spec = self.flags[name]
         if spec["action"] == "BooleanOptionalAction":
-            on = name if not name.startswith("--no-") else "--" + name[5:]
-            fix = f"use {on} to turn it on or --no-{on[2:]} to turn it off"
+            pair = [flag for flag, other in self.flags.items() if other["dest"] == spec["dest"]
+                    and other["action"] == "BooleanOptionalAction" and not other.get("hidden")]
+            on = next((flag for flag in pair if not negative(flag, self.flags[flag])), name)
+            off = next((flag for flag in pair if negative(flag, self.flags[flag])), f"--no-{on[2:]}")
+            fix = f"use {on} to turn it on or {off} to turn it off"
         else:
             fix = f"use {name} alone"
         self.add(name, "unexpected-value",
@@ -256,8 +259,12 @@ class _Checker:
         if optional and value in _NONE_VALUES:
             return
         named_lists = {"--tool-call-parser": ("tool_call_parsers", "tool call parser"),
+                       "--reasoning-parser": ("reasoning_parsers", "reasoning parser"),
+                       "--attention-backend": ("attention_backends", "attention backend"),
                        "--quantization": ("quantization_methods", "quantization method")}
         choices, what = spec["choices"], "choice"
+        if name == "--reasoning-parser" and value in self.reasoning_off():
+            return
         if name in named_lists and not (plugin and name == "--tool-call-parser"):
             key, what = named_lists[name]
             choices = self.catalog.get(key)
@@ -280,6 +287,11 @@ class _Checker:
                      f"{name} takes {'an integer' if kind == 'int' else 'a number'} "
                      f"in vLLM {self.version} but got {value!r}; write it in digits, e.g. {name} {example}")
 
+    def reasoning_off(self) -> tuple[str, ...]:
+        """Values of --reasoning-parser that turn reasoning parsing off, where vLLM's help says so."""
+        help_text = (self.catalog.get("reasoning_parser_flag") or {}).get("help") or ""
+        return ("", "none") if "`none`" in help_text else ("",)
+
     def check_json(self, name: str, spec: dict, value: str) -> None:
         mode = spec["json_mode"]
         if mode == "always-or-none" and value in _NONE_VALUES:
@@ -297,6 +309,17 @@ class _Checker:
             self.add(name, "bad-json",
                      f"{name} takes a JSON object in vLLM {self.version} but got {value!r}; "
                      f"pass one, e.g. {name} '{{\"key\": 1}}'")
+
+
+def flags_used(args: list[str]) -> list[str]:
+    """The options of a command line in vLLM's canonical spelling (--a_b as --a-b, --f=v as --f), in order."""
+    return [_split(token)[0] for token in _strip_command(args) if _is_option(token)]
+
+
+def negative(name: str, spec: dict) -> bool:
+    """Whether a boolean flag turns its setting off: the catalog's `negative` (0.33.0's --disable-x pairs),
+    else the argparse convention (--no-x)."""
+    return bool(spec["negative"]) if "negative" in spec else name.startswith("--no-")
 
 
 def _strip_command(args: list[str]) -> list[str]:

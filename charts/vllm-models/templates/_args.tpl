@@ -24,11 +24,16 @@
 --async-scheduling: deployment.asyncScheduling
 --enable-auto-tool-choice: deployment.functionCall
 --tool-call-parser: deployment.toolCallParser
+--reasoning-parser: deployment.reasoningParser
 --kv-transfer-config: deployment.kvOffloading
+--kv-offloading-size: deployment.kvOffloading
+--kv-offloading-backend: deployment.kvOffloading
 --mm-processor-cache-gb: deployment.kvOffloading.mmProcessorCacheGb
 --mm-processor-cache-type: deployment.kvOffloading.mmProcessorCacheType
 --compilation-config: deployment.cudaGraphMode
 -O: deployment.cudaGraphMode
+--attention-backend: deployment.attentionBackend
+--shutdown-timeout: deployment.shutdownTimeoutSeconds
 --data-parallel-size: replicaCount
 -dp: replicaCount
 --hf-token: huggingface.tokenSecret
@@ -49,6 +54,8 @@
 {{- end -}}
 {{- with .root -}}
 {{- $d := .Values.deployment -}}
+{{- /* What this vLLM version has (vllm-versions.yaml, from the catalogs): a flag only where it exists. */ -}}
+{{- $facts := include "vllm-models.vllmFacts" . | fromYaml -}}
 {{- $args := list (required "vllm-models: deployment.model is required: the model path inside the container, e.g. /models/Qwen/Qwen3-32B-FP8" $d.model) -}}
 {{- $args = concat $args (list "--served-model-name" (required "vllm-models: deployment.servedModelName is required: the name clients send in requests" $d.servedModelName)) -}}
 {{- $args = concat $args (list "--host" $d.host "--port" (toString $d.port)) -}}
@@ -87,8 +94,14 @@
 {{- if $d.functionCall -}}
 {{- $args = concat $args (list "--enable-auto-tool-choice" "--tool-call-parser" (required "vllm-models: deployment.toolCallParser is required when deployment.functionCall is true, e.g. hermes, qwen3_coder or deepseek_v3" $d.toolCallParser)) -}}
 {{- end -}}
+{{- if $d.reasoningParser -}}
+{{- $args = concat $args (list "--reasoning-parser" $d.reasoningParser) -}}
+{{- end -}}
 {{- $kv := $d.kvOffloading -}}
-{{- if $kv.enabled -}}
+{{- if and $kv.enabled (eq $kv.backend "native") -}}
+{{- /* vLLM's own CPU offloading (vllm/config/cache.py kv_offloading_size, in GiB; no LMCache needed). */ -}}
+{{- $args = concat $args (list "--kv-offloading-size" (toString $kv.cpuOffloadingBufferSize) "--kv-offloading-backend" "native") -}}
+{{- else if $kv.enabled -}}
 {{- $args = concat $args (list "--kv-transfer-config" (dict "kv_connector" "LMCacheConnectorV1" "kv_role" "kv_both" | toJson)) -}}
 {{- end -}}
 {{- if $kv.mmProcessorCacheGb -}}
@@ -99,6 +112,14 @@
 {{- end -}}
 {{- if $d.cudaGraphMode -}}
 {{- $args = concat $args (list "--compilation-config" (dict "cudagraph_mode" $d.cudaGraphMode | toJson)) -}}
+{{- end -}}
+{{- /* The flag from the version that has it (0.13.0), the VLLM_ATTENTION_BACKEND variable before (vllm-models.env). */ -}}
+{{- if and $d.attentionBackend (index $facts.flags "--attention-backend") -}}
+{{- $args = concat $args (list "--attention-backend" (get $facts.attentionBackendNames $d.attentionBackend | default $d.attentionBackend)) -}}
+{{- end -}}
+{{- $drain := include "vllm-models.shutdownTimeout" . | int -}}
+{{- if gt $drain 0 -}}
+{{- $args = concat $args (list "--shutdown-timeout" (toString $drain)) -}}
 {{- end -}}
 {{- /* One model over a group of nodes (docs/serving/parallelism_scaling.md). Ray: the leader's vLLM
        places the model on the Ray cluster its workers joined; the backend is explicit because vLLM
@@ -118,12 +139,12 @@
 {{- $seen := dict -}}
 {{- range $d.extraArgs -}}
 {{- $given := regexReplaceAll "=.*$" (toString .) "" -}}
-{{- /* vLLM reads --a_b as --a-b, and --no-x negates --x: compare in that canonical form. */ -}}
+{{- /* vLLM reads --a_b as --a-b, --no-x negates --x and (from 0.33.0) --disable-x --enable-x: compare in that canonical form. */ -}}
 {{- $flag := $given -}}
 {{- if hasPrefix "--" $flag -}}
 {{- $flag = printf "--%s" (trimPrefix "--" $flag | replace "_" "-") -}}
 {{- end -}}
-{{- range $candidate := list $flag (regexReplaceAll "^--no-" $flag "--") -}}
+{{- range $candidate := list $flag (regexReplaceAll "^--no-" $flag "--") (regexReplaceAll "^--disable-" $flag "--enable-") -}}
 {{- if hasKey $managed $candidate -}}
 {{- fail (printf "vllm-models: deployment.extraArgs sets %s, which the chart manages from %s; set that key instead of passing the flag" $given (get $managed $candidate)) -}}
 {{- end -}}
@@ -163,15 +184,13 @@
 {{- $env = append $env (dict "name" "NCCL_IB_HCA" "value" $m.rdma.hca) -}}
 {{- end -}}
 {{- end -}}
-{{- if $d.attentionBackend -}}
-{{- $backend := $d.attentionBackend -}}
-{{- /* vLLM v0.11.0 renamed TRITON_ATTN_VLLM_V1 to TRITON_ATTN; earlier versions know only the old name. */ -}}
-{{- if and (eq $backend "TRITON_ATTN") (semverCompare "<0.11.0" (include "vllm-models.vllmVersion" .)) -}}
-{{- $backend = "TRITON_ATTN_VLLM_V1" -}}
+{{- $facts := include "vllm-models.vllmFacts" . | fromYaml -}}
+{{- if and $d.attentionBackend (not (index $facts.flags "--attention-backend")) -}}
+{{- /* Before vLLM has --attention-backend (vllm-models.args); a name this version spells differently
+       (TRITON_ATTN was TRITON_ATTN_VLLM_V1 before 0.11.0) comes from vllm-versions.yaml. */ -}}
+{{- $env = append $env (dict "name" "VLLM_ATTENTION_BACKEND" "value" (get $facts.attentionBackendNames $d.attentionBackend | default $d.attentionBackend)) -}}
 {{- end -}}
-{{- $env = append $env (dict "name" "VLLM_ATTENTION_BACKEND" "value" $backend) -}}
-{{- end -}}
-{{- if $d.kvOffloading.enabled -}}
+{{- if and $d.kvOffloading.enabled (eq $d.kvOffloading.backend "lmcache") -}}
 {{- $env = concat $env (list (dict "name" "LMCACHE_LOCAL_CPU" "value" "True") (dict "name" "LMCACHE_MAX_LOCAL_CPU_SIZE" "value" (toString $d.kvOffloading.cpuOffloadingBufferSize))) -}}
 {{- end -}}
 {{- with .Values.huggingface.tokenSecret.name -}}

@@ -30,11 +30,6 @@
 {{- $path -}}
 {{- end -}}
 
-{{/* vllm-models.drainSeconds: vLLM's own drain on SIGTERM, the --shutdown-timeout extraArgs give (rules.yaml shutdown.drainFlags), else 0. */}}
-{{- define "vllm-models.drainSeconds" -}}
-{{- include "vllm-models.flagValue" (dict "args" .Values.deployment.extraArgs "names" (include "vllm-models.rules" . | fromYaml).shutdown.drainFlags) | default "0" | int -}}
-{{- end -}}
-
 {{/* vllm-models.launch: the vLLM container's command and args for a role (dict "root" $ "role" server|leader|worker), as YAML {command, args}. */}}
 {{- define "vllm-models.launch" -}}
 {{- $root := .root -}}

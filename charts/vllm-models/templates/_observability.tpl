@@ -1,32 +1,10 @@
-{{/* vllm-models.vllmVersion: the release's vLLM version as plain semver (v0.11.0-cu128 -> 0.11.0), for semverCompare. */}}
-{{- define "vllm-models.vllmVersion" -}}
-{{- include "vllm-models.imageTag" . | trimPrefix "v" | regexFind "^[0-9]+\\.[0-9]+\\.[0-9]+" -}}
-{{- end -}}
-
 {{/* vllm-models.metricNames: vLLM's Prometheus series for the release's vLLM version, as YAML; the one place the chart names them. */}}
 {{- define "vllm-models.metricNames" -}}
-{{- $version := include "vllm-models.vllmVersion" . -}}
-{{- $names := dict
-  "running" "vllm:num_requests_running"
-  "waiting" "vllm:num_requests_waiting"
-  "kvCacheUsage" "vllm:kv_cache_usage_perc"
-  "generationTokens" "vllm:generation_tokens_total"
-  "promptTokens" "vllm:prompt_tokens_total"
-  "requestSuccess" "vllm:request_success_total"
-  "ttftBucket" "vllm:time_to_first_token_seconds_bucket"
-  "tpotBucket" "vllm:inter_token_latency_seconds_bucket"
--}}
-{{- /* vLLM renames metrics, deprecates the old name, then hides it (tests/test_prometheusrule.py
-       checks every name against the catalog of the release's version): gpu_cache_usage_perc became
-       kv_cache_usage_perc (old name hidden from 0.11.0), time_per_output_token_seconds became
-       inter_token_latency_seconds (same observations; the old name is deprecated from 0.10.2). */ -}}
-{{- if semverCompare "<0.10.0" $version -}}
-{{- $_ := set $names "kvCacheUsage" "vllm:gpu_cache_usage_perc" -}}
-{{- end -}}
-{{- if semverCompare "<0.10.2" $version -}}
-{{- $_ := set $names "tpotBucket" "vllm:time_per_output_token_seconds_bucket" -}}
-{{- end -}}
-{{- toYaml $names -}}
+{{- /* vLLM renames a metric, deprecates the old name, hides it, then removes it (gpu_cache_usage_perc became
+       kv_cache_usage_perc, time_per_output_token_seconds inter_token_latency_seconds, gpu_prefix_cache_*
+       prefix_cache_*): vllm-versions.yaml, generated from the catalogs, names for each purpose the series
+       this version exports (tests/test_prometheusrule.py checks every name against the version's catalog). */ -}}
+{{- toYaml (include "vllm-models.vllmFacts" . | fromYaml).metrics -}}
 {{- end -}}
 
 {{/* vllm-models.metricSelector: PromQL label matchers for this release's series (vLLM labels them with the served model name). */}}

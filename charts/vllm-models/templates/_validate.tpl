@@ -90,6 +90,9 @@
 {{- if has .name $groupEnv -}}
 {{- fail (printf "vllm-models: extraEnv sets %s, which the chart sets for a multi-node group (VLLM_HOST_IP from the pod's IP, NCCL_SOCKET_IFNAME and GLOO_SOCKET_IFNAME from multiNode.socketInterface, NCCL_IB_HCA from multiNode.rdma.hca); set that key instead" .name) -}}
 {{- end -}}
+{{- if and (has .name $rules.offline.env) (hasKey $managedEnv .name) -}}
+{{- fail (printf "vllm-models: extraEnv sets %s, which the chart sets to 1 because deployment.model (%s) is a local path (rules.yaml offline.env): vLLM reads the local or downloaded copy and must not reach for the Hub; drop it, or serve a Hugging Face id" .name $.Values.deployment.model) -}}
+{{- end -}}
 {{- if hasKey $managedEnv .name -}}
 {{- fail (printf "vllm-models: extraEnv sets %s, which the chart sets from %s (rules.yaml managedEnv); set that key instead" .name (get $managedEnv .name)) -}}
 {{- end -}}
@@ -118,9 +121,7 @@
 {{- if and $d.disableMmPreprocessorCache (not (kindIs "invalid" $kv.mmProcessorCacheGb)) -}}
 {{- fail (printf "vllm-models: deployment.disableMmPreprocessorCache and deployment.kvOffloading.mmProcessorCacheGb (%v) both size the multimodal processor cache (--mm-processor-cache-gb); keep one" $kv.mmProcessorCacheGb) -}}
 {{- end -}}
-{{- if and $kv.mmProcessorCacheType (semverCompare "<0.11.0" (include "vllm-models.vllmVersion" .)) -}}
-{{- fail (printf "vllm-models: deployment.kvOffloading.mmProcessorCacheType (%s) needs vLLM v0.11.0 or newer (--mm-processor-cache-type); image.tag is %s: drop the key or raise the tag" $kv.mmProcessorCacheType (include "vllm-models.imageTag" .)) -}}
-{{- end -}}
+{{- include "vllm-models.validateVllmVersion" . -}}
 {{- if and (not $d.visionModel) (or $d.limitMmPerPrompt $d.disableMmPreprocessorCache) -}}
 {{- fail "vllm-models: deployment.limitMmPerPrompt and deployment.disableMmPreprocessorCache apply only to vision models; set deployment.visionModel: true" -}}
 {{- end -}}
@@ -213,7 +214,7 @@
 {{- fail (printf "vllm-models: deployment.terminationGracePeriodSeconds (%d) is below %v s, the seed's grace for a %vB %s model, so in-flight requests are cut off; raise it or leave it null to use the table" $grace $floor .Values.modelInfo.parameters .Values.modelInfo.architecture) -}}
 {{- end -}}
 {{- end -}}
-{{- $drain := include "vllm-models.flagValue" (dict "args" $d.extraArgs "names" (include "vllm-models.rules" . | fromYaml).shutdown.drainFlags) | default "0" | int -}}
+{{- $drain := include "vllm-models.drainSeconds" . | int -}}
 {{- if le $grace (add (int $d.preStopSleepSeconds) $drain) -}}
 {{- fail (printf "vllm-models: deployment.terminationGracePeriodSeconds (%d) must exceed deployment.preStopSleepSeconds (%v) + vLLM's --shutdown-timeout (%d) = %d s, or vLLM is killed before it can finish in-flight requests; raise the grace period or shorten the pause" $grace $d.preStopSleepSeconds $drain (add (int $d.preStopSleepSeconds) $drain)) -}}
 {{- end -}}
@@ -399,5 +400,34 @@
 {{- if gt (include "vllm-models.downloadSeconds" . | int) $budget -}}
 {{- fail (printf "vllm-models: storage.download.timeoutSeconds (%v) exceeds the startup budget (%d s, from probes.startup or slowStart.maxStartupSeconds): the download must fit inside it (a group's leader waits for its slowest node); lower it, or raise slowStart.maxStartupSeconds" $dl.timeoutSeconds $budget) -}}
 {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* vllm-models.validateVllmVersion: keys that need a flag, a name or an image content the release's vLLM version has (vllm-versions.yaml, generated from the catalogs); each message names the version. */}}
+{{- define "vllm-models.validateVllmVersion" -}}
+{{- $d := .Values.deployment -}}
+{{- $kv := $d.kvOffloading -}}
+{{- $facts := include "vllm-models.vllmFacts" . | fromYaml -}}
+{{- $version := include "vllm-models.vllmVersion" . -}}
+{{- $tag := include "vllm-models.imageTag" . -}}
+{{- $gates := list (list "--mm-processor-cache-type" "deployment.kvOffloading.mmProcessorCacheType" $kv.mmProcessorCacheType "drop the key") -}}
+{{- $gates = append $gates (list "--shutdown-timeout" "deployment.shutdownTimeoutSeconds" (and (not (kindIs "invalid" $d.shutdownTimeoutSeconds)) (gt (int $d.shutdownTimeoutSeconds) 0) $d.shutdownTimeoutSeconds) "drop the key (vLLM then aborts in-flight requests on SIGTERM)") -}}
+{{- $gates = append $gates (list "--kv-offloading-backend" "deployment.kvOffloading.backend" (and $kv.enabled (eq $kv.backend "native") $kv.backend) "use backend lmcache") -}}
+{{- range $gates -}}
+{{- $flag := index . 0 -}}
+{{- if and (index . 2) (not (index $facts.flags $flag)) -}}
+{{- $since := include "vllm-models.firstVersionWith" (dict "root" $ "flag" $flag) -}}
+{{- fail (printf "vllm-models: %s (%v) needs %s, which vLLM %s (image.tag %s) does not have (vllm-versions.yaml: %s); %s or raise image.tag" (index . 1) (index . 2) $flag $version $tag (ternary (printf "from vLLM %s on" $since) "no catalogued version has it" (ne $since "")) (index . 3)) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $d.reasoningParser $facts.recorded (not (has $d.reasoningParser $facts.reasoningParsers)) -}}
+{{- fail (printf "vllm-models: deployment.reasoningParser %s is not a reasoning parser of vLLM %s (image.tag %s, vllm-versions.yaml); choose one of: %s" $d.reasoningParser $facts.version $tag (join ", " $facts.reasoningParsers)) -}}
+{{- end -}}
+{{- if and $kv.enabled (eq $kv.backend "lmcache") (hasKey $facts.lmcache .Values.image.repository) (not (and $facts.recorded (get $facts.lmcache .Values.image.repository))) -}}
+{{- $carrying := list -}}
+{{- range (.Files.Get "vllm-versions.yaml" | fromYaml).versions -}}
+{{- if get .lmcache $.Values.image.repository }}{{ $carrying = append $carrying .version }}{{ end -}}
+{{- end -}}
+{{- fail (printf "vllm-models: deployment.kvOffloading.backend lmcache needs the lmcache package in the image, and vllm-versions.yaml records none in %s:%s (vLLM %s; it records LMCache in vLLM %s, src/vllm_models/data/vllm_images.yaml); use an image tag that carries it, an image.repository that installs lmcache, or kvOffloading.backend native (vLLM %s or newer)" .Values.image.repository $tag $version (ternary (printf "%s to %s" (first $carrying | default "") (last $carrying | default "")) "none" (gt (len $carrying) 0)) (include "vllm-models.firstVersionWith" (dict "root" $ "flag" "--kv-offloading-backend"))) -}}
 {{- end -}}
 {{- end -}}
