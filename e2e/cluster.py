@@ -92,7 +92,7 @@ class Cluster:
             self.kubectl("apply", "--server-side", "-f", str(crd), doing=f"installing the CRD {crd.name}")
         self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s", doing="waiting for CRDs")
 
-    def helmfile(self, env: str, command: str = "sync", *, root: Path | None = None, check: bool = True,
+    def helmfile(self, env: str, command: str = "apply", *, root: Path | None = None, check: bool = True,
                  extra: Iterable[str] = ()) -> subprocess.CompletedProcess:
         root = root or toolchain.ROOT
         return self.run([toolchain.tool("helmfile"), "--file", str(root / "helmfile.yaml.gotmpl"), "-e", env, command,

@@ -42,8 +42,8 @@ def install(cluster, env: str, root: Path = ROOT, pools=None) -> None:
     cluster.add_nodes(pools if pools is not None else fit.node_pools(env))
     cluster.install_crds()
     started = time.monotonic()
-    cluster.helmfile(env, "sync", root=root)
-    FIGURES.setdefault("helmfile sync (s)", {})[env] = round(time.monotonic() - started, 1)
+    cluster.helmfile(env, "apply", root=root)
+    FIGURES.setdefault("helmfile apply (s)", {})[env] = round(time.monotonic() - started, 1)
 
 
 def copy_of(tmp_path: Path) -> Path:
@@ -118,7 +118,7 @@ def test_the_environment_as_it_was_at_the_previous_commit_upgrades_to_the_curren
     old = previous_commit(tmp_path)
     install(cluster, env, root=old)
     cluster.wait_available()
-    cluster.helmfile(env, "sync")
+    cluster.helmfile(env, "apply")
     assert cluster.wait_available() == [], f"environment {env}: the upgrade from the previous commit did not settle"
     assert cluster.pending() == []
 
@@ -132,7 +132,7 @@ def test_a_planted_selector_change_is_refused_by_the_api_server_naming_the_relea
     changed = re.sub(r'(define "vllm-models.selectorLabels" -\}\}\n)', r'\1planted: "yes"\n', text, count=1)
     assert changed != text, "the selector helper moved: update this planted change"
     helpers.write_text(changed)
-    result = cluster.helmfile(env, "sync", root=root, check=False)
+    result = cluster.helmfile(env, "apply", root=root, check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0, "an immutable selector change was accepted"
     assert "field is immutable" in output and "spec.selector" in output, output[-3000:]
@@ -149,7 +149,7 @@ def test_a_whole_environment_image_bump_rolls_out_within_quota_and_nodes(cluster
         path.write_text(re.sub(r'(\btag: )"?v(\d+)\.(\d+)\.(\d+)"?', lambda m: f'{m.group(1)}"v{m.group(2)}.{m.group(3)}.'
                                                                         f'{int(m.group(4)) + 1}"', path.read_text()))
     started = time.monotonic()
-    cluster.helmfile(env, "sync", root=root)
+    cluster.helmfile(env, "apply", root=root)
     peak, waited = 0, set()
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from vllm_models import toolchain
 
@@ -12,6 +13,11 @@ INSTALLER = toolchain.ROOT / "scripts" / "install_tools.py"
 
 
 def run_installer(*args, env=None):
+    # Without the project's own .tools/bin (make puts it on PATH): its binaries are at the pinned versions and
+    # setup would adopt them as a user's own instead of building what the test means to build.
+    env = dict(env if env is not None else os.environ)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if Path(p or ".").resolve() != toolchain.TOOLS_BIN.resolve())
     return subprocess.run([sys.executable, str(INSTALLER), *args], capture_output=True, text=True, env=env)
 
 

@@ -47,6 +47,9 @@ def tool_env() -> dict[str, str]:
     # helmfile runs `helm` from PATH: .tools/bin/helm is helm v4. `helmfile diff/apply` need helm-diff.
     env.setdefault("HELM_PLUGINS", str(TOOLS_BIN.parent / "helm-plugins"))
     env.setdefault("HELMFILE_UPGRADE_NOTICE_DISABLED", "true")
+    # helm-diff 3.13.2 (the newest the Go proxy serves) passes helm v4 both --validate and --dry-run, which helm v4
+    # refuses (databus23/helm-diff#878); diffing through `helm upgrade --dry-run` avoids the pair.
+    env.setdefault("HELM_DIFF_USE_UPGRADE_DRY_RUN", "true")
     env.setdefault("HELM_CACHE_HOME", str(ROOT / ".render" / "helm-cache"))
     env.setdefault("HELM_CONFIG_HOME", str(ROOT / ".render" / "helm-config"))
     env.setdefault("HELM_DATA_HOME", str(ROOT / ".render" / "helm-data"))

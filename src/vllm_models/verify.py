@@ -206,7 +206,8 @@ def verify(targets: dict[str, set[str] | None]) -> Report:
             broken = {p.file for p in bad_files}
             releases = release_list[env]
             if isinstance(releases, harness.RenderError):
-                report.findings.append(Finding("helmfile", env, str(releases)))
+                if not bad_files:  # a broken values file already says, by file and key, why helmfile cannot read it
+                    report.findings.append(Finding("helmfile", env, str(releases)))
                 continue
             usable = [rel for rel in releases if not any(s.edited_file in broken for s in rel.sources)]
             wanted = [names is ALL or rel.name in names for rel in usable]
