@@ -90,7 +90,19 @@ class Cluster:
     def install_crds(self) -> None:
         for crd in CRDS:  # server-side: the LWS CRD is too large for client-side apply's annotation
             self.kubectl("apply", "--server-side", "-f", str(crd), doing=f"installing the CRD {crd.name}")
-        self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s", doing="waiting for CRDs")
+        # Polled rather than `kubectl wait`: a CRD created a moment ago has no status.conditions yet, which
+        # kubectl 1.33's wait reports as an error instead of waiting.
+        deadline = time.monotonic() + 60
+        while True:
+            crds = self.get("customresourcedefinitions", namespace=None)
+            waiting = [c["metadata"]["name"] for c in crds
+                       if not any(cond["type"] == "Established" and cond["status"] == "True"
+                                  for cond in (c.get("status") or {}).get("conditions") or [])]
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                raise E2EError(f"waiting for CRDs: not Established after 60 s: {', '.join(waiting)}")
+            time.sleep(0.5)
 
     def helmfile(self, env: str, command: str = "apply", *, root: Path | None = None, check: bool = True,
                  extra: Iterable[str] = ()) -> subprocess.CompletedProcess:
