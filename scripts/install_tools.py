@@ -284,7 +284,23 @@ def main() -> int:
     # stderr: `make render ENV=x > out.yaml` must leave only manifests in out.yaml.
     print(f"toolchain: {installed} tool(s) installed or built, the rest already up to date ({args.tools_dir / 'bin'})",
           file=sys.stderr)
+    print(f"toolchain: using {in_use(args.toolchain, args.tools_dir / 'bin', set(args.group or ['test']))}",
+          file=sys.stderr)
     return 0
+
+
+def in_use(toolchain_path: Path, bindir: Path, groups: set[str]) -> str:
+    """Which binary each Go tool of the groups is: the pinned build, or the user's own it links to."""
+    used = []
+    for tool in tomllib.loads(toolchain_path.read_text()).get("gotool", []):
+        if tool.get("group", "test") in groups:
+            path = bindir / tool["binary"]
+            origin = f"your {os.readlink(path)}" if path.is_symlink() else "built from the pinned module"
+            used.append(f"{tool['binary']} {tool['version']} ({origin})")
+    helm = bindir / "helm"
+    if helm.is_symlink():
+        used.append(f"helm -> {os.readlink(helm)}")
+    return ", ".join(used)
 
 
 if __name__ == "__main__":
