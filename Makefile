@@ -22,7 +22,7 @@ help: ## List every target
 setup: tools $(VENV)/.installed ## Install the pinned toolchain and Python packages (idempotent)
 
 .PHONY: tools
-tools: ## Install helm v3/v4, kubectl and helmfile into .tools/bin, verifying every digest
+tools: ## Install helm v3/v4 and kubectl (verified digests) and build conftest, opa, promtool, actionlint, helmfile (pinned Go modules) into .tools/bin
 	@$(PYTHON) scripts/install_tools.py
 
 $(VENV)/.installed: requirements.lock pyproject.toml

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import tomllib
 import zipfile
 from pathlib import Path
@@ -219,6 +220,7 @@ def install_go_tool(tool: dict, tools_dir: Path, modules: Path) -> bool:
     if tool.get("tags"):
         command += ["-tags", tool["tags"]]
     command.append(tool["package"])
+    started = time.monotonic()
     result = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         partial.unlink(missing_ok=True)
@@ -230,7 +232,7 @@ def install_go_tool(tool: dict, tools_dir: Path, modules: Path) -> bool:
             fix = (f"the proxy does not serve this version: pin one it lists (`go list -m -versions "
                    f"{tool['module']}`) in toolchain.toml and tools/go/{folder.name}/go.mod")
         else:
-            fix = "fix what Go reports above, then run setup again"
+            fix = "fix what Go reports below, then run setup again"
         raise SetupError(f"could not build {label}: `go build` in tools/go/{folder.name} exited "
                          f"{result.returncode}; {fix}. Nothing was installed. The Go toolchain said:\n{reply}")
     if not reports_version(str(partial), tool):
@@ -241,7 +243,8 @@ def install_go_tool(tool: dict, tools_dir: Path, modules: Path) -> bool:
     if tool.get("helm_plugin"):
         install_helm_plugin(tool, tools_dir, folder, env)
     stamp.write_text(go_tool_digest(tool, folder))
-    print(f"  installed .tools/bin/{tool['binary']} {tool['version']}", file=sys.stderr, flush=True)
+    print(f"  installed .tools/bin/{tool['binary']} {tool['version']} (built in {time.monotonic() - started:.0f} s)",
+          file=sys.stderr, flush=True)
     return True
 
 
