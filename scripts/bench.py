@@ -69,7 +69,7 @@ def per_release_stages() -> dict[str, list[float]]:
     releases = [rel for env in harness.environments() for rel in harness.releases(env)]
     renders = [harness.render(rel) for rel in releases]
     for rendered in renders:
-        verify.policies(rendered)  # compiles the policies and loads the schemas outside the timings
+        verify.policies([rendered])  # loads the policies and the schemas outside the timings
         verify.kubernetes_schema(rendered)
         steps = {
             "parse the manifest (libyaml)": lambda: list(yaml.load_all(rendered.manifest, Loader=harness.ManifestLoader)),
@@ -152,8 +152,13 @@ def generated_fleet(size: int, workdir: Path) -> Path:
             model["service"]["nodePort"] = 30000 + index
             if env == "development":
                 model["deployment"]["gpuMemoryUtilization"] = 0.8
+            if env.startswith("production"):  # production runs only images pinned by digest (policy image_digest)
+                model.setdefault("image", {})["digest"] = "sha256:" + "a" * 64
+                model.setdefault("helmTest", {})["image"] = "curlimages/curl:8.11.1@sha256:" + "b" * 64
             (env_dir / "language" / f"{name}.yaml").write_text(yaml.safe_dump(model, sort_keys=False))
             values["language"]["models"][name] = {"enabled": True}
+        for pool in values.get("nodePools") or []:  # and its nodes: every pod and surge pod must find one
+            pool["nodes"] = max(pool["nodes"], size)
         namespace = values.get("namespace", {}).get("quota")
         if isinstance(namespace, dict):  # a generated fleet must fit its quota to verify cleanly
             namespace.update({k: "100000" if "gpu" in k or "pods" in k else "1000Ti" if "memory" in k else "100000"
@@ -212,7 +217,7 @@ def main() -> int:
                                                              env=env, before=edit_model))
     finally:
         model.write_text(original)
-    out(f"3. pre-commit path: verify after editing one file   {fmt(verify_one, floor)}  (target < 3s)")
+    out(f"3. pre-commit path: verify after editing one file   {fmt(verify_one, floor)}  (target < 1s)")
 
     with tempfile.TemporaryDirectory(prefix="vllm-models-bench-") as tmp:
         per_release = {}
