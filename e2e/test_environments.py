@@ -129,7 +129,11 @@ def test_the_scheduler_and_the_fit_check_agree_on_whether_the_pods_fit(cluster, 
 def previous_commit(tmp_path: Path) -> Path:
     root = tmp_path / "previous"
     root.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD~1", *COPIED], capture_output=True)
+    git = ["git", "-C", str(ROOT)]
+    if subprocess.run([*git, "rev-parse", "--verify", "-q", "HEAD~1"], capture_output=True).returncode != 0:
+        # A shallow clone (CI's checkout) lacks the parent: fetch one more commit from where it came from.
+        subprocess.run([*git, "fetch", "-q", "--deepen=1"], capture_output=True)
+    archive = subprocess.run([*git, "archive", "HEAD~1", *COPIED], capture_output=True)
     if archive.returncode != 0:
         raise E2EError(f"the previous commit of main is not in this clone (git archive HEAD~1: "
                        f"{archive.stderr.decode().strip()}); clone with history (fetch-depth 2 or more)")
