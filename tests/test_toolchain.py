@@ -88,10 +88,12 @@ def failure(stderr: str) -> str:
     return "\n".join(line for line in stderr.splitlines() if not line.startswith("  building "))
 
 
-def shared_module_cache(tools):
+def shared_go_caches(tools):
     # The project's module cache: the test reads modules already fetched instead of the network.
     (tools / "go").mkdir(parents=True)
     (tools / "go" / "mod").symlink_to(toolchain.TOOLS_BIN.parent / "go" / "mod")
+    # and its build cache (safe to share: go keys every entry by its inputs), so a build links, not compiles
+    (tools / "go" / "cache").symlink_to(toolchain.TOOLS_BIN.parent / "go" / "cache")
     return tools
 
 
@@ -115,7 +117,7 @@ def test_a_binary_of_another_version_on_path_is_not_used(tmp_path):
     (own / "actionlint").write_text("#!/bin/sh\necho '1.7.11'\n")
     (own / "actionlint").chmod(0o755)
     pins = go_tool_pins(tmp_path, "actionlint")
-    tools = shared_module_cache(tmp_path / ".tools")
+    tools = shared_go_caches(tmp_path / ".tools")
     result = run_installer("--toolchain", str(pins), "--tools-dir", str(tools),
                            env=dict(os.environ, PATH=f"{own}{os.pathsep}{os.environ['PATH']}"))
     assert result.returncode == 0, result.stderr
@@ -128,7 +130,7 @@ def test_a_checksum_mismatch_stops_setup_naming_the_module_and_installs_nothing(
         line = next(l for l in go_sum.splitlines() if l.startswith("github.com/rhysd/actionlint v1.7.12 h1:"))
         return go_sum.replace(line, "github.com/rhysd/actionlint v1.7.12 h1:" + "A" * 43 + "=")
     pins = go_tool_pins(tmp_path, "actionlint", go_sum_edit=tamper)
-    tools = shared_module_cache(tmp_path / ".tools")
+    tools = shared_go_caches(tmp_path / ".tools")
     result = run_installer("--toolchain", str(pins), "--tools-dir", str(tools))
     assert result.returncode == 2
     message = failure(result.stderr)
@@ -147,7 +149,7 @@ def test_a_module_version_the_proxy_refuses_stops_setup_with_its_reply(tmp_path)
                         go_sum_edit=lambda s: s.replace("actionlint v1.7.12", f"actionlint {unknown}"))
     go_mod = tmp_path / "tools" / "go" / "actionlint" / "go.mod"
     go_mod.write_text(go_mod.read_text().replace("actionlint v1.7.12", f"actionlint {unknown}"))
-    tools = shared_module_cache(tmp_path / ".tools")
+    tools = shared_go_caches(tmp_path / ".tools")
     result = run_installer("--toolchain", str(pins), "--tools-dir", str(tools))
     assert result.returncode == 2
     message = failure(result.stderr)
