@@ -16,13 +16,14 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 COPIED = ("environments", "charts", "policies", "helmfile.yaml.gotmpl")
 
 
-def copy_repository(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
+def copy_repository(tmp_path: Path, names: tuple[str, ...] = COPIED, folder: str = "repo") -> Path:
+    """tmp_path/folder holding a copy of the repository's `names` (the CLI's inputs unless told)."""
+    root = tmp_path / folder
     root.mkdir()
-    for name in COPIED:
+    for name in names:
         source = REPOSITORY / name
         if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("*.tmp", "__pycache__"))
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("*.tmp", "__pycache__", "*.egg-info"))
         elif source.exists():
             shutil.copy2(source, root / name)
     return root

@@ -68,6 +68,11 @@ def render_case(example: str, change, tmp_path, helm: str = "helm4") -> harness.
 
 SPREAD = {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"}
 
+# Patterns the schema states (values.schema.json), quoted back in helm's messages.
+SCHEMA = json.loads((toolchain.CHART_DIR / "values.schema.json").read_text())["properties"]
+CIDR_PATTERN = SCHEMA["global"]["properties"]["networkPolicy"]["properties"]["clientCIDRs"]["items"]["pattern"]
+HELM_TEST_IMAGE_PATTERN = SCHEMA["helmTest"]["properties"]["image"]["pattern"]
+
 SCHEMA_CASES = [
     Case("unknown key", {"deployment": {"tensorParalel": 4}},
          "- deployment: Additional property tensorParalel is not allowed",
@@ -103,15 +108,11 @@ SCHEMA_CASES = [
          "- image.digest: Does not match pattern '^$|^sha256:[a-f0-9]{64}$'",
          {"image": {"digest": "sha256:" + "a" * 64}}),
     Case("pattern: a client range is a CIDR", {"global": {"networkPolicy": {"clientCIDRs": ["203.0.113.0"]}}},
-         "- global.networkPolicy.clientCIDRs.0: Does not match pattern '" + json.loads(
-             (toolchain.CHART_DIR / "values.schema.json").read_text())["properties"]["global"]["properties"][
-             "networkPolicy"]["properties"]["clientCIDRs"]["items"]["pattern"] + "'",
+         "- global.networkPolicy.clientCIDRs.0: Does not match pattern '" + CIDR_PATTERN + "'",
          {"global": {"networkPolicy": {"clientCIDRs": ["203.0.113.0/32"]}}}),
     Case("pattern: the helm test image keeps its tag beside a digest",
          {"helmTest": {"image": "curlimages/curl@sha256:" + "a" * 64}},
-         "- helmTest.image: Does not match pattern '" + json.loads(
-             (toolchain.CHART_DIR / "values.schema.json").read_text())["properties"]["helmTest"]["properties"][
-             "image"]["pattern"] + "'",
+         "- helmTest.image: Does not match pattern '" + HELM_TEST_IMAGE_PATTERN + "'",
          {"helmTest": {"image": "curlimages/curl:8.11.1@sha256:" + "a" * 64}}),
     Case("min length", {"image": {"repository": ""}},
          "- image.repository: String length must be greater than or equal to 1",
@@ -162,18 +163,14 @@ SCHEMA_CASES = [
          {"storage": {"download": {"timeoutSeconds": 60}}}, example="s3-delivery"),
 ]
 
-# helm v4 validates with santhosh-tekuri/jsonschema and words each refusal its own way (JSON pointers,
-# patterns with their backslashes escaped); helm v3 (gojsonschema) says Case.message. Users run both.
-CIDR_PATTERN = json.loads((toolchain.CHART_DIR / "values.schema.json").read_text())["properties"]["global"][
-    "properties"]["networkPolicy"]["properties"]["clientCIDRs"]["items"]["pattern"]
-HELM_TEST_IMAGE_PATTERN = json.loads((toolchain.CHART_DIR / "values.schema.json").read_text())["properties"][
-    "helmTest"]["properties"]["image"]["pattern"]
-
 
 def escaped(pattern: str) -> str:
+    """A pattern as helm v4 quotes it, backslashes doubled."""
     return pattern.replace("\\", "\\\\")
 
 
+# helm v4 validates with santhosh-tekuri/jsonschema and words each refusal its own way (JSON pointers,
+# patterns with their backslashes escaped); helm v3 (gojsonschema) says Case.message. Users run both.
 HELM4_MESSAGES = {
     'unknown key': "- at '/deployment': additional properties 'tensorParalel' not allowed",
     'wrong type': "- at '/deployment/numGPUs': got string, want integer",

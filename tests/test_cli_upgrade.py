@@ -72,14 +72,21 @@ def test_one_release_moves_to_another_version_keeping_its_comments_and_rewrites_
     assert "next:\n  vllm-models verify --env staging" in result.stdout
 
 
-def removed_flag() -> tuple[str, str, str]:
-    """(flag, the newest version that has it, the next catalogued version, which lacks it), from the catalogs."""
+def newest_removal(key: str, keep=lambda name, catalog: True) -> tuple[str, str, str]:
+    """(name, the newest version that has it, the next catalogued version, which lacks it): the most recent
+    entry of the catalogs' `key` that one version dropped, among those `keep(name, older catalog)` accepts."""
     for old, new in reversed(list(zip(CATALOGUED, CATALOGUED[1:]))):
-        gone = sorted(set(vllm_args.load_catalog(old)["flags"]) - set(vllm_args.load_catalog(new)["flags"]))
-        plain = [f for f in gone if f.startswith("--") and vllm_args.load_catalog(old)["flags"][f]["takes_value"]]
-        if plain:
-            return plain[0], old, new
-    raise AssertionError("no catalogued version removes a flag")
+        before = vllm_args.load_catalog(old)
+        gone = sorted(set(before[key]) - set(vllm_args.load_catalog(new)[key]))
+        kept = [name for name in gone if keep(name, before)]
+        if kept:
+            return kept[0], old, new
+    raise AssertionError(f"no catalogued version drops an entry of {key}")
+
+
+def removed_flag() -> tuple[str, str, str]:
+    """A flag taking a value that a catalogued version removed, with the versions around the removal."""
+    return newest_removal("flags", lambda flag, catalog: flag.startswith("--") and catalog["flags"][flag]["takes_value"])
 
 
 def test_a_flag_the_new_version_removed_refuses_the_upgrade_and_writes_nothing(tmp_path):
@@ -98,12 +105,8 @@ def test_a_flag_the_new_version_removed_refuses_the_upgrade_and_writes_nothing(t
 
 
 def dropped_tool_parser() -> tuple[str, str, str]:
-    """(parser, the newest version that has it, the next catalogued version, which dropped it)."""
-    for old, new in reversed(list(zip(CATALOGUED, CATALOGUED[1:]))):
-        gone = sorted(set(vllm_args.load_catalog(old)["tool_call_parsers"]) - set(vllm_args.load_catalog(new)["tool_call_parsers"]))
-        if gone:
-            return gone[0], old, new
-    raise AssertionError("no catalogued version drops a tool call parser")
+    """A tool call parser a catalogued version dropped, with the versions around the drop."""
+    return newest_removal("tool_call_parsers")
 
 
 def test_a_tool_parser_the_new_version_dropped_refuses_the_upgrade_reported_as_json(tmp_path):

@@ -97,14 +97,20 @@ def shared_go_caches(tools):
     return tools
 
 
-def test_a_binary_of_the_pinned_version_on_path_is_used_instead_of_building(tmp_path):
+def users_own(tmp_path, binary: str, reports: str) -> dict[str, str]:
+    """An environment whose PATH starts with the user's own `binary`, which prints `reports` as its version."""
     own = tmp_path / "own"
     own.mkdir()
-    (own / "conftest").write_text("#!/bin/sh\necho 'Conftest: 0.71.1'\n")
-    (own / "conftest").chmod(0o755)
+    (own / binary).write_text(f"#!/bin/sh\necho '{reports}'\n")
+    (own / binary).chmod(0o755)
+    return dict(os.environ, PATH=f"{own}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_a_binary_of_the_pinned_version_on_path_is_used_instead_of_building(tmp_path):
+    env = users_own(tmp_path, "conftest", "Conftest: 0.71.1")
+    own = tmp_path / "own"
     pins = go_tool_pins(tmp_path, "conftest")
-    result = run_installer("--toolchain", str(pins), "--tools-dir", str(tmp_path / ".tools"),
-                           env=dict(os.environ, PATH=f"{own}{os.pathsep}{os.environ['PATH']}"))
+    result = run_installer("--toolchain", str(pins), "--tools-dir", str(tmp_path / ".tools"), env=env)
     assert result.returncode == 0, result.stderr
     assert f"conftest: using {own / 'conftest'} (Conftest: 0.71.1, the pinned version) instead of building" \
         in result.stderr
@@ -112,14 +118,10 @@ def test_a_binary_of_the_pinned_version_on_path_is_used_instead_of_building(tmp_
 
 
 def test_a_binary_of_another_version_on_path_is_not_used(tmp_path):
-    own = tmp_path / "own"
-    own.mkdir()
-    (own / "actionlint").write_text("#!/bin/sh\necho '1.7.11'\n")
-    (own / "actionlint").chmod(0o755)
+    env = users_own(tmp_path, "actionlint", "1.7.11")
     pins = go_tool_pins(tmp_path, "actionlint")
     tools = shared_go_caches(tmp_path / ".tools")
-    result = run_installer("--toolchain", str(pins), "--tools-dir", str(tools),
-                           env=dict(os.environ, PATH=f"{own}{os.pathsep}{os.environ['PATH']}"))
+    result = run_installer("--toolchain", str(pins), "--tools-dir", str(tools), env=env)
     assert result.returncode == 0, result.stderr
     assert "building actionlint (github.com/rhysd/actionlint@v1.7.12)" in result.stderr
     assert not (tools / "bin" / "actionlint").is_symlink()

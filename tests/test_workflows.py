@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_repo import copy_repository
 
 from vllm_models import toolchain
 
@@ -39,14 +40,7 @@ def readme_workflow() -> list[list[str]]:
 
 
 def copy_of_the_repository(tmp_path: Path) -> Path:
-    root = tmp_path / "copy"
-    root.mkdir()
-    for name in COPIED:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            shutil.copy2(source, root / name)
+    root = copy_repository(tmp_path, COPIED, folder="copy")
     for linked in (".tools", ".venv"):
         (root / linked).symlink_to(ROOT / linked)
     shutil.copy2(CONFIG, root / "config.json")  # the README's --hf-config config.json
