@@ -20,6 +20,7 @@ help: ## List every target
 
 .PHONY: setup
 setup: tools $(VENV)/.installed ## Install the pinned toolchain and Python packages (idempotent)
+	@$(BIN)/python -m compileall -q src  # these machines set PYTHONDONTWRITEBYTECODE: every CLI start would compile the package
 
 .PHONY: tools
 tools: ## Install helm v3/v4 and kubectl (verified digests) and build conftest, opa, promtool, actionlint, helmfile (pinned Go modules) into .tools/bin

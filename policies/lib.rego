@@ -116,8 +116,8 @@ gpu_workload_kinds := {"Deployment", "LeaderWorkerSet"}
 # this pod serves the API (`serves`: not a group's workers). The name stays for the rules'
 # sake; it covers every GPU workload kind.
 gpu_deployments := [{
-	"pod": pod, "container": c, "cmd": cmd, "gpus": gpu_limit(c), "parallelism": parallelism(cmd),
-	"model": served_model(leader), "nodes": pod.size, "serves": pod.role != "worker",
+	"pod": pod, "container": c, "cmd": cmd, "gpus": gpu_limit(c), "parallelism": parallelism_at(cmd, positions),
+	"model": served_model_at(leader, cmd, positions), "nodes": pod.size, "serves": pod.role != "worker",
 } |
 	some pod in pods
 	pod.kind in gpu_workload_kinds
@@ -125,6 +125,7 @@ gpu_deployments := [{
 	gpu_limit(c) > 0
 	leader := group_container(pod, c)
 	cmd := command_line(leader)
+	positions := flag_positions(cmd)
 ]
 
 # The container whose command line starts the group's vLLM: the pod's own, or its leader's twin.
@@ -172,11 +173,16 @@ container_subject(pod, c) := format("%v container %v", [subject(pod), c.name])
 
 # --- vLLM command lines ------------------------------------------------------------------
 
+# The flags of a command line in order, as [name, index]. conftest evaluates every rule in a query of its
+# own, with nothing shared between them, so gpu_deployments (read by most rules) scans each command line
+# once here and every flag it looks up reads this list instead of the arguments.
+flag_positions(cmd) := [[flag_name(arg), i] | some i; arg := cmd[i]; startswith(arg, "-")]
+
 # The value of a flag given as `--flag value` or `--flag=value`; the last one wins (argparse).
-# One pass over the arguments with a set lookup each: this runs for every GPU container and
-# was the largest cost of a release's evaluation when each argument was compared to each name.
-flag(cmd, names) := flag_value(cmd, hits[count(hits) - 1]) if {
-	hits := [i | some i; arg := cmd[i]; name := flag_name(arg); name in names]
+flag(cmd, names) := flag_at(cmd, flag_positions(cmd), names)
+
+flag_at(cmd, positions, names) := flag_value(cmd, hits[count(hits) - 1]) if {
+	hits := [position[1] | some position in positions; position[0] in names]
 	count(hits) > 0
 }
 
@@ -189,8 +195,10 @@ flag_value(cmd, i) := substring(cmd[i], indexof(cmd[i], "=") + 1, -1) if contain
 
 flag_value(cmd, i) := cmd[i + 1] if not contains(cmd[i], "=")
 
-flag_number(cmd, names, default_value) := n if {
-	n := number(flag(cmd, names))
+flag_number(cmd, names, default_value) := flag_number_at(cmd, flag_positions(cmd), names, default_value)
+
+flag_number_at(cmd, positions, names, default_value) := n if {
+	n := number(flag_at(cmd, positions, names))
 } else := default_value
 
 # vLLM accepts dashes or underscores in long flags and these short forms.
@@ -201,21 +209,26 @@ pipeline_parallel_flags := {"--pipeline-parallel-size", "--pipeline_parallel_siz
 data_parallel_flags := {"--data-parallel-size", "--data_parallel_size", "-dp"}
 
 # GPUs one vLLM server uses: tensor x pipeline x data parallel (each defaults to 1).
-parallelism(cmd) := {"tp": tp, "pp": pp, "dp": dp, "gpus": (tp * pp) * dp} if {
-	tp := flag_number(cmd, tensor_parallel_flags, 1)
-	pp := flag_number(cmd, pipeline_parallel_flags, 1)
-	dp := flag_number(cmd, data_parallel_flags, 1)
+parallelism(cmd) := parallelism_at(cmd, flag_positions(cmd))
+
+parallelism_at(cmd, positions) := {"tp": tp, "pp": pp, "dp": dp, "gpus": (tp * pp) * dp} if {
+	tp := flag_number_at(cmd, positions, tensor_parallel_flags, 1)
+	pp := flag_number_at(cmd, positions, pipeline_parallel_flags, 1)
+	dp := flag_number_at(cmd, positions, data_parallel_flags, 1)
 }
 
-served_model(c) := path if {
-	path := model_path(c)
+served_model(c) := served_model_at(c, command_line(c), flag_positions(command_line(c)))
+
+served_model_at(c, cmd, positions) := path if {
+	path := model_path_at(c, cmd, positions)
 } else := ""
 
 # The served model: `--model`, else `vllm serve`'s first positional argument.
-model_path(c) := flag(command_line(c), {"--model"})
+model_path(c) := model_path_at(c, command_line(c), flag_positions(command_line(c)))
 
-model_path(c) := c.args[0] if {
-	not flag(command_line(c), {"--model"})
+model_path_at(c, cmd, positions) := path if {
+	path := flag_at(cmd, positions, {"--model"})
+} else := c.args[0] if {
 	not startswith(c.args[0], "-")
 }
 

@@ -29,17 +29,28 @@ def copy_repository(tmp_path: Path, names: tuple[str, ...] = COPIED, folder: str
     return root
 
 
-def environ(root: Path) -> dict[str, str]:
-    return dict(os.environ, VLLM_MODELS_ROOT=str(root), PYTHONPATH=str(REPOSITORY / "src"))
+# Renders are cached by content, not path (vllm_models.render), so a copy reuses what the suite already
+# rendered and runs helm only for the releases its edits change. A test that counts the helm runs of
+# one command gives the copy a cache of its own (cache=own_cache(root)).
+SHARED_CACHE = REPOSITORY / ".render" / "cache"
 
 
-def run(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vllm_models.cli", *args], cwd=root, env=environ(root),
-                          capture_output=True, text=True)
+def own_cache(root: Path) -> Path:
+    return root / ".render" / "cache"
 
 
-def run_json(root: Path, *args: str) -> tuple[int, dict]:
-    result = run(root, *args, "--output", "json")
+def environ(root: Path, *, cache: Path = SHARED_CACHE) -> dict[str, str]:
+    return dict(os.environ, VLLM_MODELS_ROOT=str(root), PYTHONPATH=str(REPOSITORY / "src"),
+                VLLM_MODELS_RENDER_CACHE=str(cache))
+
+
+def run(root: Path, *args: str, cache: Path = SHARED_CACHE) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vllm_models.cli", *args], cwd=root,
+                          env=environ(root, cache=cache), capture_output=True, text=True)
+
+
+def run_json(root: Path, *args: str, cache: Path = SHARED_CACHE) -> tuple[int, dict]:
+    result = run(root, *args, "--output", "json", cache=cache)
     try:
         return result.returncode, json.loads(result.stdout)
     except ValueError:
@@ -74,10 +85,9 @@ def fleet_problems(root: Path, env: str) -> list[str]:
     return json.loads(result.stdout)
 
 
-def template_renders(root: Path) -> set[str]:
-    """helm template runs recorded in the copy's render cache (one file per distinct render)."""
-    cache = root / ".render" / "cache"
-    return {p.name for p in cache.glob("helm-template-*.json")} if cache.exists() else set()
+def cached(cache: Path, kind: str = "helm-template") -> set[str]:
+    """The runs of `kind` (helm-template, helmfile-build) recorded in a render cache, one file per distinct input."""
+    return {p.name for p in cache.glob(f"{kind}-*.json")} if cache.exists() else set()
 
 
 def described(result: subprocess.CompletedProcess) -> str:

@@ -54,7 +54,8 @@ def test_each_vllm_versions_metric_names_get_working_alerts(tag):
     assert metrics.metric_problems(rendered) == [], f"image {tag}"
 
 
-def test_a_broken_alert_expression_fails_promtool_check_rules_naming_environment_and_release():
+def test_a_broken_alert_expression_fails_promtool_check_rules_naming_environment_and_release(monkeypatch, tmp_path):
+    monkeypatch.setattr(harness, "CACHE_DIR", tmp_path)  # promtool itself answers, not an earlier run's cache
     rendered = rendered_release("staging", "llms-v2-qwen3-32b")
     documents = copy.deepcopy(rendered.documents)
     rule = next(d for d in documents if d["kind"] == "PrometheusRule")
@@ -95,3 +96,18 @@ def test_the_three_alert_shapes_are_recognised_from_the_expression(expression, k
 def test_an_alert_of_an_unknown_shape_is_refused_by_name():
     with pytest.raises(alerts.AlertsError, match="no `> N` or `< N` threshold"):
         alerts.shape_of("absent(up)")
+
+
+def test_promtool_checks_the_same_rules_once_and_a_changed_expression_again(monkeypatch, tmp_path):
+    monkeypatch.setattr(harness, "CACHE_DIR", tmp_path)
+    calls = []
+    real = alerts.promtool
+    monkeypatch.setattr(alerts, "promtool", lambda *args, **kwargs: calls.append(args) or real(*args, **kwargs))
+    rendered = rendered_release("staging", "llms-v2-qwen3-32b")
+    assert alerts.check("staging", [rendered]) == [] and len(calls) == 1
+    assert alerts.check("staging", [rendered]) == [] and len(calls) == 1, "unchanged rules went to promtool again"
+    documents = copy.deepcopy(rendered.documents)
+    rule = next(d for d in documents if d["kind"] == "PrometheusRule")
+    rule["spec"]["groups"][0]["rules"][0]["expr"] += " > 0"
+    assert alerts.check("staging", [harness.Rendered(rendered.release, documents, rendered.manifest)]) == []
+    assert len(calls) == 2, "an edited expression was answered from the cache"

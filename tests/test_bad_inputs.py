@@ -22,20 +22,17 @@ Case file keys:
 """
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from vllm_models import toolchain
+from cli_repo import copy_repository, environ
 from vllm_models.render import deep_merge
 
 CASES_DIR = Path(__file__).parent / "bad_inputs"
 CASES = sorted(CASES_DIR.glob("*.yaml"))
-COPIED = ["environments", "charts", "policies", "helmfile.yaml.gotmpl"]
 CLI = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "vllm-models"
 CASE_KEYS = {"description", "environment", "edits", "expected", "xfail"}
 EDIT_KINDS = {"text", "append", "replace", "merge", "delete", "remove"}
@@ -79,19 +76,9 @@ def apply(edit: dict, root: Path) -> None:
         path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-def copy_repository(root: Path) -> None:
-    for name in COPIED:
-        source = toolchain.ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, root / name)
-        elif source.exists():
-            shutil.copy2(source, root / name)
-
-
 def verify(root: Path, environment: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, VLLM_MODELS_ROOT=str(root))
     scope = [] if environment == "all" else ["--env", environment]
-    return subprocess.run([str(CLI), "verify", *scope], capture_output=True, text=True, cwd=root, env=env,
+    return subprocess.run([str(CLI), "verify", *scope], capture_output=True, text=True, cwd=root, env=environ(root),
                           timeout=600)
 
 
@@ -107,10 +94,10 @@ def params() -> list:
 @pytest.mark.parametrize("case_path", params())
 def test_each_bad_input_is_refused_with_a_message_naming_environment_file_and_key(case_path, tmp_path):
     case = load_case(case_path)
-    copy_repository(tmp_path)
+    root = copy_repository(tmp_path)
     for edit in case["edits"]:
-        apply(edit, tmp_path)
-    result = verify(tmp_path, case["environment"])
+        apply(edit, root)
+    result = verify(root, case["environment"])
     output = result.stdout + result.stderr
     missing = [text for text in case["expected"] if text not in output]
     assert result.returncode == 1 and not missing, (
@@ -137,7 +124,7 @@ def test_the_catalogue_holds_at_least_forty_cases_each_with_an_expected_message(
 
 def test_the_unedited_copy_verifies_clean(tmp_path):
     """The baseline every case edits: without an edit, verify passes on the copy."""
-    copy_repository(tmp_path)
+    root = copy_repository(tmp_path)
     for environment in {load_case(path)["environment"] for path in CASES}:
-        result = verify(tmp_path, environment)
+        result = verify(root, environment)
         assert result.returncode == 0, f"environment {environment}:\n{result.stdout}{result.stderr}"

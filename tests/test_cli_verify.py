@@ -5,24 +5,66 @@ import os
 import re
 
 import yaml
-from cli_repo import REPOSITORY, copy_repository, described, run, run_json, template_renders
+from cli_repo import REPOSITORY, cached, copy_repository, described, own_cache, run, run_json
 from vllm_models import render as harness
 
 
 def test_verify_of_one_changed_model_file_renders_only_that_release(tmp_path):
     root = copy_repository(tmp_path)
-    warm = run(root, "verify", "--env", "staging")
+    warm = run(root, "verify", "--env", "staging", cache=own_cache(root))
     assert warm.returncode in (0, 1), described(warm)
-    before = template_renders(root)
+    before = cached(own_cache(root))
     assert before, "verify --env staging rendered nothing into the copy's cache"
 
     changed = root / "environments/staging/language/qwen3-32b.yaml"
     changed.write_text(changed.read_text() + "\nreplicaCount: 1\n")
-    code, report = run_json(root, "verify", "environments/staging/language/qwen3-32b.yaml")
-    helm_runs = template_renders(root) - before
+    code, report = run_json(root, "verify", "environments/staging/language/qwen3-32b.yaml", cache=own_cache(root))
+    helm_runs = cached(own_cache(root)) - before
     assert len(helm_runs) == 1, (f"verify of one staging model file ran helm template {len(helm_runs)} times; "
                                  f"only llms-v2-qwen3-32b changed")
     assert report["checked"] == {"staging": ["llms-v2-qwen3-32b"]}, report["checked"]
+
+
+def test_a_copy_of_the_repository_elsewhere_reuses_the_renders_of_the_same_content(tmp_path):
+    first = copy_repository(tmp_path, folder="first")
+    cache = own_cache(first)
+    assert run(first, "verify", "--env", "development", cache=cache).returncode in (0, 1)
+    before = cached(cache) | cached(cache, "helmfile-build")
+    second = copy_repository(tmp_path, folder="second")
+    assert run(second, "verify", "--env", "development", cache=cache).returncode in (0, 1)
+    added = (cached(cache) | cached(cache, "helmfile-build")) - before
+    assert before and not added, f"verify in {second} ran helm or helmfile again for unchanged inputs: {sorted(added)}"
+
+    changed = second / "environments/development/language/qwen3-32b.yaml"
+    changed.write_text(changed.read_text() + "\nreplicaCount: 1\n")
+    assert run(second, "verify", "--env", "development", cache=cache).returncode in (0, 1)
+    assert len(cached(cache) - before) == 1, "an edited model file must render its release again, and only it"
+
+
+def test_an_edit_of_the_fleet_file_that_helmfile_reads_asks_helmfile_again(tmp_path):
+    root = copy_repository(tmp_path)
+    assert run(root, "verify", "environments/development/values.yaml", cache=own_cache(root)).returncode in (0, 1)
+    before = cached(own_cache(root), "helmfile-build")
+    fleet = root / "environments/fleet.yaml"
+    fleet.write_text(fleet.read_text() + "# an edit helmfile.yaml.gotmpl reads\n")
+    assert run(root, "verify", "environments/development/values.yaml", cache=own_cache(root)).returncode in (0, 1)
+    assert cached(own_cache(root), "helmfile-build") - before, \
+        "verify answered from a helmfile build cached before environments/fleet.yaml changed"
+
+
+def test_helmfile_runs_again_for_a_new_model_file_but_not_for_an_edit_inside_one(tmp_path):
+    """helmfile makes releases from the folder's file names and passes each model file to helm by path."""
+    root = copy_repository(tmp_path)
+    cache = own_cache(root)
+    assert run(root, "verify", "--env", "development", cache=cache).returncode in (0, 1)
+    before = cached(cache, "helmfile-build")
+    model = root / "environments/development/language/qwen3-32b.yaml"
+    model.write_text(model.read_text() + "\nreplicaCount: 1\n")
+    assert run(root, "verify", "--env", "development", cache=cache).returncode in (0, 1)
+    assert cached(cache, "helmfile-build") == before, "an edit inside a model file ran helmfile build again"
+    (root / "environments/development/language/qwen3-32b-copy.yaml").write_text(model.read_text())
+    assert run(root, "verify", "--env", "development", cache=cache).returncode in (0, 1)
+    assert cached(cache, "helmfile-build") - before, "a new model file was answered by a stale helmfile build"
 
 
 def test_verify_of_an_environment_values_file_checks_every_release_of_that_environment(tmp_path):
@@ -38,9 +80,9 @@ def test_verify_of_an_environment_values_file_checks_every_release_of_that_envir
 def test_verify_of_files_that_feed_no_release_checks_nothing(tmp_path):
     root = copy_repository(tmp_path)
     (root / "README.md").write_text("notes\n")
-    code, report = run_json(root, "verify", "README.md")
+    code, report = run_json(root, "verify", "README.md", cache=own_cache(root))
     assert (code, report["checked"], report["findings"]) == (0, {}, [])
-    assert template_renders(root) == set(), "verify rendered releases for a file no release reads"
+    assert cached(own_cache(root)) == set(), "verify rendered releases for a file no release reads"
 
 
 def test_verify_reports_a_broken_model_file_by_file_and_key(tmp_path):

@@ -5,7 +5,9 @@ compare with what the environment's files and flags say, read here independently
 """
 from __future__ import annotations
 
+import fnmatch
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -140,3 +142,20 @@ def test_a_disabled_category_uninstalls_its_models_whatever_their_flags(repo_cop
     values["vision-language"]["enabled"] = False
     path.write_text(yaml.safe_dump(values, sort_keys=False))
     assert listed("staging", repo_copy)["llms-v2-gemma-3-27b-it"] is False
+
+
+def test_the_helmfile_reads_only_the_files_its_cache_key_covers():
+    """vllm_models.render caches `helmfile build` by HELMFILE_READS and the folder listing: a file the
+    template read beyond them would go stale in the cache, so the template may read no other."""
+    template = toolchain.HELMFILE.read_text()
+    covered = [pattern.format(env="*") for pattern in harness.HELMFILE_READS]
+    read = re.findall(r"\breadFile\s+(\S+)", template)
+    environments = template.split("\n---", 1)[0]  # its `environments:` block: the values files helmfile reads
+    read += re.findall(r"^\s*- (environments/\S+)$", environments, re.M)
+    uncovered = [path for path in read if not any(fnmatch.fnmatch(path.strip('"').replace("{{ $env }}", "x"), c)
+                                                  for c in covered)]
+    other = re.findall(r"(?<![$.\w])(?:(?:readDir|exec|fetchSecretValue|env|requiredEnv)\s+\S+|readFile\s+(?!\")\S+)",
+                       template)  # files, commands and variables the key cannot see, and files named by expression
+    assert read and not uncovered and not other, (
+        f"helmfile.yaml.gotmpl reads {uncovered + other}, which the helmfile-build cache key "
+        f"(vllm_models.render.HELMFILE_READS: {covered}) does not cover: add the files there")

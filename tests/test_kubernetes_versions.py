@@ -32,8 +32,19 @@ REMOVED_APIS = {(entry["apiVersion"], kind): entry["removedIn"]
                 for entry in yaml.safe_load(REMOVED_APIS_FILE.read_text())["removedApis"] for kind in entry["kinds"]}
 
 
+def reads_the_kubernetes_version(chart: str) -> bool:
+    """Whether a template of the chart reads .Capabilities.KubeVersion: the only way `helm template
+    --kube-version` changes what a chart renders (helm's kubeVersion gate aside, tested below)."""
+    return any("KubeVersion" in path.read_text() for path in (toolchain.ROOT / chart / "templates").rglob("*")
+               if path.is_file())
+
+
 def problems_on(target: golden.Target, version: str) -> list[str]:
-    rendered = target.render(kube_version=f"{version}.0")
+    """A chart that never reads the version renders the same objects on every minor (proved by
+    test_a_chart_that_never_reads_the_kubernetes_version_renders_the_same_on_the_oldest_and_newest_minor):
+    its one render is validated against each minor's schemas instead of being rendered again for each."""
+    kube_version = f"{version}.0" if reads_the_kubernetes_version(target.chart) else None
+    rendered = target.render(kube_version=kube_version)
     found = [p for doc in rendered.documents for p in kube_validate.validate(doc, version)]
     found += [f"{doc['kind']} {doc['metadata']['name']}: {doc['apiVersion']} was removed in Kubernetes {removed}"
               for doc in rendered.documents
@@ -46,6 +57,25 @@ def problems_on(target: golden.Target, version: str) -> list[str]:
 def test_every_release_and_example_renders_objects_valid_on_each_supported_kubernetes_minor(version):
     problems = [p for target in TARGETS for p in problems_on(target, version)]
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("version", [TESTED[0], TESTED[-1]])
+def test_a_chart_that_never_reads_the_kubernetes_version_renders_the_same_on_the_oldest_and_newest_minor(version):
+    differing = [target.id for target in TARGETS if not reads_the_kubernetes_version(target.chart)
+                 and target.render(kube_version=f"{version}.0").manifest != target.render().manifest]
+    assert not differing, (f"rendered for Kubernetes {version}, these differ from the render for "
+                           f"{toolchain.kube_version()} although no template reads .Capabilities.KubeVersion: "
+                           f"{differing}")
+
+
+def test_a_template_that_reads_the_kubernetes_version_makes_its_chart_render_per_minor(tmp_path):
+    chart = tmp_path / "charts" / "probe"
+    (chart / "templates" / "nested").mkdir(parents=True)
+    (chart / "templates" / "nested" / "_version.tpl").write_text("{{ .Capabilities.KubeVersion.Minor }}")
+    relative = str(chart.relative_to(toolchain.ROOT)) if chart.is_relative_to(toolchain.ROOT) else str(chart)
+    assert reads_the_kubernetes_version(relative)
+    (chart / "templates" / "nested" / "_version.tpl").write_text("{{ .Capabilities.APIVersions }}")
+    assert not reads_the_kubernetes_version(relative)
 
 
 def chart_kube_version() -> str:

@@ -6,6 +6,7 @@ in force are listed at the end of the run (tests/policy_support.py).
 """
 from __future__ import annotations
 
+import shutil
 import subprocess
 import warnings
 
@@ -154,16 +155,22 @@ def test_a_malformed_exceptions_file_is_refused_naming_the_entry_and_the_key(tmp
 
 # --- The engine: conftest, one process for every release checked ----------------------------
 
-def test_every_release_checked_at_once_costs_one_conftest_process(monkeypatch):
-    renders = [rendered_release("staging", rel.name) for rel in harness.model_releases("staging")]
-    one_by_one = [policy.evaluate_release(rendered) for rendered in renders]
+def conftest_runs(monkeypatch) -> list[list[str]]:
+    """The command of every conftest process started from now on."""
     calls = []
-    real = subprocess.run
+    real = subprocess.Popen
 
     def counted(command, *args, **kwargs):
         calls.append(command)
         return real(command, *args, **kwargs)
-    monkeypatch.setattr(policy.subprocess, "run", counted)
+    monkeypatch.setattr(policy.subprocess, "Popen", counted)
+    return calls
+
+
+def test_every_release_checked_at_once_costs_one_conftest_process(monkeypatch):
+    renders = [rendered_release("staging", rel.name) for rel in harness.model_releases("staging")]
+    one_by_one = [policy.evaluate_release(rendered) for rendered in renders]
+    calls = conftest_runs(monkeypatch)
     together = policy.evaluate(renders)
     assert len(calls) == 1 and calls[0][:2] == [policy.toolchain.tool("conftest"), "test"], calls
     assert together == one_by_one, "a release's results depend on what else conftest evaluated with it"
@@ -171,9 +178,7 @@ def test_every_release_checked_at_once_costs_one_conftest_process(monkeypatch):
 
 
 def test_conftest_runs_with_its_own_flags_namespace_data_and_no_combine(monkeypatch):
-    calls = []
-    real = subprocess.run
-    monkeypatch.setattr(policy.subprocess, "run", lambda command, *a, **k: calls.append(command) or real(command, *a, **k))
+    calls = conftest_runs(monkeypatch)
     policy.evaluate([rendered_release("development", "llms-v2-qwen3-32b")])
     [command] = calls
     assert command[command.index("--namespace") + 1] == "main"
@@ -182,6 +187,84 @@ def test_conftest_runs_with_its_own_flags_namespace_data_and_no_combine(monkeypa
     assert data[:len(policy.DATA_FILES)] == [str(p) for p in policy.DATA_FILES]
     assert data[len(policy.DATA_FILES)] == str(policy.EXCEPTIONS_FILE) and data[-1].endswith("kubernetes.json")
     assert "--combine" not in command, "each release is one List document: results come back per release"
+
+
+# --- verify's batches: conftest processes started while helm renders the rest -----------------
+
+@pytest.fixture
+def fresh_cache(monkeypatch, tmp_path):
+    """An empty render cache: every release's policies run in conftest, none come from earlier runs."""
+    monkeypatch.setattr(harness, "CACHE_DIR", tmp_path / "cache")
+    return tmp_path / "cache"
+
+
+def batch_sizes(monkeypatch, total: int, cores: int, added: int | None = None) -> tuple[list[int], list[int]]:
+    """(batches started while adding, batches started by findings()) for `added` releases of `total`
+    (with fresh_cache: a cached release starts no batch)."""
+    from vllm_models import verify
+
+    started = []
+
+    class Finished:
+        def results(self):
+            return []
+    monkeypatch.setattr(policy, "start", lambda renders: started.append(len(renders)) or Finished())
+    batches = verify.PolicyBatches(total, cores=cores)
+    rendered = rendered_release("development", "llms-v2-qwen3-32b")
+    for _ in range(total if added is None else added):
+        batches.add(rendered)
+    during = list(started)
+    batches.findings()
+    return during, started[len(during):]
+
+
+@pytest.mark.parametrize("total, size", [(32, 8), (33, 9), (7, 8)])
+def test_a_batch_starts_once_it_holds_a_quarter_of_the_releases_on_two_cores_and_never_fewer_than_eight(
+        monkeypatch, fresh_cache, total, size):
+    from vllm_models import verify
+
+    assert verify.PolicyBatches.SMALLEST == 8
+    during, _ = batch_sizes(monkeypatch, total, cores=2, added=size)
+    assert during == [size], f"{total} releases: batches of {size} expected, started {during}"
+    during, _ = batch_sizes(monkeypatch, total, cores=2, added=size - 1)
+    assert during == [], f"{total} releases: a batch started before it held {size}"
+
+
+@pytest.mark.parametrize("left, parts", [(0, []), (1, [1]), (8, [8]), (9, [5, 4]), (16, [8, 8]), (17, [9, 8])])
+def test_the_releases_left_when_rendering_ends_are_split_over_the_cores_in_batches_of_eight_or_more(
+        monkeypatch, fresh_cache, left, parts):
+    during, tail = batch_sizes(monkeypatch, total=400, cores=2, added=left)
+    assert (during, tail) == ([], parts), f"{left} releases left on 2 cores: expected batches {parts}, got {tail}"
+
+
+def test_releases_checked_in_batches_get_exactly_the_findings_of_one_conftest_process(fresh_cache, tmp_path):
+    from vllm_models import verify
+
+    drop = page_cache_drop(tmp_path)  # its privilege findings must come back whichever batch it lands in
+    renders = [drop if (rel.environment, rel.name) == (drop.release.environment, drop.release.name)
+               else rendered_release(rel.environment, rel.name) for rel in installed_releases()]
+    batches = verify.PolicyBatches(len(renders), cores=2)
+    for rendered in renders:
+        batches.add(rendered)
+    expected = [str(v) for violations in policy.evaluate(renders) for v in violations
+                if v.severity == "deny" and not v.excepted]
+    assert len(expected) >= len(DROP_CACHE_RULES)
+    assert sorted(f.message for f in batches.findings()) == sorted(expected)
+
+
+def test_a_broken_exceptions_file_is_reported_once_however_many_batches_fail(monkeypatch, fresh_cache, tmp_path):
+    from vllm_models import verify
+
+    broken = tmp_path / "exceptions.yaml"
+    broken.write_text("exceptions: {}\n")
+    real = policy.start
+    monkeypatch.setattr(policy, "start", lambda renders: real(renders, exceptions=broken))
+    batches = verify.PolicyBatches(16, cores=2)
+    for _ in range(16):
+        batches.add(rendered_release("development", "llms-v2-qwen3-32b"))
+    findings = batches.findings()
+    assert [f.message for f in findings] == [f"{broken}: expected a top-level `exceptions:` list (use `exceptions: []` "
+                                             f"for none)"], findings
 
 
 def test_a_release_is_one_kubernetes_list_annotated_with_its_environment_and_release():
@@ -209,3 +292,44 @@ def test_make_policy_refuses_an_unknown_release_naming_the_installed_ones(capsys
     names = ", ".join(rel.name for rel in harness.releases("development"))
     assert capsys.readouterr().err == (f"vllm-models policy: environment development installs no release "
                                        f"llms-v2-nope (installed: {names})\n")
+
+
+def test_a_release_checked_before_takes_its_results_from_the_cache_and_runs_no_conftest(monkeypatch, fresh_cache,
+                                                                                        tmp_path):
+    from vllm_models import verify
+
+    renders = [page_cache_drop(tmp_path)] + [rendered_release("staging", rel.name)
+                                             for rel in harness.model_releases("staging")]
+
+    def checked() -> list[verify.Finding]:
+        batches = verify.PolicyBatches(len(renders), cores=2)
+        for rendered in renders:
+            batches.add(rendered)
+        return batches.findings()
+    calls = conftest_runs(monkeypatch)
+    first = checked()
+    assert calls and len(first) >= len(DROP_CACHE_RULES)
+    calls.clear()
+    assert checked() == first and calls == [], "the same releases, policies and data ran conftest again"
+
+
+@pytest.mark.parametrize("changed", ["exceptions", "kubernetes version", "policies", "data"])
+def test_an_edit_of_the_policies_their_data_or_the_exceptions_checks_every_release_again(monkeypatch, tmp_path,
+                                                                                       changed):
+    before = policy.inputs_digest()
+    if changed == "exceptions":
+        edited = exceptions_file(tmp_path, exception("privileged"))
+        assert policy.inputs_digest(exceptions=edited) != before
+    elif changed == "kubernetes version":
+        assert policy.inputs_digest(kube_version="1.30.0") != before
+    elif changed == "policies":
+        copied = tmp_path / "policies"
+        shutil.copytree(policy.POLICY_DIR, copied)
+        (copied / "lib.rego").write_text((copied / "lib.rego").read_text() + "\n# an edit\n")
+        monkeypatch.setattr(policy, "POLICY_DIR", copied)
+        assert policy.inputs_digest() != before
+    else:
+        data = tmp_path / "rules.yaml"
+        data.write_text(policy.DATA_FILES[1].read_text() + "\n# an edit\n")
+        monkeypatch.setattr(policy, "DATA_FILES", (policy.DATA_FILES[0], data, *policy.DATA_FILES[2:]))
+        assert policy.inputs_digest() != before

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_repo import copy_repository
+from cli_repo import SHARED_CACHE, copy_repository
 
 from vllm_models import toolchain
 
@@ -55,7 +55,7 @@ def test_the_readme_documents_the_new_model_and_promote_workflow():
 @pytest.mark.slow
 def test_each_readme_workflow_leaves_the_fleet_tests_green_in_a_copy(tmp_path):
     root = copy_of_the_repository(tmp_path)
-    env = dict(os.environ, VLLM_MODELS_ROOT=str(root), PYTHONPATH=str(root / "src"))
+    env = dict(os.environ, VLLM_MODELS_ROOT=str(root), PYTHONPATH=str(root / "src"), VLLM_MODELS_RENDER_CACHE=str(SHARED_CACHE))
     for command in readme_workflow():
         result = subprocess.run([sys.executable, "-m", "vllm_models.cli", *command[1:]], cwd=root, env=env,
                                 capture_output=True, text=True)

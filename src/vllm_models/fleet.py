@@ -105,13 +105,15 @@ def selector_matches(selector: Mapping, labels: Mapping) -> bool:
 def selector_overlaps(renders: Sequence[harness.Rendered]) -> list[str]:
     """No release's Deployment, Service, PDB or NetworkPolicy selects another release's pods."""
     problems = []
+    selectors = {id(r): owned_selectors(r) for r in renders}  # every pair is compared: read each release once
+    labels_of = {id(r): pod_labels(r) for r in renders}
     for owner in renders:
         for other in renders:
             if other is owner or (other.release.environment, other.release.namespace) != (
                     owner.release.environment, owner.release.namespace):
                 continue
-            for kind, name, selector in owned_selectors(owner):
-                if any(selector_matches(selector, labels) for labels in pod_labels(other)):
+            for kind, name, selector in selectors[id(owner)]:
+                if any(selector_matches(selector, labels) for labels in labels_of[id(other)]):
                     problems.append(
                         f"{where(owner)}: {kind} {name} selector {selector_text(selector)} also matches the pods of "
                         f"release {other.release.name} ({other.release.model_file}); every selector must include "

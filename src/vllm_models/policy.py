@@ -138,6 +138,19 @@ def release_document(rendered: harness.Rendered) -> dict:
             "items": rendered.documents}
 
 
+def inputs_digest(*, exceptions: Path = EXCEPTIONS_FILE, kube_version: str | None = None) -> str:
+    """What every release's results depend on besides its own objects: the policies, their data, the
+    exceptions, the Kubernetes version and the conftest binary."""
+    return harness.digest(harness.tree_bytes(POLICY_DIR), *(path.read_bytes() for path in DATA_FILES),
+                          exceptions.read_bytes() if exceptions.exists() else b"", kube_version or toolchain.kube_version(),
+                          harness.binary_identity(toolchain.tool("conftest")))
+
+
+def result_key(rendered: harness.Rendered, inputs: str) -> str:
+    """The cache key of one release's results (`inputs` from inputs_digest)."""
+    return "conftest-" + harness.digest(inputs, json.dumps(release_document(rendered)))
+
+
 def engine() -> str:
     return f"conftest ({toolchain.tool('conftest')}, one process for every release checked)"
 
@@ -150,50 +163,85 @@ def evaluate_release(rendered: harness.Rendered, *, exceptions: Path = EXCEPTION
 def evaluate(renders: Sequence[harness.Rendered], *, exceptions: Path = EXCEPTIONS_FILE,
              kube_version: str | None = None) -> list[list[Violation]]:
     """Every policy result of each release (in order), from one `conftest test` process."""
-    if not renders:
-        return []
-    entries = load_exceptions(exceptions)
-    with tempfile.TemporaryDirectory(prefix="vllm-models-policy-") as tmp:
-        folder = Path(tmp)
-        files = []
+    return start(renders, exceptions=exceptions, kube_version=kube_version).results()
+
+
+def start(renders: Sequence[harness.Rendered], *, exceptions: Path = EXCEPTIONS_FILE,
+          kube_version: str | None = None) -> "Evaluation":
+    """Start one `conftest test` process over these releases and return at once; `.results()` waits for it.
+
+    conftest checks the files of one process one after another, on one core: verify starts a process per
+    batch of releases while helm renders the next ones, so every core stays busy."""
+    return Evaluation(list(renders), exceptions, kube_version)
+
+
+class Evaluation:
+    """One running `conftest test` process over a batch of rendered releases."""
+
+    def __init__(self, renders: list[harness.Rendered], exceptions: Path, kube_version: str | None) -> None:
+        self.renders, self.exceptions = renders, exceptions
+        if not renders:
+            return
+        self.entries = load_exceptions(exceptions)
+        self._folder = tempfile.TemporaryDirectory(prefix="vllm-models-policy-")
+        folder = Path(self._folder.name)
+        self.files = []
         for rendered in renders:
             relative = release_path(rendered)
             (folder / relative).parent.mkdir(parents=True, exist_ok=True)
             (folder / relative).write_text(json.dumps(release_document(rendered)))
-            files.append(relative)
+            self.files.append(relative)
         version = folder / "kubernetes.json"
         version.write_text(json.dumps({"kubernetes": {"version": kube_version or toolchain.kube_version()}}))
-        command = [toolchain.tool("conftest"), "test", "--no-color", "--output", "json", "--namespace", NAMESPACE,
-                   "--policy", str(POLICY_DIR), "--parser", "json"]
+        self.command = [toolchain.tool("conftest"), "test", "--no-color", "--output", "json", "--namespace", NAMESPACE,
+                        "--policy", str(POLICY_DIR), "--parser", "json"]
         for path in (*DATA_FILES, exceptions, version):
-            command += ["--data", str(path)]
-        result = subprocess.run(command + files, capture_output=True, text=True, cwd=folder)
-    if result.returncode not in (0, 1):
-        raise PolicyError(f"conftest failed ({result.returncode}) on {len(files)} release(s):\n"
-                          f"{(result.stderr or result.stdout).strip()}\n  command: {' '.join(command)} ...")
-    try:
-        checks = {check["filename"]: check for check in json.loads(result.stdout)}
-    except (ValueError, KeyError):
-        raise PolicyError(f"conftest printed no JSON results:\n{result.stdout}\n{result.stderr}") from None
-    found = []
-    for rendered, relative in zip(renders, files):
-        rel = rendered.release
-        reasons = {e["rule"]: e.get("reason") for e in entries
-                   if e["environment"] == rel.environment and e["release"] == rel.name}
-        check = checks.get(relative) or {}
-        violations = []
-        for kind, level in (("failures", "deny"), ("warnings", "warn")):
-            for item in check.get(kind) or []:
-                match = MESSAGE.match(item["msg"])
-                rule = match.group(1) if match else "unknown"
-                violations.append(Violation(rel.environment, rel.name, rule, level, _strip_id(item["msg"])))
-        for item in check.get("exceptions") or []:
-            match = CONFTEST_EXCEPTION.search(item["msg"])
-            rule = match.group(1) if match else item["msg"]
-            violations.append(Violation(rel.environment, rel.name, rule, "deny",
-                                        f"excepted by {_label(exceptions)}: {reasons.get(rule)}", True))
-        found.append(sorted(violations, key=lambda v: (v.rule, v.message)))
-    return found
+            self.command += ["--data", str(path)]
+        # Output goes to a file, not a pipe: nobody reads until the batch is done, and a full pipe would stall it.
+        self._output = (folder / "conftest.out").open("w+")
+        self._process = subprocess.Popen(self.command + self.files, stdout=self._output, stderr=subprocess.PIPE,
+                                         text=True, cwd=folder, env=toolchain.tool_env())
+
+    def results(self) -> list[list[Violation]]:
+        """Each release's violations, in order (waits for conftest)."""
+        if not self.renders:
+            return []
+        try:
+            stderr = self._process.communicate()[1]
+            self._output.seek(0)
+            stdout = self._output.read()
+        finally:
+            self._output.close()
+            self._folder.cleanup()
+        return self._parse(self._process.returncode, stdout, stderr)
+
+    def _parse(self, returncode: int, stdout: str, stderr: str) -> list[list[Violation]]:
+        if returncode not in (0, 1):
+            raise PolicyError(f"conftest failed ({returncode}) on {len(self.files)} release(s):\n"
+                              f"{(stderr or stdout).strip()}\n  command: {' '.join(self.command)} ...")
+        try:
+            checks = {check["filename"]: check for check in json.loads(stdout)}
+        except (ValueError, KeyError):
+            raise PolicyError(f"conftest printed no JSON results:\n{stdout}\n{stderr}") from None
+        found = []
+        for rendered, relative in zip(self.renders, self.files):
+            rel = rendered.release
+            reasons = {e["rule"]: e.get("reason") for e in self.entries
+                       if e["environment"] == rel.environment and e["release"] == rel.name}
+            check = checks.get(relative) or {}
+            violations = []
+            for kind, level in (("failures", "deny"), ("warnings", "warn")):
+                for item in check.get(kind) or []:
+                    match = MESSAGE.match(item["msg"])
+                    rule = match.group(1) if match else "unknown"
+                    violations.append(Violation(rel.environment, rel.name, rule, level, _strip_id(item["msg"])))
+            for item in check.get("exceptions") or []:
+                match = CONFTEST_EXCEPTION.search(item["msg"])
+                rule = match.group(1) if match else item["msg"]
+                violations.append(Violation(rel.environment, rel.name, rule, "deny",
+                                            f"excepted by {_label(self.exceptions)}: {reasons.get(rule)}", True))
+            found.append(sorted(violations, key=lambda v: (v.rule, v.message)))
+        return found
 
 
 def _strip_id(message: str) -> str:

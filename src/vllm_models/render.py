@@ -19,13 +19,16 @@ import re
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import yaml
 
 from . import toolchain
 
-CACHE_DIR = toolchain.ROOT / ".render" / "cache"
+# Entries are keyed by content (chart files, values bytes, tool binary, arguments), never by where the
+# repository lives, so copies of it (the CLI tests', a worktree) can share one cache with
+# VLLM_MODELS_RENDER_CACHE.
+CACHE_DIR = Path(os.environ.get("VLLM_MODELS_RENDER_CACHE") or toolchain.ROOT / ".render" / "cache")
 NAMESPACE_CHART = "llms-namespace"
 MODEL_CHART = "vllm-models"
 RELEASE_PREFIX = "llms-v2-"
@@ -313,14 +316,15 @@ def deep_merge(into: dict, other: dict) -> dict:
     return into
 
 
-def _digest(*parts: bytes | str) -> str:
+def digest(*parts: bytes | str) -> str:
+    """One key for an ordered list of inputs (the render cache's keys)."""
     hasher = hashlib.sha256()
     for part in parts:
         hasher.update(hashlib.sha256(part.encode() if isinstance(part, str) else part).digest())
     return hasher.hexdigest()
 
 
-def _tree_bytes(root: Path) -> bytes:
+def tree_bytes(root: Path) -> bytes:
     """Every file under a directory, names and contents, in a stable order."""
     hasher = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
@@ -329,23 +333,36 @@ def _tree_bytes(root: Path) -> bytes:
 
 
 @functools.lru_cache(maxsize=None)
-def _binary_identity(binary: str) -> bytes:
+def binary_identity(binary: str) -> bytes:
     stat = os.stat(binary)
     return f"{binary}:{stat.st_size}:{stat.st_mtime_ns}".encode()
 
 
-def _cached(key: str, compute) -> Any:
-    """Disk cache shared by xdist workers and runs; writes are atomic, a race only repeats work."""
-    path = CACHE_DIR / f"{key}.json"
+MISSING = object()
+
+
+def cache_load(key: str) -> Any:
+    """A cached result, or MISSING. The cache is shared by xdist workers and runs."""
     try:
-        return json.loads(path.read_text())
+        return json.loads((CACHE_DIR / f"{key}.json").read_text())
     except (FileNotFoundError, ValueError):
-        pass
-    value = compute()
+        return MISSING
+
+
+def cache_store(key: str, value: Any) -> None:
+    """Writes are atomic: a race between processes only repeats work."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=CACHE_DIR, delete=False, suffix=".tmp") as handle:
         json.dump(value, handle)
-    os.replace(handle.name, path)
+    os.replace(handle.name, CACHE_DIR / f"{key}.json")
+
+
+def cached(key: str, compute: Callable[[], Any]) -> Any:
+    """compute() once per key: later calls, in any process, read its result from the cache."""
+    value = cache_load(key)
+    if value is MISSING:
+        value = compute()
+        cache_store(key, value)
     return value
 
 
@@ -367,10 +384,21 @@ def fleet_data() -> dict:
     return load_yaml((toolchain.ENVIRONMENTS_DIR / "fleet.yaml").read_text())
 
 
+# The files helmfile.yaml.gotmpl reads (test_helmfile checks the template reads no other): the
+# fleet-wide files and the environment's values. Model files it only lists; helm reads them.
+HELMFILE_READS = ("environments/*.yaml", "environments/{env}/values.yaml")
+
+
 def _helmfile_inputs(env: str) -> str:
+    """What `helmfile -e ENV build` depends on: the helmfile, the files it reads (HELMFILE_READS) and the
+    names of the files in the environment's folder, whose model files become releases by name. An edit
+    inside a model file changes none of these, so it needs no new helmfile run."""
     env_dir = toolchain.ENVIRONMENTS_DIR / env
-    return _digest(toolchain.HELMFILE.read_bytes(), _tree_bytes(env_dir) if env_dir.exists() else b"",
-                   _binary_identity(toolchain.tool("helmfile")))
+    read = sorted({path for pattern in HELMFILE_READS for path in toolchain.ROOT.glob(pattern.format(env=env))})
+    listing = sorted(str(p.relative_to(env_dir)) for p in env_dir.rglob("*")) if env_dir.exists() else []
+    return digest(toolchain.HELMFILE.read_bytes(),
+                  *(str(p.relative_to(toolchain.ROOT)).encode() + b"\0" + p.read_bytes() for p in read),
+                  "\n".join(listing), binary_identity(toolchain.tool("helmfile")))
 
 
 def values_data(path: Path) -> dict:
@@ -386,8 +414,8 @@ def values_data(path: Path) -> dict:
 def releases(env: str, *, include_disabled: bool = False) -> list[Release]:
     """The releases helmfile defines for an environment, in helmfile order."""
     command = [toolchain.tool("helmfile"), "--file", str(toolchain.HELMFILE), "-e", env, "build"]
-    key = "helmfile-build-" + _digest(_helmfile_inputs(env), " ".join(command[1:]).encode())
-    documents = _cached(key, lambda: [d for d in yaml.load_all(run(command, environment=env), Loader=FastSafeLoader) if d])
+    key = "helmfile-build-" + digest(_helmfile_inputs(env), " ".join(command[2:]).replace(str(toolchain.ROOT), "<root>"))
+    documents = cached(key, lambda: [d for d in yaml.load_all(run(command, environment=env), Loader=FastSafeLoader) if d])
     found = []
     for state in documents:
         for entry in state.get("releases") or []:
@@ -466,7 +494,7 @@ def values_files(rel: Release, tmp: Path) -> list[str]:
         path = source.path
         if path is None:
             path = tmp / f"inline-{index}.yaml"
-            path.write_text(yaml.safe_dump(source.data))
+            path.write_text(json.dumps(source.data, sort_keys=True))  # JSON is YAML, and quicker to write
         files.append(str(path))
     return files
 
@@ -525,13 +553,14 @@ def render(rel: Release, *, helm: str = "helm4", kube_version: str | None = None
         files = values_files(rel, Path(tmp))
         contents = [Path(f).read_bytes() for f in files]
         command = template_command(rel, files, helm=helm, kube_version=kube_version)
-        identity = [" ".join(c for c in command[1:] if not c.startswith(tmp)).encode(),
-                    _tree_bytes(chart_dir), _binary_identity(command[0]), *contents]
+        # Paths stay out of the key (helm's output does not depend on them): contents, in order, go in.
+        arguments = [c for c in command[1:] if c not in files and c != str(chart_dir)]
+        identity = [" ".join(arguments), tree_bytes(chart_dir), binary_identity(command[0]), *contents]
 
         def compute() -> str:
             return run(command, environment=rel.environment, release=rel.name, sources=rel.sources)
 
-        manifest = _cached("helm-template-" + _digest(*identity), compute) if use_cache else compute()
+        manifest = cached("helm-template-" + digest(*identity), compute) if use_cache else compute()
     documents = [doc for doc in yaml.load_all(manifest, Loader=ManifestLoader) if doc]
     return Rendered(rel, documents, manifest)
 
@@ -567,23 +596,25 @@ class Workers:
     def map(self, function: Callable[[Item], Result], items: Iterable[Item], *,
             on_result: Callable[[Item], None] | None = None) -> list[Result]:
         """function(item) for each item, in order; `on_result(item)` runs here as each one finishes."""
-        items = list(items)
-        results: list[Result] = []
-        if items and not self._warm:
-            results.append(function(items[0]))
-            self._warm = True
-            if on_result:
-                on_result(items[0])
-        pending = items[len(results):]
-        if len(pending) >= self.POOL_FROM:
-            done = self._processes().map(function, pending)
-        else:
-            done = (function(item) for item in pending)
-        for item, result in zip(pending, done):
+        results = []
+        for item, result in self.imap(function, items):
             results.append(result)
             if on_result:
                 on_result(item)
         return results
+
+    def imap(self, function: Callable[[Item], Result], items: Iterable[Item]) -> Iterator[tuple[Item, Result]]:
+        """(item, function(item)) for each item, in order, as they finish: the caller works on the first
+        results (fleet checks, policy batches) while the workers compute the rest."""
+        items = list(items)
+        if items and not self._warm:
+            yield items[0], function(items[0])
+            self._warm = True
+            items = items[1:]
+        if len(items) >= self.POOL_FROM:
+            yield from zip(items, self._processes().map(function, items))
+        else:
+            yield from ((item, function(item)) for item in items)
 
     def _processes(self) -> concurrent.futures.ProcessPoolExecutor:
         if self._pool is None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import itertools
+import math
+import os
 import re
 from pathlib import Path
 from typing import Callable, Iterable
@@ -118,15 +121,65 @@ def metric_names(rendered: harness.Rendered) -> list[Finding]:
     return [Finding("metrics", rel.environment, problem, rel.name) for problem in problems]
 
 
-def policies(renders: list[harness.Rendered]) -> list[Finding]:
-    """The Rego policies (policies/*.rego) over every checked release, in one conftest process;
-    declared exceptions do not fail."""
-    try:
-        results = policy.evaluate(renders)
-    except policy.PolicyError as error:
-        return [Finding("policy", "", str(error))]
-    return [Finding("policy", v.environment, str(v), v.release) for violations in results for v in violations
-            if v.severity == "deny" and not v.excepted]
+class PolicyBatches:
+    """The policies over every checked release, in conftest processes started while helm renders the rest.
+
+    conftest checks one file after another on one core and costs ~0.2 s to start: a batch is big enough to
+    pay that off, and the releases left when rendering ends are split over the cores. A release whose
+    objects, policies, data and exceptions were all checked before takes its results from the render cache."""
+
+    SMALLEST = 8
+
+    def __init__(self, total: int, cores: int = os.cpu_count() or 1) -> None:
+        self.cores = cores
+        self.size = max(self.SMALLEST, math.ceil(total / (2 * cores)))
+        self.pending: list[tuple[harness.Rendered, str]] = []
+        self.running: list[tuple[policy.Evaluation | policy.PolicyError, list[str]]] = []
+        self.order: list[str] = []  # every release's key, in the order added: findings keep that order
+        self.known: dict[str, list[policy.Violation]] = {}
+        self._inputs: str | None = None
+
+    def add(self, rendered: harness.Rendered) -> None:
+        if self._inputs is None:
+            self._inputs = policy.inputs_digest()
+        key = policy.result_key(rendered, self._inputs)
+        self.order.append(key)
+        cached = harness.cache_load(key)
+        if cached is not harness.MISSING:
+            self.known[key] = [policy.Violation(**fields) for fields in cached]
+            return
+        self.pending.append((rendered, key))
+        if len(self.pending) >= self.size:
+            self._start(self.pending)
+            self.pending = []
+
+    def _start(self, batch: list[tuple[harness.Rendered, str]]) -> None:
+        keys = [key for _, key in batch]
+        try:
+            self.running.append((policy.start([rendered for rendered, _ in batch]), keys))
+        except policy.PolicyError as error:
+            self.running.append((error, keys))
+
+    def findings(self) -> list[Finding]:
+        parts = min(self.cores, math.ceil(len(self.pending) / self.SMALLEST))
+        for index in range(parts):
+            self._start(self.pending[index::parts])
+        self.pending = []
+        found = []
+        for evaluation, keys in self.running:
+            try:
+                if isinstance(evaluation, policy.PolicyError):
+                    raise evaluation
+                results = evaluation.results()
+            except policy.PolicyError as error:  # the same broken exceptions file fails every batch: say it once
+                if Finding("policy", "", str(error)) not in found:
+                    found.append(Finding("policy", "", str(error)))
+                continue
+            for key, violations in zip(keys, results):
+                harness.cache_store(key, [dataclasses.asdict(v) for v in violations])
+                self.known[key] = violations
+        return found + [Finding("policy", v.environment, str(v), v.release) for key in self.order
+                        for v in self.known.get(key, []) if v.severity == "deny" and not v.excepted]
 
 
 def fleet_rules(env: str, renders: list[harness.Rendered]) -> list[Finding]:
@@ -143,7 +196,6 @@ def alert_rules(env: str, renders: list[harness.Rendered]) -> list[Finding]:
 
 
 RELEASE_CHECKS: list[Callable[[harness.Rendered], list[Finding]]] = [kubernetes_schema, vllm_arguments, metric_names]
-BATCH_CHECKS: list[Callable[[list[harness.Rendered]], list[Finding]]] = [policies]  # every checked release at once
 FLEET_CHECKS: list[Callable[[str, list[harness.Rendered]], list[Finding]]] = [fleet_rules, alert_rules]
 
 
@@ -195,36 +247,45 @@ def release_lists(envs: Iterable[str]) -> dict[str, list[harness.Release] | harn
 
 
 def verify(targets: dict[str, set[str] | None]) -> Report:
-    """Run every check for the targeted environments/releases; fleet checks see the whole environment."""
+    """Run every check for the targeted environments/releases; fleet checks see the whole environment.
+
+    One pipeline over every environment: the workers render and check releases while this process runs
+    the fleet checks of the environments already rendered and conftest checks batches of releases."""
     report = Report()
     release_list = release_lists(targets)
-    checked_renders: list[harness.Rendered] = []
+    plan = []  # per environment: its findings so far, its releases, and which of them render and are checked
+    for env, names in targets.items():
+        bad_files = values_check.check_environment_files(env)
+        findings = [Finding("values", env, str(p)) for p in bad_files]
+        broken = {p.file for p in bad_files}
+        releases = release_list[env]
+        if isinstance(releases, harness.RenderError):
+            if not bad_files:  # a broken values file already says, by file and key, why helmfile cannot read it
+                findings.append(Finding("helmfile", env, str(releases)))
+            plan.append((env, findings, None, []))
+            continue
+        usable = [rel for rel in releases if not any(s.edited_file in broken for s in rel.sources)]
+        plan.append((env, findings, releases, [(rel, names is ALL or rel.name in names) for rel in usable]))
+    batches = PolicyBatches(sum(checked for *_, tasks in plan for _, checked in tasks))
     with harness.Workers() as workers:
-        for env, names in targets.items():
-            bad_files = values_check.check_environment_files(env)
-            report.findings += [Finding("values", env, str(p)) for p in bad_files]
-            broken = {p.file for p in bad_files}
-            releases = release_list[env]
-            if isinstance(releases, harness.RenderError):
-                if not bad_files:  # a broken values file already says, by file and key, why helmfile cannot read it
-                    report.findings.append(Finding("helmfile", env, str(releases)))
+        done = workers.imap(_render_and_check, [task for *_, tasks in plan for task in tasks])
+        for env, findings, releases, tasks in plan:
+            report.findings += findings
+            if releases is None:
                 continue
-            usable = [rel for rel in releases if not any(s.edited_file in broken for s in rel.sources)]
-            wanted = [names is ALL or rel.name in names for rel in usable]
             renders, report.checked[env] = [], []
-            for (rendered, findings), checked in zip(workers.map(_render_and_check, zip(usable, wanted)), wanted):
-                report.findings += findings
+            for (_, checked), (rendered, release_findings) in itertools.islice(done, len(tasks)):
+                report.findings += release_findings
                 if rendered is not None:
                     renders.append(rendered)
                     if checked:
                         report.checked[env].append(rendered.release.name)
-                        checked_renders.append(rendered)
+                        batches.add(rendered)
             report.renders[env] = renders
             if len(renders) == len(releases):  # a failed render already explains itself
                 for check in FLEET_CHECKS:
                     report.findings += check(env, renders)
-    for check in BATCH_CHECKS:
-        report.findings += check(checked_renders)
+    report.findings += batches.findings()
     if targets:  # one changed file can break a rule between environments (a port that now differs)
         report.findings += [Finding("fleet", "", problem) for problem in fleet.check_across_environments()]
     return report
