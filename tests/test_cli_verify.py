@@ -3,6 +3,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
 
 import yaml
 from cli_repo import REPOSITORY, cached, copy_repository, described, own_cache, run, run_json
@@ -65,6 +70,42 @@ def test_helmfile_runs_again_for_a_new_model_file_but_not_for_an_edit_inside_one
     (root / "environments/development/language/qwen3-32b-copy.yaml").write_text(model.read_text())
     assert run(root, "verify", "--env", "development", cache=cache).returncode in (0, 1)
     assert cached(cache, "helmfile-build") - before, "a new model file was answered by a stale helmfile build"
+
+
+def chart_copy(tmp_path, age_seconds: int) -> Path:
+    chart = tmp_path / "chart"
+    shutil.copytree(REPOSITORY / "charts" / "vllm-models", chart)
+    then = time.time() - age_seconds
+    for path in chart.rglob("*"):
+        os.utime(path, (then, then))
+    return chart
+
+
+def same_size_edit(path: Path) -> None:
+    """Change one byte, keep the size and the modification time: what a coarse file clock can hide."""
+    stat = path.stat()
+    text = path.read_text()
+    path.write_text(text[:-2] + ("x" if text[-2] != "x" else "y") + text[-1])
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+@pytest.mark.parametrize("age_seconds", [0, 3600])
+def test_a_chart_edited_without_a_new_size_or_time_is_hashed_again(tmp_path, age_seconds):
+    chart = chart_copy(tmp_path, age_seconds)
+    before = harness.tree_bytes(chart)
+    assert harness.tree_bytes(chart) == before
+    same_size_edit(chart / "values.yaml")
+    assert harness.tree_bytes(chart) != before, "an edited chart kept the digest (and every cached render) of the old one"
+
+
+@pytest.mark.parametrize("after, kept", [(0, False), (1, True)])
+def test_a_chart_is_hashed_once_per_process_only_once_its_newest_file_is_older_than_the_racy_window(
+        monkeypatch, tmp_path, after, kept):
+    chart = chart_copy(tmp_path, 3600)
+    newest = max(max(p.stat().st_mtime_ns, p.stat().st_ctime_ns) for p in chart.rglob("*") if p.is_file())
+    monkeypatch.setattr(harness.time, "time_ns", lambda: newest + harness.RACY_NS + after)
+    harness.tree_bytes(chart)
+    assert (chart in harness._TREES) == kept, f"{after} ns past the racy window: kept={chart in harness._TREES}"
 
 
 def test_verify_of_an_environment_values_file_checks_every_release_of_that_environment(tmp_path):

@@ -219,15 +219,22 @@ def batch_sizes(monkeypatch, total: int, cores: int, added: int | None = None) -
 
 
 @pytest.mark.parametrize("total, size", [(32, 8), (33, 9), (7, 8)])
-def test_a_batch_starts_once_it_holds_a_quarter_of_the_releases_on_two_cores_and_never_fewer_than_eight(
+def test_the_first_batch_starts_once_it_holds_a_quarter_of_the_releases_on_two_cores_and_never_fewer_than_eight(
         monkeypatch, fresh_cache, total, size):
     from vllm_models import verify
 
     assert verify.PolicyBatches.SMALLEST == 8
     during, _ = batch_sizes(monkeypatch, total, cores=2, added=size)
-    assert during == [size], f"{total} releases: batches of {size} expected, started {during}"
+    assert during == [size], f"{total} releases: a first batch of {size} expected, started {during}"
     during, _ = batch_sizes(monkeypatch, total, cores=2, added=size - 1)
     assert during == [], f"{total} releases: a batch started before it held {size}"
+
+
+def test_batches_shrink_to_a_quarter_of_the_releases_not_yet_started_so_the_last_end_soon_after_rendering(
+        monkeypatch, fresh_cache):
+    during, tail = batch_sizes(monkeypatch, 200, cores=2)
+    assert during == [50, 38, 28, 21, 16, 12, 9, 8, 8, 8] and tail == [2], (during, tail)
+    assert sum(during + tail) == 200
 
 
 @pytest.mark.parametrize("left, parts", [(0, []), (1, [1]), (8, [8]), (9, [5, 4]), (16, [8, 8]), (17, [9, 8])])

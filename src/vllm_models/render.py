@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
@@ -324,11 +325,27 @@ def digest(*parts: bytes | str) -> str:
     return hasher.hexdigest()
 
 
+_TREES: dict[Path, tuple[tuple, bytes]] = {}
+RACY_NS = 2_000_000_000  # file times are coarser than edits: a file this fresh may change without a new time
+
+
 def tree_bytes(root: Path) -> bytes:
-    """Every file under a directory, names and contents, in a stable order."""
+    """Every file under a directory, names and contents, in a stable order.
+
+    Every render keys on its chart's tree: the digest is kept per process while no file's name, size,
+    inode or time changes, and recomputed whenever a file is younger than RACY_NS (git's "racy" rule)."""
+    entries = sorted((os.path.join(folder, name), entry) for folder, _, names in os.walk(root)
+                     for name in names for entry in [os.stat(os.path.join(folder, name))])
+    files = [Path(path) for path, _ in entries]
+    stats = tuple((path, s.st_size, s.st_ino, s.st_mtime_ns, s.st_ctime_ns) for path, s in entries)
+    known = _TREES.get(root)
+    if known and known[0] == stats:
+        return known[1]
     hasher = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in files:
         hasher.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    if stats and time.time_ns() - max(max(s[3], s[4]) for s in stats) > RACY_NS:
+        _TREES[root] = (stats, hasher.digest())
     return hasher.digest()
 
 

@@ -124,15 +124,17 @@ def metric_names(rendered: harness.Rendered) -> list[Finding]:
 class PolicyBatches:
     """The policies over every checked release, in conftest processes started while helm renders the rest.
 
-    conftest checks one file after another on one core and costs ~0.2 s to start: a batch is big enough to
-    pay that off, and the releases left when rendering ends are split over the cores. A release whose
-    objects, policies, data and exceptions were all checked before takes its results from the render cache."""
+    conftest checks one file after another on one core and costs ~0.2 s to start. A batch starts once it
+    holds a quarter of the releases not yet started (on two cores; eight at least), so batches shrink as
+    rendering nears its end and the last ones finish soon after it; the releases left then are split over
+    the cores. A release whose objects, policies, data and exceptions were all checked before takes its
+    results from the render cache."""
 
     SMALLEST = 8
 
     def __init__(self, total: int, cores: int = os.cpu_count() or 1) -> None:
         self.cores = cores
-        self.size = max(self.SMALLEST, math.ceil(total / (2 * cores)))
+        self.remaining = total  # releases not added yet
         self.pending: list[tuple[harness.Rendered, str]] = []
         self.running: list[tuple[policy.Evaluation | policy.PolicyError, list[str]]] = []
         self.order: list[str] = []  # every release's key, in the order added: findings keep that order
@@ -140,6 +142,7 @@ class PolicyBatches:
         self._inputs: str | None = None
 
     def add(self, rendered: harness.Rendered) -> None:
+        self.remaining -= 1
         if self._inputs is None:
             self._inputs = policy.inputs_digest()
         key = policy.result_key(rendered, self._inputs)
@@ -149,9 +152,13 @@ class PolicyBatches:
             self.known[key] = [policy.Violation(**fields) for fields in cached]
             return
         self.pending.append((rendered, key))
-        if len(self.pending) >= self.size:
+        if len(self.pending) >= self.batch_size():
             self._start(self.pending)
             self.pending = []
+
+    def batch_size(self) -> int:
+        """Releases a batch waits for: a quarter (on two cores) of those not started yet, eight at least."""
+        return max(self.SMALLEST, math.ceil((len(self.pending) + self.remaining) / (2 * self.cores)))
 
     def _start(self, batch: list[tuple[harness.Rendered, str]]) -> None:
         keys = [key for _, key in batch]
