@@ -6,7 +6,8 @@ writes the same table to docs/benchmark.md. Caches are cleared before every cold
 the figures are what a fresh CI clone pays, not a warm developer machine.
 
   1. floor: one `helm template` of one release, as a process
-  2. `make test` on the shipped fleet (pytest -n auto), total and per (environment, release)
+  2. `make test` on the shipped fleet (pytest -n auto), total and per (environment, release); with
+     --tool-cpu, the CPU of the suite's helm, helmfile, conftest, opa and promtool processes
   3. the pre-commit path: `vllm-models verify FILE` after editing one model file
   4. scaling: `vllm-models verify` (render, Kubernetes schemas, policies, vLLM args, fleet rules)
      on generated fleets of 50, 200 and 500 releases across the four environments, in a temp dir
@@ -93,6 +94,53 @@ def per_release_stages() -> dict[str, list[float]]:
     return stages
 
 
+TIMED_TOOLS = ("helm4", "helm3", "helmfile", "conftest", "opa", "promtool")
+
+
+def suite_tool_cpu(env: dict) -> dict[str, tuple[int, float]]:
+    """(processes, CPU seconds) per tool over one cold `pytest -n auto` in a copy of the repository whose
+    .tools/bin runs each timed tool under /usr/bin/time (the package resolves .tools/bin next to its source)."""
+    with tempfile.TemporaryDirectory(prefix="vllm-models-bench-tools-") as tmp:
+        root = Path(tmp) / "repo"
+        for part in ("charts", "environments", "policies", "scripts", "src", "tests", "tools", "helmfile.yaml.gotmpl",
+                     "Makefile", "pyproject.toml", "toolchain.toml", "README.md", "CONTRIBUTING.md", ".github", ".ci",
+                     ".pre-commit-config.yaml", "docs"):
+            source = ROOT / part
+            if source.is_dir():
+                shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+            elif source.exists():
+                shutil.copy2(source, root / part)
+        (root / ".venv").symlink_to(ROOT / ".venv")
+        tools = root / ".tools"
+        tools.mkdir()
+        for entry in (ROOT / ".tools").iterdir():
+            if entry.name != "bin":
+                (tools / entry.name).symlink_to(entry)
+        (tools / "bin").mkdir()
+        log = Path(tmp) / "tools.log"
+        for binary in (ROOT / ".tools" / "bin").iterdir():
+            target = tools / "bin" / binary.name
+            if binary.name in TIMED_TOOLS:
+                target.write_text(f'#!/bin/sh\nexec /usr/bin/time -a -o {log} -f "{binary.name} %U %S" '
+                                  f'{binary.resolve()} "$@"\n')
+                target.chmod(0o755)
+            else:
+                target.symlink_to(binary.resolve() if not binary.is_symlink() else binary.readlink())
+        copy_env = dict(env, VLLM_MODELS_ROOT=str(root), PYTHONPATH=str(root / "src"))
+        copy_env.pop("VLLM_MODELS_RENDER_CACHE", None)
+        suite = subprocess.run([str(VENV / "python"), "-m", "pytest", "-n", "auto", "--dist", "loadgroup", "-q", "-p",
+                                "no:cacheprovider"], cwd=root, env=copy_env, capture_output=True, text=True)
+        summary = [line for line in suite.stdout.splitlines() if " passed" in line or " failed" in line]
+        print(f"   (the suite in the timed copy: {summary[-1].strip('= ') if summary else 'no summary'})", flush=True)
+        found: dict[str, tuple[int, float]] = {}
+        for line in log.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[0] in TIMED_TOOLS:  # /usr/bin/time adds a line for a non-zero exit
+                count, cpu = found.get(parts[0], (0, 0.0))
+                found[parts[0]] = (count + 1, cpu + float(parts[1]) + float(parts[2]))
+    return dict(sorted(found.items(), key=lambda item: -item[1][1]))
+
+
 def series(runs: int, measure) -> list[float]:
     return [measure() for _ in range(runs)]
 
@@ -172,6 +220,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="repetitions of each slow measurement")
     parser.add_argument("--sizes", default="50,200,500", help="generated fleet sizes")
     parser.add_argument("--skip-make-test", action="store_true")
+    parser.add_argument("--no-tool-cpu", dest="tool_cpu", action="store_false",
+                        help="skip the run of the suite in a copy that counts the CPU of every helm, helmfile, conftest, "
+                             "opa and promtool process (the part of make test no Python change can remove)")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
@@ -205,6 +256,13 @@ def main() -> int:
                                                     env=env, before=lambda: clear_cache(ROOT)))
         out(f"2. make test (pytest -n auto), cold, {releases} releases {fmt(test_runs)}")
         out(f"   per (environment, release)                     {fmt(test_runs, floor, per=releases)}")
+    if args.tool_cpu:
+        out("   the suite's own tool processes (cold, in a copy whose .tools/bin times each one):")
+        total = 0.0
+        for name, (count, cpu) in suite_tool_cpu(env).items():
+            total += cpu
+            out(f"     {name:10s} {count:5d} processes {cpu:7.1f} CPU-s ({cpu / count * 1000:4.0f} ms each)")
+        out(f"     together {total:.1f} CPU-s: on {cores} cores no run of these checks takes under {total / cores:.0f} s")
 
     original = model.read_text()
     counter = iter(range(10_000))
