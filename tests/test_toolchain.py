@@ -89,11 +89,14 @@ def failure(stderr: str) -> str:
 
 
 def shared_go_caches(tools):
-    # The project's module cache: the test reads modules already fetched instead of the network.
+    # The project's module cache: the test reads modules already fetched instead of the network, and its
+    # build cache (safe to share: go keys every entry by its inputs), so a build links, not compiles. A
+    # setup that built nothing (every tool the user's own, or copied in) has neither yet: make them.
     (tools / "go").mkdir(parents=True)
-    (tools / "go" / "mod").symlink_to(toolchain.TOOLS_BIN.parent / "go" / "mod")
-    # and its build cache (safe to share: go keys every entry by its inputs), so a build links, not compiles
-    (tools / "go" / "cache").symlink_to(toolchain.TOOLS_BIN.parent / "go" / "cache")
+    for cache in ("mod", "cache"):
+        project = toolchain.TOOLS_BIN.parent / "go" / cache
+        project.mkdir(parents=True, exist_ok=True)
+        (tools / "go" / cache).symlink_to(project)
     return tools
 
 
