@@ -116,8 +116,8 @@ gpu_workload_kinds := {"Deployment", "LeaderWorkerSet"}
 # this pod serves the API (`serves`: not a group's workers). The name stays for the rules'
 # sake; it covers every GPU workload kind.
 gpu_deployments := [{
-	"pod": pod, "container": c, "cmd": cmd, "gpus": gpu_limit(c), "parallelism": parallelism_at(cmd, positions),
-	"model": served_model_at(leader, cmd, positions), "nodes": pod.size, "serves": pod.role != "worker",
+	"pod": pod, "container": c, "cmd": cmd, "gpus": gpu_limit(c), "parallelism": parallelism(cmd, positions),
+	"model": served_model(leader, cmd, positions), "nodes": pod.size, "serves": pod.role != "worker",
 } |
 	some pod in pods
 	pod.kind in gpu_workload_kinds
@@ -179,9 +179,7 @@ container_subject(pod, c) := format("%v container %v", [subject(pod), c.name])
 flag_positions(cmd) := [[flag_name(arg), i] | some i; arg := cmd[i]; startswith(arg, "-")]
 
 # The value of a flag given as `--flag value` or `--flag=value`; the last one wins (argparse).
-flag(cmd, names) := flag_at(cmd, flag_positions(cmd), names)
-
-flag_at(cmd, positions, names) := flag_value(cmd, hits[count(hits) - 1]) if {
+flag(cmd, positions, names) := flag_value(cmd, hits[count(hits) - 1]) if {
 	hits := [position[1] | some position in positions; position[0] in names]
 	count(hits) > 0
 }
@@ -195,10 +193,8 @@ flag_value(cmd, i) := substring(cmd[i], indexof(cmd[i], "=") + 1, -1) if contain
 
 flag_value(cmd, i) := cmd[i + 1] if not contains(cmd[i], "=")
 
-flag_number(cmd, names, default_value) := flag_number_at(cmd, flag_positions(cmd), names, default_value)
-
-flag_number_at(cmd, positions, names, default_value) := n if {
-	n := number(flag_at(cmd, positions, names))
+flag_number(cmd, positions, names, default_value) := n if {
+	n := number(flag(cmd, positions, names))
 } else := default_value
 
 # vLLM accepts dashes or underscores in long flags and these short forms.
@@ -209,25 +205,21 @@ pipeline_parallel_flags := {"--pipeline-parallel-size", "--pipeline_parallel_siz
 data_parallel_flags := {"--data-parallel-size", "--data_parallel_size", "-dp"}
 
 # GPUs one vLLM server uses: tensor x pipeline x data parallel (each defaults to 1).
-parallelism(cmd) := parallelism_at(cmd, flag_positions(cmd))
-
-parallelism_at(cmd, positions) := {"tp": tp, "pp": pp, "dp": dp, "gpus": (tp * pp) * dp} if {
-	tp := flag_number_at(cmd, positions, tensor_parallel_flags, 1)
-	pp := flag_number_at(cmd, positions, pipeline_parallel_flags, 1)
-	dp := flag_number_at(cmd, positions, data_parallel_flags, 1)
+parallelism(cmd, positions) := {"tp": tp, "pp": pp, "dp": dp, "gpus": (tp * pp) * dp} if {
+	tp := flag_number(cmd, positions, tensor_parallel_flags, 1)
+	pp := flag_number(cmd, positions, pipeline_parallel_flags, 1)
+	dp := flag_number(cmd, positions, data_parallel_flags, 1)
 }
 
-served_model(c) := served_model_at(c, command_line(c), flag_positions(command_line(c)))
-
-served_model_at(c, cmd, positions) := path if {
+served_model(c, cmd, positions) := path if {
 	path := model_path_at(c, cmd, positions)
 } else := ""
 
 # The served model: `--model`, else `vllm serve`'s first positional argument.
-model_path(c) := model_path_at(c, command_line(c), flag_positions(command_line(c)))
+model_path(c) := model_path_at(c, cmd, flag_positions(cmd)) if cmd := command_line(c)
 
 model_path_at(c, cmd, positions) := path if {
-	path := flag_at(cmd, positions, {"--model"})
+	path := flag(cmd, positions, {"--model"})
 } else := c.args[0] if {
 	not startswith(c.args[0], "-")
 }

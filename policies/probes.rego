@@ -124,7 +124,10 @@ deny_grace_covers_shutdown contains msg if {
 	msg := format("[grace_covers_shutdown] %v: terminationGracePeriodSeconds %v does not exceed the preStop pause %vs + vLLM --shutdown-timeout %vs = %vs, so vLLM is killed mid-drain; raise deployment.terminationGracePeriodSeconds or shorten deployment.preStopSleepSeconds", [container_subject(pod, c), grace, pause, drain, pause + drain])
 }
 
-drain_seconds(pod, c) := flag_number(command_line(c), {name | some name in data.rules.shutdown.drainFlags}, 0) if pod.role != "worker"
+drain_seconds(pod, c) := flag_number(cmd, flag_positions(cmd), {name | some name in data.rules.shutdown.drainFlags}, 0) if {
+	pod.role != "worker"
+	cmd := command_line(c)
+}
 
 drain_seconds(pod, _) := 0 if pod.role == "worker"
 

@@ -6,8 +6,8 @@ writes the same table to docs/benchmark.md. Caches are cleared before every cold
 the figures are what a fresh CI clone pays, not a warm developer machine.
 
   1. floor: one `helm template` of one release, as a process
-  2. `make test` on the shipped fleet (pytest -n auto), total and per (environment, release); with
-     --tool-cpu, the CPU of the suite's helm, helmfile, conftest, opa and promtool processes
+  2. `make test` on the shipped fleet (pytest -n auto), total and per (environment, release), and
+     (unless --no-tool-cpu) the CPU of the suite's helm, helmfile, conftest, opa and promtool processes
   3. the pre-commit path: `vllm-models verify FILE` after editing one model file
   4. scaling: `vllm-models verify` (render, Kubernetes schemas, policies, vLLM args, fleet rules)
      on generated fleets of 50, 200 and 500 releases across the four environments, in a temp dir
@@ -94,6 +94,17 @@ def per_release_stages() -> dict[str, list[float]]:
     return stages
 
 
+def copy_parts(root: Path, parts: tuple[str, ...]) -> Path:
+    """root holding a copy of these files and folders of the repository (compiled Python left behind)."""
+    for part in parts:
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, root / part)
+    return root
+
+
 TIMED_TOOLS = ("helm4", "helm3", "helmfile", "conftest", "opa", "promtool")
 
 
@@ -101,15 +112,10 @@ def suite_tool_cpu(env: dict) -> dict[str, tuple[int, float]]:
     """(processes, CPU seconds) per tool over one cold `pytest -n auto` in a copy of the repository whose
     .tools/bin runs each timed tool under /usr/bin/time (the package resolves .tools/bin next to its source)."""
     with tempfile.TemporaryDirectory(prefix="vllm-models-bench-tools-") as tmp:
-        root = Path(tmp) / "repo"
-        for part in ("charts", "environments", "policies", "scripts", "src", "tests", "tools", "helmfile.yaml.gotmpl",
-                     "Makefile", "pyproject.toml", "toolchain.toml", "README.md", "CONTRIBUTING.md", ".github", ".ci",
-                     ".pre-commit-config.yaml", "docs"):
-            source = ROOT / part
-            if source.is_dir():
-                shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-            elif source.exists():
-                shutil.copy2(source, root / part)
+        root = copy_parts(Path(tmp) / "repo", ("charts", "environments", "policies", "scripts", "src", "tests", "tools",
+                                               "helmfile.yaml.gotmpl", "Makefile", "pyproject.toml", "toolchain.toml",
+                                               "README.md", "CONTRIBUTING.md", ".github", ".ci", ".pre-commit-config.yaml",
+                                               "docs"))
         (root / ".venv").symlink_to(ROOT / ".venv")
         tools = root / ".tools"
         tools.mkdir()
@@ -168,13 +174,7 @@ def count_releases(root: Path, env: dict) -> int:
 
 def generated_fleet(size: int, workdir: Path) -> Path:
     """A copy of the repo whose environments hold `size` model releases in all, spread over the four."""
-    root = workdir / f"fleet-{size}"
-    for part in ("charts", "policies", "helmfile.yaml.gotmpl", "environments"):
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, root / part)
-        elif source.exists():
-            shutil.copy2(source, root / part)
+    root = copy_parts(workdir / f"fleet-{size}", ("charts", "policies", "helmfile.yaml.gotmpl", "environments"))
     fleet = yaml.safe_load((root / "environments" / "fleet.yaml").read_text())
     # Generated releases need more ports than the seed's table has; one wide range per category.
     fleet["portRanges"] = [{"name": "language", "category": "language", "from": 30000, "to": 31499},

@@ -153,7 +153,7 @@ def test_a_malformed_exceptions_file_is_refused_naming_the_entry_and_the_key(tmp
     assert str(refused.value) == f"{path}: {message}"
 
 
-# --- The engine: conftest, one process for every release checked ----------------------------
+# --- The engine: conftest, one process per batch of releases ----------------------------------
 
 def conftest_runs(monkeypatch) -> list[list[str]]:
     """The command of every conftest process started from now on."""

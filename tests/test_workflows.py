@@ -7,7 +7,6 @@ workflow, `pytest -m fleet` runs there: the fleet rules, the fit and placement, 
 """
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
@@ -16,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_repo import SHARED_CACHE, copy_repository
+from cli_repo import copy_repository, environ
 
 from vllm_models import toolchain
 
@@ -55,7 +54,7 @@ def test_the_readme_documents_the_new_model_and_promote_workflow():
 @pytest.mark.slow
 def test_each_readme_workflow_leaves_the_fleet_tests_green_in_a_copy(tmp_path):
     root = copy_of_the_repository(tmp_path)
-    env = dict(os.environ, VLLM_MODELS_ROOT=str(root), PYTHONPATH=str(root / "src"), VLLM_MODELS_RENDER_CACHE=str(SHARED_CACHE))
+    env = environ(root) | {"PYTHONPATH": str(root / "src")}  # the copy runs its own package, as its tests do
     for command in readme_workflow():
         result = subprocess.run([sys.executable, "-m", "vllm_models.cli", *command[1:]], cwd=root, env=env,
                                 capture_output=True, text=True)

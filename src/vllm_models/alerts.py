@@ -39,13 +39,24 @@ def rule_groups(rendered: harness.Rendered) -> list[dict]:
     return [group for rule in rendered.objects("PrometheusRule") for group in rule["spec"].get("groups") or []]
 
 
-def rules_file(rendered: harness.Rendered, folder: Path) -> Path | None:
+def rules_yaml(rendered: harness.Rendered) -> str | None:
     """The release's rule groups as a Prometheus rules file (what the operator's PrometheusRule becomes)."""
     groups = rule_groups(rendered)
-    if not groups:
+    return yaml.dump({"groups": groups}, Dumper=SafeDumper, sort_keys=False) if groups else None
+
+
+def rules_name(rendered: harness.Rendered) -> str:
+    """The rules file's name: promtool prefixes each problem with it, so it says environment and release."""
+    return f"{rendered.release.environment or 'chart'}-{rendered.release.name}.rules.yaml"
+
+
+def rules_file(rendered: harness.Rendered, folder: Path) -> Path | None:
+    """rules_yaml written to folder under rules_name; None when the release has no rules."""
+    text = rules_yaml(rendered)
+    if text is None:
         return None
-    path = folder / f"{rendered.release.environment or 'chart'}-{rendered.release.name}.rules.yaml"
-    path.write_text(yaml.dump({"groups": groups}, Dumper=SafeDumper, sort_keys=False))
+    path = folder / rules_name(rendered)
+    path.write_text(text)
     return path
 
 
@@ -55,21 +66,25 @@ def promtool(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def check(env: str, renders: Sequence[harness.Rendered]) -> list[str]:
-    """`promtool check rules` over every PrometheusRule of the environment, in one process; the answer is
-    cached by the files' names and contents (and the promtool binary), so unchanged rules are not checked twice."""
+    """`promtool check rules` over every PrometheusRule of the environment, in one process. The answer is
+    cached by the rules, the releases they belong to and the promtool binary: unchanged rules are written
+    and checked once."""
+    rules = [(rendered, text) for rendered in renders if (text := rules_yaml(rendered)) is not None]
+    if not rules:
+        return []
+    key = "promtool-check-rules-" + harness.digest(
+        env, harness.binary_identity(toolchain.tool("promtool")),
+        *(f"{harness.where(r)}\0{[o['metadata']['name'] for o in r.objects('PrometheusRule')]}\0{text}"
+          for r, text in rules))
+    return harness.cached(key, lambda: _check_files(env, rules))
+
+
+def _check_files(env: str, rules: list[tuple[harness.Rendered, str]]) -> list[str]:
+    files = {rules_name(rendered): rendered for rendered, _ in rules}
     with tempfile.TemporaryDirectory(prefix="vllm-models-rules-") as tmp:
-        files = {path.name: rendered for rendered in renders if (path := rules_file(rendered, Path(tmp)))}
-        if not files:
-            return []
-        key = "promtool-check-rules-" + harness.digest(
-            env, harness.binary_identity(toolchain.tool("promtool")),
-            *(f"{name}\0{harness.where(files[name])}\0{[o['metadata']['name'] for o in files[name].objects('PrometheusRule')]}"
-              f"\0{(Path(tmp) / name).read_text()}" for name in sorted(files)))
-        return harness.cached(key, lambda: _check_files(env, files, Path(tmp)))
-
-
-def _check_files(env: str, files: Mapping[str, harness.Rendered], folder: Path) -> list[str]:
-    result = promtool("check", "rules", *sorted(files), cwd=folder)
+        for rendered, text in rules:
+            (Path(tmp) / rules_name(rendered)).write_text(text)
+        result = promtool("check", "rules", *sorted(files), cwd=Path(tmp))
     if result.returncode == 0:
         return []
     output = result.stdout + result.stderr

@@ -152,7 +152,7 @@ def result_key(rendered: harness.Rendered, inputs: str) -> str:
 
 
 def engine() -> str:
-    return f"conftest ({toolchain.tool('conftest')}, one process for every release checked)"
+    return f"conftest ({toolchain.tool('conftest')}, one process per batch of releases)"
 
 
 def evaluate_release(rendered: harness.Rendered, *, exceptions: Path = EXCEPTIONS_FILE) -> list[Violation]:
@@ -176,13 +176,18 @@ def start(renders: Sequence[harness.Rendered], *, exceptions: Path = EXCEPTIONS_
 
 
 class Evaluation:
-    """One running `conftest test` process over a batch of rendered releases."""
+    """One running `conftest test` process over a batch of rendered releases; a PolicyError (a broken
+    exceptions file) comes out of results(), with the results it stands for."""
 
     def __init__(self, renders: list[harness.Rendered], exceptions: Path, kube_version: str | None) -> None:
-        self.renders, self.exceptions = renders, exceptions
+        self.renders, self.exceptions, self._error = renders, exceptions, None
         if not renders:
             return
-        self.entries = load_exceptions(exceptions)
+        try:
+            self.entries = load_exceptions(exceptions)
+        except PolicyError as error:
+            self._error = error
+            return
         self._folder = tempfile.TemporaryDirectory(prefix="vllm-models-policy-")
         folder = Path(self._folder.name)
         self.files = []
@@ -204,6 +209,8 @@ class Evaluation:
 
     def results(self) -> list[list[Violation]]:
         """Each release's violations, in order (waits for conftest)."""
+        if self._error:
+            raise self._error
         if not self.renders:
             return []
         try:

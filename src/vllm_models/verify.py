@@ -136,7 +136,7 @@ class PolicyBatches:
         self.cores = cores
         self.remaining = total  # releases not added yet
         self.pending: list[tuple[harness.Rendered, str]] = []
-        self.running: list[tuple[policy.Evaluation | policy.PolicyError, list[str]]] = []
+        self.running: list[tuple[policy.Evaluation, list[str]]] = []
         self.order: list[str] = []  # every release's key, in the order added: findings keep that order
         self.known: dict[str, list[policy.Violation]] = {}
         self._inputs: str | None = None
@@ -161,11 +161,7 @@ class PolicyBatches:
         return max(self.SMALLEST, math.ceil((len(self.pending) + self.remaining) / (2 * self.cores)))
 
     def _start(self, batch: list[tuple[harness.Rendered, str]]) -> None:
-        keys = [key for _, key in batch]
-        try:
-            self.running.append((policy.start([rendered for rendered, _ in batch]), keys))
-        except policy.PolicyError as error:
-            self.running.append((error, keys))
+        self.running.append((policy.start([rendered for rendered, _ in batch]), [key for _, key in batch]))
 
     def findings(self) -> list[Finding]:
         parts = min(self.cores, math.ceil(len(self.pending) / self.SMALLEST))
@@ -175,8 +171,6 @@ class PolicyBatches:
         found = []
         for evaluation, keys in self.running:
             try:
-                if isinstance(evaluation, policy.PolicyError):
-                    raise evaluation
                 results = evaluation.results()
             except policy.PolicyError as error:  # the same broken exceptions file fails every batch: say it once
                 if Finding("policy", "", str(error)) not in found:
