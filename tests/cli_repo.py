@@ -1,12 +1,14 @@
 """End-to-end harness for the `vllm-models` CLI tests: a temporary copy of the repository's inputs.
 
 The CLI runs as a subprocess with VLLM_MODELS_ROOT pointing at the copy, so it reads and writes only
-there; the pinned tools stay in the real .tools/bin and the render cache lives in the copy's .render.
+there; the pinned tools stay in the real .tools/bin, and the copy shares the repository's render cache
+(keyed by content, so it reruns only what its edits change) unless a test gives it its own.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -90,14 +92,45 @@ def cached(cache: Path, kind: str = "helm-template") -> set[str]:
     return {p.name for p in cache.glob(f"{kind}-*.json")} if cache.exists() else set()
 
 
+PROGRESS = re.compile(r"^vllm-models: .*( \.\.\.|: (done in|stopped after) [0-9.]+s)$")
+
+
+def said(result: subprocess.CompletedProcess) -> str:
+    """What the command said on stderr, without the progress lines slow work prints (`vllm-models: LABEL ...`)."""
+    return "".join(line for line in result.stderr.splitlines(keepends=True) if not PROGRESS.match(line.rstrip("\n")))
+
+
 def described(result: subprocess.CompletedProcess) -> str:
     return f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
 
 
 
+def peak_gpus(root: Path, env: str) -> int:
+    """The GPUs env's enabled releases request at peak (rollouts included), as `vllm-models plan` counts them."""
+    code, plan = run_json(root, "plan", "--env", env)
+    return int(plan["peak"]["requests.nvidia.com/gpu"])
+
+
+# More than any model the CLI tests add needs at peak: a 70B model on four GPUs, four more for its rollout.
+ROOM = 16
+
+
+def make_gpu_room(root: Path, env: str, gpus: int = ROOM) -> None:
+    """Leave `gpus` GPUs free in env's quota in the copy, whatever env runs today (a model added as the README
+    says takes GPUs a test's own model would otherwise find missing)."""
+    set_gpu_quota(root, env, peak_gpus(root, env) + gpus)
+
+
+def unused_model_name(root: Path, name: str) -> str:
+    """`name`, or `name-2`, `name-3`...: the first no environment of the copy has a model file for (a model
+    added as the README says may have taken the name a test wants)."""
+    taken = {path.stem for path in (root / "environments").glob("*/*/*.yaml")}
+    candidates = [name] + [f"{name}-{n}" for n in range(2, len(taken) + 3)]
+    return next(candidate for candidate in candidates if candidate not in taken)
+
+
 def set_gpu_quota(root: Path, env: str, gpus: int) -> None:
     """Set environments/<env>/values.yaml namespace.quota requests.nvidia.com/gpu to `gpus` in the copy."""
-    import re
     path = root / f"environments/{env}/values.yaml"
     text, count = re.subn(r"(\n    requests\.nvidia\.com/gpu: )\S+", rf"\g<1>{gpus}", path.read_text())
     assert count == 1, f"{path}: expected one namespace.quota requests.nvidia.com/gpu line"

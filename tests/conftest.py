@@ -33,14 +33,17 @@ def rendered_namespace(env: str) -> harness.Rendered:
     return render_chart(release=harness.namespace_release(env))
 
 
-FLEET_MODULES = {"test_fleet.py", "test_fit.py", "test_golden.py", "test_namespace_chart.py"}
+FLEET_MODULES = {"test_fleet.py", "test_fit.py", "test_golden.py", "test_namespace_chart.py", "test_policies.py"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`fleet` marks the tests of fleet-wide rules and renders (the workflow test reruns them in a copy
-    after new-model and promote, so a documented workflow can never leave them failing)."""
+    """`fleet` marks the tests that read the environments as they are: the fleet-wide rules, the policies,
+    the golden renders, and every test run over each installed release (the workflow test reruns them in a
+    copy after new-model, promote and upgrade, so a documented workflow can never leave them failing)."""
     for item in items:
-        if item.path.name in FLEET_MODULES:
+        callspec = getattr(item, "callspec", None)
+        over_the_fleet = callspec is not None and {"rendered_key", "release_key", "namespace_env"} & set(callspec.params)
+        if item.path.name in FLEET_MODULES or over_the_fleet:
             item.add_marker(pytest.mark.fleet)
 
 

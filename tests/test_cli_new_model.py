@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cli_repo import copy_repository, described, fleet_problems, run, run_json, set_gpu_quota
+from cli_repo import (copy_repository, described, fleet_problems, make_gpu_room, run, run_json, said, set_gpu_quota,
+                      unused_model_name)
 
 from vllm_models import modelfacts
 
@@ -35,6 +36,8 @@ SHAPES = [
 @pytest.mark.parametrize("shape, name, extra", SHAPES, ids=[s[0] for s in SHAPES])
 def test_the_file_new_model_writes_renders_and_passes_every_check_unedited(tmp_path, shape, name, extra):
     root = copy_repository(tmp_path)
+    name = unused_model_name(root, name)
+    make_gpu_room(root, "staging")
     values_before = (root / "environments/staging/values.yaml").read_text()
     created = run(root, "new-model", name, "--env", "staging", "--shape", shape, *extra)
     assert created.returncode == 0, f"new-model {name} --shape {shape}: {described(created)}"
@@ -61,7 +64,8 @@ def test_the_file_new_model_writes_renders_and_passes_every_check_unedited(tmp_p
 
 def test_new_model_sizes_a_70b_multi_gpu_model_from_the_seed_tables(tmp_path):
     root = copy_repository(tmp_path)
-    code, out = run_json(root, "new-model", "llama-70b", "--env", "staging", "--shape", "multi-gpu",
+    make_gpu_room(root, "staging")
+    code, out = run_json(root, "new-model", unused_model_name(root, "llama-70b"), "--env", "staging", "--shape", "multi-gpu",
                          *model("meta-llama", "llama-3.1-70b-instruct"))
     assert code == 0, out
     values = out["values"]
@@ -86,15 +90,17 @@ def test_new_model_caps_gpu_memory_utilization_in_development(tmp_path):
 
 def test_new_model_takes_a_port_that_later_environments_also_have_free(tmp_path):
     root = copy_repository(tmp_path)
-    first = run_json(root, "new-model", "model-a", "--env", "staging", "--shape", "single-gpu",
+    make_gpu_room(root, "staging")
+    first = run_json(root, "new-model", unused_model_name(root, "model-a"), "--env", "staging", "--shape", "single-gpu",
                      *model("mistralai", "mistral-7b-instruct"))[1]
     # production-vn gets a (disabled) model on the next port: staging must skip it, or promotion would move ports.
     planted = root / "environments/production-vn/language/holder.yaml"
     text = (root / "environments/production-vn/language/qwen3-32b.yaml").read_text()
+    port = yaml.safe_load(text)["service"]["nodePort"]
     planted.write_text(text.replace("qwen3-32b", "holder").replace("Qwen3-32B", "Holder")
-                       .replace("nodePort: 30025", f"nodePort: {first['nodePort'] + 1}"))
-    code, second = run_json(root, "new-model", "model-b", "--env", "staging", "--shape", "single-gpu",
-                            "--model-path", "/models/mistralai/mistral-7b-instruct")
+                       .replace(f"nodePort: {port}", f"nodePort: {first['nodePort'] + 1}"))
+    code, second = run_json(root, "new-model", unused_model_name(root, "model-b"), "--env", "staging", "--shape",
+                            "single-gpu", "--model-path", "/models/mistralai/mistral-7b-instruct")
     assert code == 0, second
     assert second["nodePort"] == first["nodePort"] + 2, (
         f"staging model-b got {second['nodePort']}; {first['nodePort'] + 1} is held by {planted} in production-vn")
@@ -190,25 +196,45 @@ def test_new_model_refuses_inconsistent_options_before_writing(tmp_path, args, m
 
 def test_new_model_adds_the_checkpoints_facts_from_its_config_json_and_refuses_a_model_that_does_not_fit(tmp_path):
     root = copy_repository(tmp_path)
+    make_gpu_room(root, "staging")
     before = (root / "environments/models.yaml").read_text()
-    result = run(root, "new-model", "llama-tp1", "--env", "staging", "--shape", "multi-gpu", "--tp", "2",
+    result = run(root, "new-model", unused_model_name(root, "llama-tp1"), "--env", "staging", "--shape", "multi-gpu", "--tp", "2",
                  *model("meta-llama", "llama-3.1-70b-instruct"), "--quantization", "fp8")
     assert result.returncode == 0, described(result)
     facts = yaml.safe_load((root / "environments/models.yaml").read_text())["models"]["meta-llama/llama-3.1-70b-instruct"]
     assert (facts["layers"], facts["kvHeads"], facts["weightDtype"]) == (80, 8, "bf16"), facts
     assert (root / "environments/models.yaml").read_text().startswith(before), "existing entries and comments kept"
-    refused = run(root, "new-model", "llama-two-gpus", "--env", "staging", "--shape", "function-calling", "--tp", "2",
+    two_gpus = unused_model_name(root, "llama-two-gpus")
+    refused = run(root, "new-model", two_gpus, "--env", "staging", "--shape", "function-calling", "--tp", "2",
                   "--model-path", "/models/meta-llama/llama-3.1-70b-instruct")
     assert refused.returncode == 2, described(refused)
     assert "model meta-llama/llama-3.1-70b-instruct does not fit NVIDIA-H100-80GB-HBM3" in refused.stderr, described(refused)
     assert "(nothing was written)" in refused.stderr
-    assert not (root / "environments/staging/language/llama-two-gpus.yaml").exists()
+    assert not (root / f"environments/staging/language/{two_gpus}.yaml").exists()
 
 
 def test_new_model_writes_the_golden_render_of_the_new_release(tmp_path):
     root = copy_repository(tmp_path)
-    created = run(root, "new-model", "mistral-7b-instruct", "--env", "staging", "--shape", "single-gpu",
+    make_gpu_room(root, "staging")
+    name = unused_model_name(root, "mistral-7b-instruct")
+    created = run(root, "new-model", name, "--env", "staging", "--shape", "single-gpu",
                   *model("mistralai", "mistral-7b-instruct"))
     assert created.returncode == 0, described(created)
-    golden = root / "tests/golden/staging/llms-v2-mistral-7b-instruct.yaml"
+    golden = root / f"tests/golden/staging/llms-v2-{name}.yaml"
     assert golden.is_file() and "kind: Deployment" in golden.read_text(), f"{golden} was not written"
+
+
+def test_new_model_refuses_a_release_that_would_fail_a_policy_naming_the_environment_file_and_rule(tmp_path):
+    root = copy_repository(tmp_path)
+    make_gpu_room(root, "production-jp")
+    name = unused_model_name(root, "mistral-7b-instruct")
+    before = {path: path.read_bytes() for path in (root / "environments").rglob("*.yaml")}
+    result = run(root, "new-model", name, "--env", "production-jp", "--shape", "single-gpu",
+                 *model("mistralai", "mistral-7b-instruct"))
+    assert result.returncode == 2, described(result)
+    # production-jp runs only images pinned by digest, and a new model file names none.
+    assert said(result).startswith(
+        f"vllm-models: environment production-jp, release llms-v2-{name} (environments/production-jp/language/{name}.yaml) "
+        "would fail 2 policies (nothing was written):\n  [image_digest] Deployment"), described(result)
+    assert {path: path.read_bytes() for path in (root / "environments").rglob("*.yaml")} == before, \
+        "a refused new-model writes nothing"

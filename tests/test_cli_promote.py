@@ -8,8 +8,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
-from cli_repo import copy_repository, described, fleet_problems, run, run_json
+from cli_repo import (copy_repository, described, fleet_problems, make_gpu_room, run, run_json, said,
+                      unused_model_name)
+
+from vllm_models import promote
 
 CONFIGS = Path(__file__).parent / "fixtures" / "hf_configs"
 
@@ -19,43 +23,53 @@ def global_values(root, env: str) -> dict:
 
 
 TEST_DIGEST = "sha256:" + "0123456789abcdef" * 4  # test data: real digests come from the registry
+TEST_IMAGE_DIGEST = "sha256:" + "fedcba9876543210" * 4
+DIGESTS = ("--image-digest", TEST_DIGEST, "--test-image-digest", TEST_IMAGE_DIGEST)
+
+
+def chart_test_image(root) -> str:
+    """The chart's default helm test image (helmTest.image), a tag without a digest."""
+    return yaml.safe_load((root / "charts/vllm-models/values.yaml").read_text())["helmTest"]["image"]
 
 
 def test_a_newcomer_adds_a_70b_multi_gpu_model_to_staging_and_promotes_it_to_production_vn(tmp_path):
     root = copy_repository(tmp_path)
-    added = run(root, "new-model", "llama-3-1-70b-instruct", "--env", "staging", "--shape", "multi-gpu",
+    for env in ("staging", "production-vn"):
+        make_gpu_room(root, env)
+    name = unused_model_name(root, "llama-3-1-70b-instruct")
+    added = run(root, "new-model", name, "--env", "staging", "--shape", "multi-gpu",
                 "--model-path", "/models/meta-llama/Llama-3.1-70B-Instruct",
                 "--hf-config", str(CONFIGS / "llama-3.1-70b-instruct.json"), "--served-name", "Llama-3.1-70B-Instruct")
     assert added.returncode == 0, described(added)
-    assert "vllm-models promote llama-3-1-70b-instruct --from staging --to production-vn" in added.stdout
+    assert f"vllm-models promote {name} --from staging --to production-vn" in added.stdout
     code, report = run_json(root, "verify", "--env", "staging")
     assert code == 0, f"staging fails verify after new-model, with no edit: {report['findings']}"
     assert fleet_problems(root, "staging") == []
 
     # Production runs images pinned by digest (policy image_digest): whoever promotes reads the digests from the
     # registry and sets them beside the tags (vLLM's and the helm test's), so staging runs, and proves, that content.
-    staging_file = root / "environments/staging/language/llama-3-1-70b-instruct.yaml"
+    staging_file = root / f"environments/staging/language/{name}.yaml"
     text, found = re.subn(r'(\nimage:\n  tag: "[^"]+"\n)', rf'\1  digest: "{TEST_DIGEST}"\n', staging_file.read_text())
     assert found == 1, f"{staging_file}: no image.tag line to set the digest beside"
-    staging_file.write_text(text + f"\nhelmTest:\n  image: curlimages/curl:8.11.1@{TEST_DIGEST}\n")
+    staging_file.write_text(text + f"\nhelmTest:\n  image: {chart_test_image(root)}@{TEST_DIGEST}\n")
     code, report = run_json(root, "verify", "--env", "staging")
     assert code == 0, f"staging fails verify with the image digest set: {report['findings']}"
 
-    promoted = run(root, "promote", "llama-3-1-70b-instruct", "--from", "staging", "--to", "production-vn")
+    promoted = run(root, "promote", name, "--from", "staging", "--to", "production-vn")
     assert promoted.returncode == 0, described(promoted)
-    production_file = root / "environments/production-vn/language/llama-3-1-70b-instruct.yaml"
+    production_file = root / f"environments/production-vn/language/{name}.yaml"
     assert production_file.read_text() == staging_file.read_text(), "promote copies the proven file as is"
     flags = yaml.safe_load((root / "environments/production-vn/values.yaml").read_text())
-    assert flags["language"]["models"]["llama-3-1-70b-instruct"] == {"enabled": True}
+    assert flags["language"]["models"][name] == {"enabled": True}
 
     lines = promoted.stdout.splitlines()
-    assert "~ llms-v2-llama-3-1-70b-instruct: staging → production-vn" in lines, described(promoted)
+    assert f"~ llms-v2-{name}: staging → production-vn" in lines, described(promoted)
     staging, production = global_values(root, "staging"), global_values(root, "production-vn")
     if staging["priorityClassName"] != production["priorityClassName"]:
         assert (f"      ~ spec.template.spec.priorityClassName: {staging['priorityClassName']} → "
                 f"{production['priorityClassName']}") in lines, described(promoted)
     if production["networkPolicy"]["enabled"] and not staging["networkPolicy"]["enabled"]:
-        assert "  + NetworkPolicy/llms-v2-llama-3-1-70b-instruct (only in production-vn)" in lines
+        assert f"  + NetworkPolicy/llms-v2-{name} (only in production-vn)" in lines
     assert not [line for line in lines if "args[" in line], "the model's vLLM arguments are the same in both"
 
     code, report = run_json(root, "verify", "--env", "production-vn")
@@ -77,28 +91,114 @@ def test_promote_json_lists_the_changed_fields_with_old_and_new_values(tmp_path)
             assert change["change"] in ("added", "removed", "changed") and change["path"], change
 
 
+def added_to_staging(root, name: str = "mistral-7b") -> tuple[str, dict]:
+    """A 7B model new-model adds to staging (room made in staging's and production-vn's quotas): its name
+    and new-model's JSON."""
+    for env in ("staging", "production-vn"):
+        make_gpu_room(root, env)
+    name = unused_model_name(root, name)
+    code, added = run_json(root, "new-model", name, "--env", "staging", "--shape", "single-gpu",
+                           "--model-path", "/models/mistralai/Mistral-7B-Instruct",
+                           "--hf-config", str(CONFIGS / "mistral-7b-instruct.json"))
+    assert code == 0, added
+    return name, added
+
+
 def test_promote_moves_a_taken_port_and_declares_the_change(tmp_path):
     root = copy_repository(tmp_path)
-    _, added = run_json(root, "new-model", "mistral-7b", "--env", "staging", "--shape", "single-gpu",
-                        "--model-path", "/models/mistralai/Mistral-7B-Instruct",
-                        "--hf-config", str(CONFIGS / "mistral-7b-instruct.json"))
+    name, added = added_to_staging(root)
     port = added["nodePort"]
     # A model that exists only in production-vn now holds that port there.
     holder = root / "environments/production-vn/language/legacy-7b.yaml"
-    holder.write_text((root / "environments/staging/language/mistral-7b.yaml").read_text()
-                      .replace("mistral-7b", "legacy-7b"))
-    code, out = run_json(root, "promote", "mistral-7b", "--from", "staging", "--to", "production-vn")
+    holder.write_text((root / f"environments/staging/language/{name}.yaml").read_text()
+                      .replace(name, "legacy-7b"))
+    code, out = run_json(root, "promote", name, "--from", "staging", "--to", "production-vn", *DIGESTS)
     assert code == 0, out
     assert out["nodePort"] != port, f"production-vn: {port} is held by {holder}"
-    assert out["portChange"] == {"release": "llms-v2-mistral-7b", "environment": "production-vn",
+    assert out["portChange"] == {"release": f"llms-v2-{name}", "environment": "production-vn",
                                  "nodePort": out["nodePort"], "reason": f"{port} is taken in production-vn by "
                                  f"llms-v2-legacy-7b (environments/production-vn/language/legacy-7b.yaml)"}
     fleet = yaml.safe_load((root / "environments/fleet.yaml").read_text())
     assert fleet["portChanges"][-1] == out["portChange"]
-    promoted = yaml.safe_load((root / "environments/production-vn/language/mistral-7b.yaml").read_text())
+    promoted = yaml.safe_load((root / f"environments/production-vn/language/{name}.yaml").read_text())
     assert promoted["service"]["nodePort"] == out["nodePort"]
     drift = [p for p in fleet_problems(root, "production-vn") if "portChanges" in p or "differs from" in p]
     assert drift == [], drift
+
+
+def test_promote_to_production_without_digests_refuses_naming_the_images_and_the_flags_and_writes_nothing(tmp_path):
+    root = copy_repository(tmp_path)
+    name, added = added_to_staging(root)
+    before = {path: path.read_bytes() for path in (root / "environments").rglob("*.yaml")}
+    result = run(root, "promote", name, "--from", "staging", "--to", "production-vn")
+    assert result.returncode == 2, described(result)
+    staging_file = f"environments/staging/language/{name}.yaml"
+    vllm_image = f"vllm/vllm-openai:{added['values']['image']['tag']}"
+    assert said(result).startswith(
+        "vllm-models: environment production-vn runs only images pinned by digest (charts/vllm-models/rules.yaml "
+        f"images.digestEnvironments) and {staging_file} pins none for {vllm_image}, {chart_test_image(root)}: "
+        f"read the digests of the tags staging ran from the registry (crane digest {vllm_image}; crane digest "
+        f"{chart_test_image(root)}) and promote again with --image-digest sha256:... (the vLLM image) and "
+        "--test-image-digest sha256:... (the helm test image)"), described(result)
+    assert (f"environment production-vn, release llms-v2-{name} (environments/production-vn/language/{name}.yaml) "
+            "would fail 2 policies (nothing was written):") in result.stderr, described(result)
+    assert result.stderr.count("[image_digest]") == 2, described(result)
+    after = {path: path.read_bytes() for path in (root / "environments").rglob("*.yaml")}
+    assert after == before, "a refused promote writes nothing"
+
+
+def test_promote_with_digests_pins_both_images_beside_their_tags_and_production_verifies(tmp_path):
+    root = copy_repository(tmp_path)
+    name, added = added_to_staging(root)
+    code, out = run_json(root, "promote", name, "--from", "staging", "--to", "production-vn", *DIGESTS)
+    assert code == 0, out
+    promoted = yaml.safe_load((root / f"environments/production-vn/language/{name}.yaml").read_text())
+    assert promoted["image"] == {"tag": added["values"]["image"]["tag"], "digest": TEST_DIGEST}, promoted["image"]
+    assert promoted["helmTest"]["image"] == f"{chart_test_image(root)}@{TEST_IMAGE_DIGEST}"
+    code, report = run_json(root, "verify", "--env", "production-vn")
+    assert code == 0, f"production-vn fails verify after promote with digests: {report['findings']}"
+
+
+def test_a_digest_for_a_file_that_takes_its_tag_from_the_environment_writes_that_tag_beside_it(tmp_path):
+    root = copy_repository(tmp_path)
+    name, _added = added_to_staging(root)
+    staging_file = root / f"environments/staging/language/{name}.yaml"
+    text, found = re.subn(r'\nimage:\n  tag: "[^"]+"\n', "\n", staging_file.read_text())
+    assert found == 1, f"{staging_file}: no image.tag block to remove"
+    staging_file.write_text(text)
+    code, out = run_json(root, "promote", name, "--from", "staging", "--to", "production-vn", *DIGESTS)
+    assert code == 0, out
+    promoted = yaml.safe_load((root / f"environments/production-vn/language/{name}.yaml").read_text())
+    tag = global_values(root, "production-vn")["image"]["tag"]
+    assert promoted["image"] == {"tag": tag, "digest": TEST_DIGEST}, (
+        f"production-vn {name}: the digest pins the tag production-vn renders ({tag}), so that tag is written "
+        f"beside it: {promoted['image']}")
+
+
+@pytest.mark.parametrize("digest, accepted", [
+    ("sha256:" + "a" * 64, True),
+    ("sha256:" + "a" * 63, False),
+    ("sha256:" + "a" * 65, False),
+    ("sha256:" + "A" * 64, False),
+    ("a" * 64, False),
+])
+def test_a_digest_is_sha256_and_exactly_64_lowercase_hex_digits_as_the_charts_schema_says(digest, accepted):
+    assert bool(promote.digest_pattern().match(digest)) is accepted, digest
+
+
+@pytest.mark.parametrize("flag", ["--image-digest", "--test-image-digest"])
+def test_a_malformed_digest_is_refused_naming_the_flag_before_anything_is_written(tmp_path, flag):
+    root = copy_repository(tmp_path)
+    name = sorted((root / "environments/staging/language").glob("*.yaml"))[0].stem
+    before = {path: path.read_bytes() for path in (root / "environments").rglob("*.yaml")}
+    digests = dict(zip(DIGESTS[::2], DIGESTS[1::2])) | {flag: "sha256:" + "a" * 63}
+    result = run(root, "promote", name, "--from", "staging", "--to", "production-vn",
+                 *[word for pair in digests.items() for word in pair])
+    assert result.returncode == 2, described(result)
+    assert said(result).startswith(
+        f"vllm-models: {flag} 'sha256:{'a' * 63}' is not a digest: `sha256:` and 64 lowercase hex digits, as `crane "
+        "digest IMAGE` prints it (nothing was written)"), described(result)
+    assert {path: path.read_bytes() for path in (root / "environments").rglob("*.yaml")} == before
 
 
 def test_promote_refuses_to_skip_an_environment_without_force(tmp_path):

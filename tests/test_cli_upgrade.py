@@ -140,6 +140,35 @@ def test_production_may_not_move_past_the_version_staging_runs(tmp_path):
         described(result)
 
 
+DIGEST = "sha256:" + "0123456789abcdef" * 4  # test data: real digests come from the registry
+
+
+def test_a_release_pinned_by_digest_refuses_to_move_its_tag_under_the_digest(tmp_path):
+    root = copy_repository(tmp_path)
+    old, new = CATALOGUED[-2], NEWEST
+    pin(root, MODEL_FILE, f"v{old}")
+    (root / MODEL_FILE).write_text(yamledit.set_key((root / MODEL_FILE).read_text(), ["image", "digest"],
+                                                    f'"{DIGEST}"', label=MODEL_FILE))
+    files = snapshot(root)
+    result = run(root, "upgrade", "--env", ENV, "--release", RELEASE, "--to", f"v{new}")
+    assert result.returncode == 2, described(result)
+    assert snapshot(root) == files, "a refused upgrade writes nothing"
+    assert (f"{MODEL_FILE}: image.digest {DIGEST} pins the content of v{old}; moved to v{new}, the pods would still "
+            f"pull v{old}'s image. Remove image.digest from {MODEL_FILE} before the upgrade and set the registry's "
+            f"digest of vllm/vllm-openai:v{new} after it") in result.stdout, described(result)
+
+
+def test_a_release_pinned_by_digest_on_the_version_it_already_runs_is_left_alone(tmp_path):
+    root = copy_repository(tmp_path)
+    now = CATALOGUED[-2]
+    pin(root, MODEL_FILE, f"v{now}")
+    (root / MODEL_FILE).write_text(yamledit.set_key((root / MODEL_FILE).read_text(), ["image", "digest"],
+                                                    f'"{DIGEST}"', label=MODEL_FILE))
+    result = run(root, "upgrade", "--env", ENV, "--release", RELEASE, "--to", f"v{now}")
+    assert result.returncode == 0, described(result)
+    assert "image.digest" not in result.stdout, described(result)
+
+
 def utilization_that_fits_only_before_graphs_count(tag_before: str, tag_after: str) -> float:
     """The lowest gpuMemoryUtilization (in hundredths) at which staging's qwen3-32b fits on `tag_before` but not on
     `tag_after`, where vLLM takes the CUDA graphs from its budget (fit.py; runtime cudaGraphsInBudgetFrom)."""

@@ -59,11 +59,12 @@ class Progress:
                     print(line, file=sys.stderr, flush=True)
                 self._printed, quiet = line, 0
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, failed, *exc) -> None:
         self._stop.set()
         self._thread.join()
         if self._printed:
-            print(f"vllm-models: {self.label}: done in {time.monotonic() - self._started:.1f}s", file=sys.stderr)
+            ended = "stopped after" if failed else "done in"
+            print(f"vllm-models: {self.label}: {ended} {time.monotonic() - self._started:.1f}s", file=sys.stderr)
 
 
 def table(headers: list[str], rows: list[list[object]], indent: str = "  ") -> str:
@@ -290,7 +291,8 @@ def print_diff(diffs, old_label: str, new_label: str) -> None:
 
 def command_promote(args: argparse.Namespace) -> int:
     with Progress(f"promoting {args.name} {args.source} -> {args.target}"):
-        promotion, diffs = promote.promote(args.name, args.source, args.target, force=args.force)
+        promotion, diffs = promote.promote(args.name, args.source, args.target, force=args.force,
+                                           image_digest=args.image_digest, test_image_digest=args.test_image_digest)
     verify_command = f"vllm-models verify --env {args.target} {promotion.target_file}"
     if args.output == "json":
         emit_json({"file": promotion.target_file, "from": args.source, "to": args.target,
@@ -465,6 +467,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="source", required=True, choices=envs)
     p.add_argument("--to", dest="target", required=True, choices=envs)
     p.add_argument("--force", action="store_true", help="allow skipping environments and going over the quota")
+    p.add_argument("--image-digest", metavar="SHA256",
+                   help="the registry's digest of the release's vLLM image tag (image.digest), for an environment "
+                        "that runs images pinned by digest")
+    p.add_argument("--test-image-digest", metavar="SHA256",
+                   help="the registry's digest of the helm test image (helmTest.image), likewise")
     listing(p)
     p.set_defaults(func=command_promote)
 

@@ -4,10 +4,19 @@ The file is copied as is (its image tag, sizing and tuning are what the earlier 
 except the NodePort: a model that already runs in the target keeps the target's port (clients use
 it); a new one keeps its own port when the target has it free, else takes the next free port and
 the change is declared in environments/fleet.yaml portChanges, as the fleet's drift rule requires.
+And the digests: an environment that runs only images pinned by digest (rules.yaml
+images.digestEnvironments) gets the ones passed with --image-digest and --test-image-digest, the
+registry's digests of the tags the earlier environment ran. The written release must pass the policies,
+so without them promote refuses and names the images to read.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
+import re
+
+import yaml
 
 from . import ports, scaffold, semdiff, yamledit
 from . import render as harness
@@ -57,7 +66,54 @@ def check_order(source: str, target: str, force: bool) -> None:
                                f"{nxt}, or pass --force")
 
 
-def prepare(name: str, source: str, target: str, *, force: bool = False) -> tuple[Promotion, yamledit.Edits]:
+@functools.lru_cache(maxsize=None)
+def digest_pattern() -> re.Pattern:
+    """image.digest's pattern in the chart's schema, without its empty alternative."""
+    schema = json.loads((toolchain.CHART_DIR / "values.schema.json").read_text())
+    return re.compile(schema["properties"]["image"]["properties"]["digest"]["pattern"].removeprefix("^$|"))
+
+
+def pin_digests(text: str, target: str, target_file: str, image_digest: str | None,
+                test_image_digest: str | None) -> str:
+    """The model file's text with image.digest (and image.tag beside it, as the chart requires) and the
+    helm test image's digest set."""
+    for flag, value in (("--image-digest", image_digest), ("--test-image-digest", test_image_digest)):
+        if value is not None and not digest_pattern().match(value):
+            raise scaffold.Refusal(f"{flag} {value!r} is not a digest: `sha256:` and 64 lowercase hex digits, as "
+                                   f"`crane digest IMAGE` prints it (nothing was written)")
+    data = yaml.safe_load(text) or {}
+    if image_digest:
+        tag = (data.get("image") or {}).get("tag")
+        if not tag:  # the digest pins one tag's content, so the tag it was read for is written beside it
+            tag = harness.values_data(toolchain.ENVIRONMENTS_DIR / target / "values.yaml")["global"]["image"]["tag"]
+            text = yamledit.set_key(text, ["image", "tag"], json.dumps(tag), label=target_file)
+        text = yamledit.set_key(text, ["image", "digest"], json.dumps(image_digest), label=target_file)
+    if test_image_digest:
+        image = (data.get("helmTest") or {}).get("image") or chart_default_test_image()
+        text = yamledit.set_key(text, ["helmTest", "image"], f"{image.split('@', 1)[0]}@{test_image_digest}",
+                                label=target_file)
+    return text
+
+
+def chart_default_test_image() -> str:
+    return harness.values_data(toolchain.CHART_DIR / "values.yaml")["helmTest"]["image"]
+
+
+def unpinned_images(rendered: harness.Rendered) -> list[str]:
+    """The images of the release's containers that name no digest, in render order."""
+    pods = [t.spec for workload in rendered.workloads() for t in workload.templates]
+    pods += [doc["spec"] for doc in rendered.objects("Pod")]  # the helm test pod
+    images = []
+    for pod in pods:
+        for container in (pod.get("initContainers") or []) + (pod.get("containers") or []):
+            image = container.get("image", "")
+            if "@" not in image and image not in images:
+                images.append(image)
+    return images
+
+
+def prepare(name: str, source: str, target: str, *, force: bool = False, image_digest: str | None = None,
+            test_image_digest: str | None = None) -> tuple[Promotion, yamledit.Edits]:
     """Work out the promotion and the edits, writing nothing."""
     check_order(source, target, force)
     category, source_file = find(name, source)
@@ -87,6 +143,7 @@ def prepare(name: str, source: str, target: str, *, force: bool = False) -> tupl
         note = f"moved {source_port} -> {port}: {change['reason']}; declared in environments/fleet.yaml portChanges"
     if port is not None and port != source_port:
         text = yamledit.set_key(text, ["service", "nodePort"], str(port), label=target_file)
+    text = pin_digests(text, target, target_file, image_digest, test_image_digest)
     edits = yamledit.Edits()
     edits.set(target_file, text)
     values_text, _warnings = yamledit.enable(target, category, name)
@@ -98,11 +155,25 @@ def prepare(name: str, source: str, target: str, *, force: bool = False) -> tupl
     return Promotion(name, source, target, category, source_file, target_file, replaced, port, note, change), edits
 
 
-def promote(name: str, source: str, target: str, *, force: bool = False) -> tuple[Promotion, list[semdiff.ReleaseDiff]]:
+def promote(name: str, source: str, target: str, *, force: bool = False, image_digest: str | None = None,
+            test_image_digest: str | None = None) -> tuple[Promotion, list[semdiff.ReleaseDiff]]:
     """Copy, enable, render in both environments; the semantic diff of the release between them."""
-    promotion, edits = prepare(name, source, target, force=force)
+    promotion, edits = prepare(name, source, target, force=force, image_digest=image_digest,
+                               test_image_digest=test_image_digest)
     release = f"llms-v2-{name}"
-    after, _plan = scaffold.checked_write(edits, target, release, allow_over_quota=force)
+    try:
+        after, _plan = scaffold.checked_write(edits, target, release, allow_over_quota=force)
+    except scaffold.PolicyRefusal as refusal:
+        if not any(v.rule == "image_digest" for v in refusal.denied):
+            raise
+        images = unpinned_images(refusal.rendered)
+        raise scaffold.Refusal(
+            f"environment {target} runs only images pinned by digest (charts/vllm-models/rules.yaml "
+            f"images.digestEnvironments) and {promotion.source_file} pins none for {', '.join(images)}: read the "
+            f"digests of the tags {source} ran from the registry ({'; '.join(f'crane digest {i}' for i in images)}) "
+            f"and promote again with --image-digest sha256:... (the vLLM image) and --test-image-digest sha256:... "
+            f"(the helm test image), or set image.digest and helmTest.image in {promotion.source_file} "
+            f"first.\n{refusal}") from None
     before = harness.render(harness.release(source, release))
     return promotion, semdiff.diff_releases({release: before.documents}, {release: after.documents})
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from . import capacity, fit, golden, modelfacts, ports, toolchain, yamledit
+from . import capacity, fit, golden, modelfacts, policy, ports, toolchain, yamledit
 from . import render as harness
 from .yamledit import Edits
 
@@ -28,6 +28,14 @@ GPU_COUNTS = (1, 2, 4, 8)  # tensor-parallel sizes that divide every served mode
 
 class Refusal(Exception):
     """The command will not do what was asked; the message says why and what to do instead."""
+
+
+class PolicyRefusal(Refusal):
+    """The written release would fail a policy: `denied` holds the violations, `rendered` the release."""
+
+    def __init__(self, message: str, denied: list, rendered: harness.Rendered):
+        super().__init__(message)
+        self.denied, self.rendered = denied, rendered
 
 
 @dataclasses.dataclass(frozen=True)
@@ -367,6 +375,12 @@ def checked_write(edits: Edits, env: str, release: str, *, allow_over_quota: boo
             others = capacity.plan(env, [r for r in renders if r.release.name != release])
             raise Refusal(f"{capacity.shortfall(others, plan, release)} (nothing was written):\n  "
                           + "\n  ".join(plan.problems))
+        # A file the CLI writes must pass what `make test` will ask of it, policies included, whatever --force says.
+        denied = [v for v in policy.evaluate_release(rendered) if v.severity == "deny" and not v.excepted]
+        if denied:
+            raise PolicyRefusal(f"environment {env}, release {release} ({rendered.release.model_file}) would fail "
+                                f"{len(denied)} polic{'y' if len(denied) == 1 else 'ies'} (nothing was written):\n  "
+                                + "\n  ".join(f"[{v.rule}] {v.message}" for v in denied), denied, rendered)
         golden.write(environments={env})
         return rendered, plan
     except BaseException:

@@ -8,7 +8,7 @@ environment (an attention backend it lacks), the metrics its alerts, dashboard a
 chart's own refusals (an image without LMCache, a key the version cannot honour) and the GPU fit, whose
 arithmetic changes with the version. A release that would not start refuses the whole upgrade: every file
 is restored and nothing is written (exit 2). So does a production environment moving past the version the
-environment it is promoted from runs.
+environment it is promoted from runs, and a release whose image.digest pins the old tag's content.
 
 The report says what changes between the versions for what the chart reads (metric names, parsers,
 flags the old command lines use that the new version lacks, variables it no longer reads, LMCache in the
@@ -221,6 +221,19 @@ def check_tag(tag: str) -> None:
         raise Refusal(f"--to {tag}: {missing}; the upgrade checks every release against that catalog") from None
 
 
+def stale_digest(rel: harness.Release, old_tag: str, new_tag: str) -> list[str]:
+    """A digest pins the content of the tag it was read for: moving the tag under it would keep pulling the old
+    image under the new version's name (and every check would read the new one)."""
+    digest = harness.lookup(rel.values(), "image.digest")
+    if not digest or old_tag == new_tag:
+        return []
+    image = f"{harness.lookup(rel.values(), 'image.repository') or 'vllm/vllm-openai'}:{new_tag}"
+    return [f"{rel.model_file}: image.digest {digest} pins the content of {old_tag}; moved to {new_tag}, the pods "
+            f"would still pull {old_tag}'s image. Remove image.digest from {rel.model_file} before the upgrade and "
+            f"set the registry's digest of {image} after it (crane digest {image}), or promote the release from the "
+            f"environment before with --image-digest"]
+
+
 def upgrade(env: str, tag: str, release: str | None = None, *, dry_run: bool = False,
             progress: Callable[[str], None] = lambda _status: None) -> Report:
     """Rewrite the tags, check every release in scope on the new version, keep or undo the edits."""
@@ -250,6 +263,7 @@ def upgrade(env: str, tag: str, release: str | None = None, *, dry_run: bool = F
                 continue
             progress(f"rendering {rel.name} on {tag}")
             report = ReleaseReport(rel.name, rel.model_file, old_tags[rel.name], fleet.image_tag(rel), rel.installed)
+            report.problems += stale_digest(rel, report.old_tag, report.new_tag)
             try:
                 rendered = harness.render(rel)
             except harness.RenderError as error:
