@@ -41,7 +41,7 @@ def test_a_newcomer_adds_a_70b_multi_gpu_model_to_staging_and_promotes_it_to_pro
                 "--model-path", "/models/meta-llama/Llama-3.1-70B-Instruct",
                 "--hf-config", str(CONFIGS / "llama-3.1-70b-instruct.json"), "--served-name", "Llama-3.1-70B-Instruct")
     assert added.returncode == 0, described(added)
-    assert f"vllm-models promote {name} --from staging --to production-vn" in added.stdout
+    assert f"  {promote.command(name, 'staging', 'production-vn')}\n" in added.stdout, described(added)
     code, report = run_json(root, "verify", "--env", "staging")
     assert code == 0, f"staging fails verify after new-model, with no edit: {report['findings']}"
     assert fleet_problems(root, "staging") == []
@@ -75,6 +75,19 @@ def test_a_newcomer_adds_a_70b_multi_gpu_model_to_staging_and_promotes_it_to_pro
     code, report = run_json(root, "verify", "--env", "production-vn")
     assert code == 0, f"production-vn fails verify after promote: {report['findings']}"
     assert fleet_problems(root, "production-vn") == []
+
+
+@pytest.mark.parametrize("pattern, env, pins", [
+    ("^production", "production-vn", True),
+    ("^production", "pre-production", False),
+    ("production", "pre-production", True),
+    ("^production", "staging", False),
+])
+def test_the_suggested_promote_command_carries_the_digest_flags_where_rules_yaml_pins_digests(
+        monkeypatch, pattern, env, pins):
+    monkeypatch.setattr(promote.rules, "data", lambda: {"images": {"digestEnvironments": pattern}})
+    assert promote.command("m", "staging", env).endswith("--image-digest sha256:... --test-image-digest sha256:...") \
+        is pins, (pattern, env)
 
 
 def test_promote_json_lists_the_changed_fields_with_old_and_new_values(tmp_path):

@@ -194,7 +194,7 @@ def command_new_model(args: argparse.Namespace) -> int:
     verify_command = f"vllm-models verify --env {args.env} {plan.file}"
     order = harness.environments()
     following = order[order.index(args.env) + 1] if order.index(args.env) + 1 < len(order) else None
-    promote_command = f"vllm-models promote {args.name} --from {args.env} --to {following}" if following else None
+    promote_command = promote.command(args.name, args.env, following) if following else None
     if args.output == "json":
         emit_json({"file": plan.file, "release": release, "environment": args.env, "category": plan.category,
                    "shape": args.shape, "nodePort": plan.port, "gpus": plan.gpus, "values": values,

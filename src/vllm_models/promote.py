@@ -18,7 +18,7 @@ import re
 
 import yaml
 
-from . import ports, scaffold, semdiff, yamledit
+from . import ports, rules, scaffold, semdiff, yamledit
 from . import render as harness
 from . import toolchain
 
@@ -64,6 +64,18 @@ def check_order(source: str, target: str, force: bool) -> None:
         nxt = f"promote to {expected} first" if expected else f"{source} is the last environment"
         raise scaffold.Refusal(f"promoting {source} -> {target} {why} (promotion order {' -> '.join(order)}); "
                                f"{nxt}, or pass --force")
+
+
+def pins_digests(env: str) -> bool:
+    """Whether env runs only images pinned by digest (rules.yaml images.digestEnvironments, matched as the
+    policy's regex.match does: anywhere in the name unless anchored)."""
+    return re.search(rules.data()["images"]["digestEnvironments"], env) is not None
+
+
+def command(name: str, source: str, target: str) -> str:
+    """The promote command line for model `name`, with the digest flags where the target needs them."""
+    line = f"vllm-models promote {name} --from {source} --to {target}"
+    return line + (" --image-digest sha256:... --test-image-digest sha256:..." if pins_digests(target) else "")
 
 
 @functools.lru_cache(maxsize=None)
