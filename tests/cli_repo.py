@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 COPIED = ("environments", "charts", "policies", "helmfile.yaml.gotmpl")
 
@@ -116,9 +118,24 @@ ROOM = 16
 
 
 def make_gpu_room(root: Path, env: str, gpus: int = ROOM) -> None:
-    """Leave `gpus` GPUs free in env's quota in the copy, whatever env runs today (a model added as the README
-    says takes GPUs a test's own model would otherwise find missing)."""
+    """Leave `gpus` GPUs free in env's quota and on each of its node pools in the copy, whatever env runs today
+    (a model added as the README says takes GPUs and node room a test's own model would otherwise find missing)."""
     set_gpu_quota(root, env, peak_gpus(root, env) + gpus)
+    add_nodes(root, env, gpus)
+
+
+def add_nodes(root: Path, env: str, gpus: int) -> None:
+    """Give each node pool of env (values.yaml nodePools) enough nodes more to hold `gpus` GPUs, in the copy."""
+    path = root / f"environments/{env}/values.yaml"
+    text = path.read_text()
+    start = text.index("\nnodePools:\n")
+    following = re.search(r"\n\S", text[start + 1:])
+    end = start + 1 + following.start() if following else len(text)
+    pools = yaml.safe_load(text[start:end])["nodePools"]
+    counts = iter(pool["nodes"] + -(-gpus // pool["gpusPerNode"]) for pool in pools)
+    block, found = re.subn(r"(\n    nodes: )\d+", lambda m: f"{m.group(1)}{next(counts)}", text[start:end])
+    assert found == len(pools), f"{path}: expected a `nodes:` line in each of the {len(pools)} nodePools"
+    path.write_text(text[:start] + block + text[end:])
 
 
 def unused_model_name(root: Path, name: str) -> str:

@@ -1,6 +1,7 @@
 """`vllm-models new-model`: the file it writes renders and passes every check with no edit; refusals say why."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,40 @@ def test_new_model_refuses_a_release_that_would_fail_a_policy_naming_the_environ
         "would fail 2 policies (nothing was written):\n  [image_digest] Deployment"), described(result)
     assert {path: path.read_bytes() for path in (root / "environments").rglob("*.yaml")} == before, \
         "a refused new-model writes nothing"
+
+
+def test_a_second_model_from_a_checkpoint_already_described_uses_its_facts_when_the_config_agrees(tmp_path):
+    root = copy_repository(tmp_path)
+    make_gpu_room(root, "staging")
+    first = run(root, "new-model", unused_model_name(root, "mistral-a"), "--env", "staging", "--shape", "single-gpu",
+                *model("mistralai", "mistral-7b-instruct"))
+    assert first.returncode == 0, described(first)
+    facts = (root / "environments/models.yaml").read_text()
+    second = run(root, "new-model", unused_model_name(root, "mistral-b"), "--env", "staging", "--shape", "single-gpu",
+                 *model("mistralai", "mistral-7b-instruct"))
+    assert second.returncode == 0, described(second)
+    assert (root / "environments/models.yaml").read_text() == facts, "the checkpoint's entry is used, not added again"
+
+
+def test_a_config_that_contradicts_the_checkpoints_facts_is_refused_naming_each_fact_and_both_values(tmp_path):
+    root = copy_repository(tmp_path)
+    make_gpu_room(root, "staging")
+    first = run(root, "new-model", unused_model_name(root, "mistral-a"), "--env", "staging", "--shape", "single-gpu",
+                *model("mistralai", "mistral-7b-instruct"))
+    assert first.returncode == 0, described(first)
+    config = json.loads((CONFIGS / "mistral-7b-instruct.json").read_text())
+    layers = config["num_hidden_layers"]
+    config["num_hidden_layers"] = layers + 1
+    contradicting = tmp_path / "config.json"
+    contradicting.write_text(json.dumps(config))
+    facts = (root / "environments/models.yaml").read_text()
+    name = unused_model_name(root, "mistral-b")
+    result = run(root, "new-model", name, "--env", "staging", "--shape", "single-gpu",
+                 "--model-path", "/models/mistralai/mistral-7b-instruct", "--hf-config", str(contradicting))
+    assert result.returncode == 2, described(result)
+    assert said(result).startswith(
+        f"vllm-models: environments/models.yaml already has facts for mistralai/mistral-7b-instruct that --hf-config "
+        f"{contradicting} contradicts (layers {layers} there, {layers + 1} in the config"), described(result)
+    assert "drop --hf-config to use it as it is" in result.stderr
+    assert (root / "environments/models.yaml").read_text() == facts
+    assert not (root / f"environments/staging/language/{name}.yaml").exists()

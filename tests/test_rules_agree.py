@@ -12,7 +12,7 @@ import dataclasses
 import pytest
 
 from charts import render_chart
-from vllm_models import policy, rules, vllm_versions
+from vllm_models import policy, promote, rules, vllm_versions
 from vllm_models import render as harness
 
 EXAMPLE = "single-gpu"
@@ -203,3 +203,16 @@ def test_the_chart_and_the_policy_agree_that_credentials_come_only_from_secrets(
     assert (refused, denied) == (not allowed, not allowed), (
         f"extraEnv {name} valueFrom {source}: chart refuses {refused}, policy env_secret_source denies {denied}; "
         f"expected {'pass' if allowed else 'refusal'} from both (rules.yaml secrets.namePattern)")
+
+
+def test_promote_asks_for_digests_exactly_where_the_image_digest_policy_demands_them():
+    names = [*harness.environments(), "pre-production", "production", "productionx", "staging-production"]
+    rendered = render_chart(example=EXAMPLE)
+    renders = [harness.Rendered(dataclasses.replace(rendered.release, environment=name), rendered.documents,
+                                rendered.manifest) for name in names]
+    for name, violations in zip(names, policy.evaluate(renders)):
+        denied = any(v.rule == "image_digest" and v.severity == "deny" for v in violations)
+        assert promote.pins_digests(name) is denied, (
+            f"environment {name}: promote.pins_digests says {promote.pins_digests(name)}, policy image_digest "
+            f"{'denies' if denied else 'passes'} an image without a digest (rules.yaml images.digestEnvironments "
+            f"{rules.data()['images']['digestEnvironments']!r})")

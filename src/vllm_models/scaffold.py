@@ -138,15 +138,20 @@ def model_facts(req: Request) -> tuple[str, dict | None, dict | None]:
     known = fit.models().get(checkpoint)
     if req.hf_config is None:
         return checkpoint, known, None
-    if known is not None:
-        raise Refusal(f"{fit.MODELS_FILE} already has facts for {checkpoint}; drop --hf-config (they are used) or "
-                      f"edit that entry")
     try:
         entry = modelfacts.facts(modelfacts.read_config(req.hf_config), label=str(req.hf_config),
                                  source=f"config.json of {checkpoint} ({req.hf_config.name}, via vllm-models new-model)")
     except modelfacts.FactsRefused as error:
         raise Refusal(f"--hf-config {req.hf_config}: {error}") from None
-    return checkpoint, entry, entry
+    if known is None:
+        return checkpoint, entry, entry
+    # A second model from a checkpoint already described: the same config.json says the same, so the entry stands.
+    differ = [f"{key} {known.get(key)} there, {entry.get(key)} in the config" for key in sorted(set(known) | set(entry))
+              if key != "source" and known.get(key) != entry.get(key)]
+    if differ:
+        raise Refusal(f"{fit.MODELS_FILE} already has facts for {checkpoint} that --hf-config {req.hf_config} "
+                      f"contradicts ({'; '.join(differ)}): correct that entry, or drop --hf-config to use it as it is")
+    return checkpoint, known, None
 
 
 def smallest_fitting_gpus(env: str, entry: dict, shape: Shape, utilization: Decimal) -> int | None:
