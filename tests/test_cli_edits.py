@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from vllm_models import yamledit
 
@@ -57,3 +58,59 @@ def test_a_port_change_entry_turns_an_empty_list_into_a_block_list():
     again = yamledit.append_item(edited, "portChanges", dict(entry, release="llms-v2-b"), label="environments/fleet.yaml")
     assert again == edited + ("  - release: llms-v2-b\n    environment: production-jp\n    nodePort: 30026\n"
                               "    reason: taken\n")
+
+
+EXCEPTIONS = """\
+# Deliberate deviations.
+exceptions:
+  - environment: production-vn
+    release: llms-v2-a
+    rule: image_digest
+    reason: &unknown >-
+      no digest is known
+      yet
+  - environment: production-vn
+    release: llms-v2-b
+    rule: image_digest
+    reason: *unknown
+  - environment: production-jp
+    release: llms-v2-c
+    rule: image_digest
+    reason: *unknown
+other: kept
+"""
+
+
+def releases_of(text: str) -> list[str]:
+    return [entry["release"] for entry in yaml.safe_load(text)["exceptions"]]
+
+
+def test_removing_the_entry_that_defines_an_anchor_moves_it_to_the_first_alias_that_stays():
+    edited = yamledit.remove_items(EXCEPTIONS, "exceptions", lambda e: e["release"] == "llms-v2-a", label="x.yaml")
+    assert edited == EXCEPTIONS.replace(
+        "  - environment: production-vn\n    release: llms-v2-a\n    rule: image_digest\n    reason: &unknown >-\n"
+        "      no digest is known\n      yet\n", "").replace(
+        "    release: llms-v2-b\n    rule: image_digest\n    reason: *unknown\n",
+        "    release: llms-v2-b\n    rule: image_digest\n    reason: &unknown >-\n      no digest is known\n      yet\n")
+    assert [e["reason"] for e in yaml.safe_load(edited)["exceptions"]] == ["no digest is known yet"] * 2
+
+
+def test_removing_an_entry_that_uses_an_alias_removes_its_lines_alone():
+    edited = yamledit.remove_items(EXCEPTIONS, "exceptions", lambda e: e["release"] == "llms-v2-b", label="x.yaml")
+    assert edited == EXCEPTIONS.replace("  - environment: production-vn\n    release: llms-v2-b\n    rule: image_digest\n"
+                                        "    reason: *unknown\n", "")
+    assert releases_of(edited) == ["llms-v2-a", "llms-v2-c"]
+
+
+def test_removing_every_entry_that_shares_an_anchor_drops_the_anchor_with_them():
+    edited = yamledit.remove_items(EXCEPTIONS, "exceptions", lambda e: True, label="x.yaml")
+    assert edited == "# Deliberate deviations.\nexceptions: []\nother: kept\n"
+
+
+def test_removing_nothing_leaves_the_text_as_it_was():
+    assert yamledit.remove_items(EXCEPTIONS, "exceptions", lambda e: False, label="x.yaml") == EXCEPTIONS
+
+
+def test_a_list_whose_items_share_a_line_is_refused_naming_the_file():
+    with pytest.raises(yamledit.EditError, match="x.yaml: the items of exceptions are not one block each"):
+        yamledit.remove_items("exceptions: [{a: 1}, {a: 2}]\n", "exceptions", lambda e: e["a"] == 1, label="x.yaml")

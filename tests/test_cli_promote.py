@@ -13,7 +13,7 @@ import yaml
 from cli_repo import (copy_repository, described, fleet_problems, make_gpu_room, run, run_json, said,
                       unused_model_name)
 
-from vllm_models import promote
+from vllm_models import promote, yamledit
 
 CONFIGS = Path(__file__).parent / "fixtures" / "hf_configs"
 
@@ -186,6 +186,30 @@ def test_a_digest_for_a_file_that_takes_its_tag_from_the_environment_writes_that
     assert promoted["image"] == {"tag": tag, "digest": TEST_DIGEST}, (
         f"production-vn {name}: the digest pins the tag production-vn renders ({tag}), so that tag is written "
         f"beside it: {promoted['image']}")
+
+
+def test_promoting_a_release_again_with_digests_removes_its_image_digest_exception_and_production_verifies(tmp_path):
+    root = copy_repository(tmp_path)
+    exceptions_file = root / "policies/exceptions.yaml"
+    staged = sorted(path.stem for path in (root / "environments/staging").glob("*/*.yaml"))
+    entries = yaml.safe_load(exceptions_file.read_text())["exceptions"] or []
+    entry = next((e for e in entries if e["environment"] == "production-vn" and e["rule"] == "image_digest"
+                  and e["release"].removeprefix("llms-v2-") in staged), None)
+    if entry is None:  # every digest was filled in: the copy gets back the state the project shipped
+        entry = {"environment": "production-vn", "release": f"llms-v2-{staged[0]}", "rule": "image_digest",
+                 "reason": "the digest is not known yet"}
+        exceptions_file.write_text(yamledit.append_item(exceptions_file.read_text(), "exceptions", entry,
+                                                        label="policies/exceptions.yaml"))
+        entries.append(entry)
+    make_gpu_room(root, "production-vn")
+    name = entry["release"].removeprefix("llms-v2-")
+    code, out = run_json(root, "promote", name, "--from", "staging", "--to", "production-vn", *DIGESTS)
+    assert code == 0, out
+    assert out["exceptionsRemoved"] == [f"policies/exceptions.yaml: image_digest for {entry['release']} in production-vn"]
+    assert yaml.safe_load(exceptions_file.read_text())["exceptions"] == [e for e in entries if e != entry], \
+        "only that entry goes; the others keep their reasons (a YAML anchor it held moves to the next entry)"
+    code, report = run_json(root, "verify", "--env", "production-vn")
+    assert code == 0, f"production-vn fails verify after promote with digests: {report['findings']}"
 
 
 @pytest.mark.parametrize("digest, accepted", [

@@ -297,13 +297,16 @@ def command_promote(args: argparse.Namespace) -> int:
     if args.output == "json":
         emit_json({"file": promotion.target_file, "from": args.source, "to": args.target,
                    "replaced": promotion.replaced, "nodePort": promotion.port, "portNote": promotion.port_note,
-                   "portChange": promotion.port_change, "diff": [d.as_dict() for d in diffs],
+                   "portChange": promotion.port_change, "exceptionsRemoved": list(promotion.exceptions_removed),
+                   "diff": [d.as_dict() for d in diffs],
                    "next": [verify_command]})
         return OK
     action = "updated" if promotion.replaced else "wrote"
     print(f"promote: {action} {promotion.target_file} from {promotion.source_file}")
     print(f"promote: enabled {promotion.category}.models.{args.name}.enabled in environments/{args.target}/values.yaml")
     print(f"promote: nodePort {promotion.port_note}")
+    for removed in promotion.exceptions_removed:
+        print(f"promote: removed the exception {removed} (both images are pinned by digest)")
     print(f"rendered difference of llms-v2-{args.name}, {args.source} -> {args.target}:")
     print_diff(diffs, args.source, args.target)
     print("next:")

@@ -18,7 +18,7 @@ import re
 
 import yaml
 
-from . import ports, rules, scaffold, semdiff, yamledit
+from . import policy, ports, rules, scaffold, semdiff, yamledit
 from . import render as harness
 from . import toolchain
 
@@ -35,6 +35,7 @@ class Promotion:
     port: int | None
     port_note: str
     port_change: dict | None  # the fleet.yaml portChanges entry added, if any
+    exceptions_removed: tuple[str, ...] = ()  # policies/exceptions.yaml entries the pinned digests made stale
 
 
 def find(name: str, env: str) -> tuple[str, str]:
@@ -164,7 +165,19 @@ def prepare(name: str, source: str, target: str, *, force: bool = False, image_d
         fleet_file = toolchain.ENVIRONMENTS_DIR / "fleet.yaml"
         edits.set("environments/fleet.yaml",
                   yamledit.append_item(fleet_file.read_text(), "portChanges", change, label="environments/fleet.yaml"))
-    return Promotion(name, source, target, category, source_file, target_file, replaced, port, note, change), edits
+    removed = ()
+    pinned = yaml.safe_load(text) or {}
+    if (pinned.get("image") or {}).get("digest") and "@" in str((pinned.get("helmTest") or {}).get("image", "")):
+        # Both images pinned: an image_digest exception for the release would except nothing, which the tests refuse.
+        stale = lambda entry: (entry.get("environment"), entry.get("release"), entry.get("rule")) == (
+            target, release, "image_digest")
+        exceptions = policy.EXCEPTIONS_FILE.read_text()
+        if any(stale(entry) for entry in (yaml.safe_load(exceptions) or {}).get("exceptions") or []):
+            label = str(policy.EXCEPTIONS_FILE.relative_to(toolchain.ROOT))
+            edits.set(label, yamledit.remove_items(exceptions, "exceptions", stale, label=label))
+            removed = (f"{label}: image_digest for {release} in {target}",)
+    return Promotion(name, source, target, category, source_file, target_file, replaced, port, note, change,
+                     removed), edits
 
 
 def promote(name: str, source: str, target: str, *, force: bool = False, image_digest: str | None = None,

@@ -136,6 +136,60 @@ def append_item(text: str, key: str, item: dict, *, label: str) -> str:
     return result
 
 
+_ANCHOR = re.compile(r"^(?P<head>\s*[^\s#][^:#]*:\s*)&(?P<name>[\w-]+)(?P<rest>.*)$")
+
+
+def remove_items(text: str, key: str, drop, *, label: str) -> str:
+    """Remove the items of the top-level block list `key` for which drop(item) is true, keeping everything else.
+    An anchor a removed item defines moves, with its value, to the first alias of it that stays."""
+    lines = text.splitlines(keepends=True)
+    entries = _entries(lines, 0, len(lines), 0)
+    found = [(i, index) for i, (k, index) in enumerate(entries) if k == key]
+    data = yaml.safe_load(text) or {}
+    if not found or not isinstance(data.get(key), list):
+        return text
+    position, index = found[0]
+    span_end = entries[position + 1][1] if position + 1 < len(entries) else len(lines)
+    starts = [i for i in range(index + 1, span_end) if re.match(r"^\s*- ", lines[i]) and _indent(lines[i]) <= 2]
+    bounds = list(zip(starts, [*starts[1:], _last_content(lines, index + 1, span_end)]))
+    if len(bounds) != len(data[key]):
+        raise EditError(f"{label}: the items of {key} are not one block each; remove the entry by hand")
+    items = [(item, [lines[i] for i in range(a, b)]) for item, (a, b) in zip(data[key], bounds)]
+    kept = []
+    moving: dict[str, list[str]] = {}  # anchor name -> its definition lines, waiting for an alias
+    for item, block in items:
+        if drop(item):
+            for offset, line in enumerate(block):
+                anchor = _ANCHOR.match(line.rstrip("\n"))
+                if anchor:
+                    value_end = next((j for j in range(offset + 1, len(block))
+                                      if _content(block[j]) and _indent(block[j]) <= _indent(line)), len(block))
+                    moving[anchor.group("name")] = block[offset:value_end]
+            continue
+        for name in list(moving):
+            alias = next((j for j, line in enumerate(block) if re.search(rf":\s*\*{re.escape(name)}\s*$", line)), None)
+            if alias is not None:
+                definition = moving.pop(name)
+                shift = _indent(block[alias]) - _indent(definition[0])
+                moved = [(" " * shift + line) if shift >= 0 else line[-shift:] for line in definition]
+                moved[0] = block[alias][:_indent(block[alias])] + definition[0].lstrip(" ")
+                block = block[:alias] + moved + block[alias + 1:]
+        kept.append(block)
+    if not kept:  # an empty block list would read as null
+        parsed = _ENTRY.match(lines[index].rstrip("\n"))
+        lines[index] = f"{parsed.group('indent')}{parsed.group('key')}: []{parsed.group('comment') or ''}\n"
+    result = "".join(lines[:bounds[0][0]] + [line for block in kept for line in block] + lines[bounds[-1][1]:])
+    expected = copy.deepcopy(data)
+    expected[key] = [item for item in data[key] if not drop(item)]
+    try:
+        same = yaml.safe_load(result) == expected
+    except yaml.YAMLError:  # an alias whose anchor went with a removed entry
+        same = False
+    if not same:
+        raise EditError(f"{label}: removing from {key} textually would change other entries; remove it by hand")
+    return result
+
+
 def enable(env: str, category: str, name: str) -> tuple[str, list[str]]:
     """The env's values.yaml text with `<category>.models.<name>.enabled: true`, and warnings."""
     label = f"environments/{env}/values.yaml"
