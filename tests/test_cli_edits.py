@@ -1,10 +1,14 @@
-"""The textual YAML edits new-model and promote make: one key changes, every comment and line stays."""
+"""The textual YAML edits new-model and promote make (one key changes, every comment and line stays), and the
+progress lines the CLI prints while it works."""
 from __future__ import annotations
+
+import contextlib
+import re
 
 import pytest
 import yaml
 
-from vllm_models import yamledit
+from vllm_models import cli, yamledit
 
 VALUES = """\
 # Staging: production-like validation.
@@ -114,3 +118,21 @@ def test_removing_nothing_leaves_the_text_as_it_was():
 def test_a_list_whose_items_share_a_line_is_refused_naming_the_file():
     with pytest.raises(yamledit.EditError, match="x.yaml: the items of exceptions are not one block each"):
         yamledit.remove_items("exceptions: [{a: 1}, {a: 2}]\n", "exceptions", lambda e: e["a"] == 1, label="x.yaml")
+
+
+
+@pytest.mark.parametrize("refused, ending", [(True, "stopped after"), (False, "done in")])
+def test_slow_work_ends_its_progress_with_done_or_with_stopped_when_it_is_refused(capsys, refused, ending):
+    progress = cli.Progress("adding m to staging")
+    with pytest.raises(RuntimeError) if refused else contextlib.nullcontext():
+        with progress:
+            progress._printed = "vllm-models: adding m to staging ..."  # as the status thread does after a second
+            if refused:
+                raise RuntimeError("refused")
+    assert re.fullmatch(rf"vllm-models: adding m to staging: {ending} [0-9.]+s\n", capsys.readouterr().err)
+
+
+def test_quick_work_prints_no_progress_at_all(capsys):
+    with cli.Progress("adding m to staging"):
+        pass
+    assert capsys.readouterr().err == ""
