@@ -109,7 +109,7 @@ def pin_digests(text: str, target: str, target_file: str, image_digest: str | No
 
 
 def chart_default_test_image() -> str:
-    return harness.values_data(toolchain.CHART_DIR / "values.yaml")["helmTest"]["image"]
+    return harness.lookup(harness.values_data(toolchain.CHART_DIR / "values.yaml"), "helmTest.image")
 
 
 def unpinned_images(rendered: harness.Rendered) -> list[str]:
@@ -169,8 +169,8 @@ def prepare(name: str, source: str, target: str, *, force: bool = False, image_d
     pinned = yaml.safe_load(text) or {}
     if (pinned.get("image") or {}).get("digest") and "@" in str((pinned.get("helmTest") or {}).get("image", "")):
         # Both images pinned: an image_digest exception for the release would except nothing, which the tests refuse.
-        stale = lambda entry: (entry.get("environment"), entry.get("release"), entry.get("rule")) == (
-            target, release, "image_digest")
+        def stale(entry: dict) -> bool:
+            return (entry.get("environment"), entry.get("release"), entry.get("rule")) == (target, release, "image_digest")
         exceptions = policy.EXCEPTIONS_FILE.read_text()
         if any(stale(entry) for entry in (yaml.safe_load(exceptions) or {}).get("exceptions") or []):
             label = str(policy.EXCEPTIONS_FILE.relative_to(toolchain.ROOT))

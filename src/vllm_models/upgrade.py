@@ -227,7 +227,8 @@ def stale_digest(rel: harness.Release, old_tag: str, new_tag: str) -> list[str]:
     digest = harness.lookup(rel.values(), "image.digest")
     if not digest or old_tag == new_tag:
         return []
-    image = f"{harness.lookup(rel.values(), 'image.repository') or 'vllm/vllm-openai'}:{new_tag}"
+    chart_default = harness.lookup(harness.values_data(toolchain.CHART_DIR / "values.yaml"), "image.repository")
+    image = f"{harness.lookup(rel.values(), 'image.repository') or chart_default}:{new_tag}"
     return [f"{rel.model_file}: image.digest {digest} pins the content of {old_tag}; moved to {new_tag}, the pods "
             f"would still pull {old_tag}'s image. Remove image.digest from {rel.model_file} before the upgrade and "
             f"set the registry's digest of {image} after it (crane digest {image}), or promote the release from the "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -136,10 +137,10 @@ def append_item(text: str, key: str, item: dict, *, label: str) -> str:
     return result
 
 
-_ANCHOR = re.compile(r"^(?P<head>\s*[^\s#][^:#]*:\s*)&(?P<name>[\w-]+)(?P<rest>.*)$")
+_ANCHOR = re.compile(r"^\s*[^\s#][^:#]*:\s*&(?P<name>[\w-]+)")  # `key: &name ...`
 
 
-def remove_items(text: str, key: str, drop, *, label: str) -> str:
+def remove_items(text: str, key: str, drop: Callable[[dict], bool], *, label: str) -> str:
     """Remove the items of the top-level block list `key` for which drop(item) is true, keeping everything else.
     An anchor a removed item defines moves, with its value, to the first alias of it that stays."""
     lines = text.splitlines(keepends=True)
