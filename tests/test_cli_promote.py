@@ -14,6 +14,7 @@ from cli_repo import (copy_repository, described, fleet_problems, make_gpu_room,
                       unused_model_name)
 
 from vllm_models import promote, yamledit
+from vllm_models import render as harness
 
 CONFIGS = Path(__file__).parent / "fixtures" / "hf_configs"
 
@@ -253,3 +254,26 @@ def test_promote_refuses_a_model_the_source_environment_does_not_have(tmp_path):
     assert result.returncode == 2, described(result)
     assert ("model nope is not in staging: none of environments/staging/language/nope.yaml, "
             "environments/staging/vision-language/nope.yaml exists") in result.stderr
+
+
+def pod_spec(containers: dict[str, str], init: dict[str, str] | None = None) -> dict:
+    spec = {"containers": [{"name": name, "image": image} for name, image in containers.items()]}
+    if init:
+        spec["initContainers"] = [{"name": name, "image": image} for name, image in init.items()]
+    return spec
+
+
+@pytest.mark.parametrize("init, advice", [
+    ({}, ""),
+    ({"download": "amazon/aws-cli:2.36.7"},
+     "; amazon/aws-cli:2.36.7 takes its digest in the model file (storage.download.<source>.image.digest, the init "
+     "container that fetches the weights)"),
+])
+def test_a_refusal_names_where_an_image_the_digest_flags_do_not_reach_takes_its_digest(init, advice):
+    deployment = {"kind": "Deployment", "metadata": {"name": "llms-v2-m"},
+                  "spec": {"template": {"metadata": {}, "spec": pod_spec({"vllm": "vllm/vllm-openai:v1.0.0"}, init)}}}
+    test_pod = {"kind": "Pod", "metadata": {"name": "llms-v2-m-test"}, "spec": pod_spec({"list-models": "curl:1"})}
+    rendered = harness.Rendered(None, [deployment, test_pod], "")
+    images = promote.unpinned_images(rendered)
+    assert images == [*init.values(), "vllm/vllm-openai:v1.0.0", "curl:1"]
+    assert promote.other_images(rendered, images) == advice

@@ -125,6 +125,17 @@ def unpinned_images(rendered: harness.Rendered) -> list[str]:
     return images
 
 
+def other_images(rendered: harness.Rendered, images: list[str]) -> str:
+    """The advice for unpinned images the two flags do not reach (a download init container's)."""
+    pods = [t.spec for workload in rendered.workloads() for t in workload.templates]
+    flagged = {c["image"] for pod in pods + [p["spec"] for p in rendered.objects("Pod")] for c in pod["containers"]}
+    others = [image for image in images if image not in flagged]
+    if not others:
+        return ""
+    return (f"; {', '.join(others)} takes its digest in the model file (storage.download.<source>.image.digest, "
+            f"the init container that fetches the weights)")
+
+
 def prepare(name: str, source: str, target: str, *, force: bool = False, image_digest: str | None = None,
             test_image_digest: str | None = None) -> tuple[Promotion, yamledit.Edits]:
     """Work out the promotion and the edits, writing nothing."""
@@ -198,7 +209,7 @@ def promote(name: str, source: str, target: str, *, force: bool = False, image_d
             f"digests of the tags {source} ran from the registry ({'; '.join(f'crane digest {i}' for i in images)}) "
             f"and promote again with --image-digest sha256:... (the vLLM image) and --test-image-digest sha256:... "
             f"(the helm test image), or set image.digest and helmTest.image in {promotion.source_file} "
-            f"first.\n{refusal}") from None
+            f"first{other_images(refusal.rendered, images)}.\n{refusal}") from None
     before = harness.render(harness.release(source, release))
     return promotion, semdiff.diff_releases({release: before.documents}, {release: after.documents})
 
