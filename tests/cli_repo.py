@@ -94,6 +94,12 @@ def cached(cache: Path, kind: str = "helm-template") -> set[str]:
     return {p.name for p in cache.glob(f"{kind}-*.json")} if cache.exists() else set()
 
 
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file the CLI may write in the copy: the environments, the policies' exceptions, the golden renders."""
+    return {str(p.relative_to(root)): p.read_text() for folder in ("environments", "policies", "tests")
+            if (root / folder).exists() for p in sorted((root / folder).rglob("*")) if p.is_file()}
+
+
 PROGRESS = re.compile(r"^vllm-models: .*( \.\.\.|: (done in|stopped after) [0-9.]+s)$")
 
 
@@ -104,7 +110,6 @@ def said(result: subprocess.CompletedProcess) -> str:
 
 def described(result: subprocess.CompletedProcess) -> str:
     return f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-
 
 
 def peak_gpus(root: Path, env: str) -> int:

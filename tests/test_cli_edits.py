@@ -120,7 +120,6 @@ def test_a_list_whose_items_share_a_line_is_refused_naming_the_file():
         yamledit.remove_items("exceptions: [{a: 1}, {a: 2}]\n", "exceptions", lambda e: e["a"] == 1, label="x.yaml")
 
 
-
 @pytest.mark.parametrize("refused, ending", [(True, "stopped after"), (False, "done in")])
 def test_slow_work_ends_its_progress_with_done_or_with_stopped_when_it_is_refused(capsys, refused, ending):
     progress = cli.Progress("adding m to staging")

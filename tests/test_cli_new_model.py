@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from cli_repo import (copy_repository, described, fleet_problems, make_gpu_room, run, run_json, said, set_gpu_quota,
-                      unused_model_name)
+                      snapshot, unused_model_name)
 
 from vllm_models import modelfacts
 
@@ -229,7 +229,7 @@ def test_new_model_refuses_a_release_that_would_fail_a_policy_naming_the_environ
     root = copy_repository(tmp_path)
     make_gpu_room(root, "production-jp")
     name = unused_model_name(root, "mistral-7b-instruct")
-    before = {path: path.read_bytes() for path in (root / "environments").rglob("*.yaml")}
+    before = snapshot(root)
     result = run(root, "new-model", name, "--env", "production-jp", "--shape", "single-gpu",
                  *model("mistralai", "mistral-7b-instruct"))
     assert result.returncode == 2, described(result)
@@ -237,8 +237,7 @@ def test_new_model_refuses_a_release_that_would_fail_a_policy_naming_the_environ
     assert said(result).startswith(
         f"vllm-models: environment production-jp, release llms-v2-{name} (environments/production-jp/language/{name}.yaml) "
         "would fail 2 policies (nothing was written):\n  [image_digest] Deployment"), described(result)
-    assert {path: path.read_bytes() for path in (root / "environments").rglob("*.yaml")} == before, \
-        "a refused new-model writes nothing"
+    assert snapshot(root) == before, "a refused new-model writes nothing"
 
 
 def test_a_second_model_from_a_checkpoint_already_described_uses_its_facts_when_the_config_agrees(tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cli_repo import (copy_repository, described, fleet_problems, make_gpu_room, run, run_json, said,
+from cli_repo import (copy_repository, described, fleet_problems, make_gpu_room, run, run_json, said, snapshot,
                       unused_model_name)
 
 from vllm_models import promote, yamledit
@@ -143,7 +143,7 @@ def test_promote_moves_a_taken_port_and_declares_the_change(tmp_path):
 def test_promote_to_production_without_digests_refuses_naming_the_images_and_the_flags_and_writes_nothing(tmp_path):
     root = copy_repository(tmp_path)
     name, added = added_to_staging(root)
-    before = {path: path.read_bytes() for path in (root / "environments").rglob("*.yaml")}
+    before = snapshot(root)
     result = run(root, "promote", name, "--from", "staging", "--to", "production-vn")
     assert result.returncode == 2, described(result)
     staging_file = f"environments/staging/language/{name}.yaml"
@@ -157,8 +157,7 @@ def test_promote_to_production_without_digests_refuses_naming_the_images_and_the
     assert (f"environment production-vn, release llms-v2-{name} (environments/production-vn/language/{name}.yaml) "
             "would fail 2 policies (nothing was written):") in result.stderr, described(result)
     assert result.stderr.count("[image_digest]") == 2, described(result)
-    after = {path: path.read_bytes() for path in (root / "environments").rglob("*.yaml")}
-    assert after == before, "a refused promote writes nothing"
+    assert snapshot(root) == before, "a refused promote writes nothing"
 
 
 def test_promote_with_digests_pins_both_images_beside_their_tags_and_production_verifies(tmp_path):
@@ -228,7 +227,7 @@ def test_a_digest_is_sha256_and_exactly_64_lowercase_hex_digits_as_the_charts_sc
 def test_a_malformed_digest_is_refused_naming_the_flag_before_anything_is_written(tmp_path, flag):
     root = copy_repository(tmp_path)
     name = sorted((root / "environments/staging/language").glob("*.yaml"))[0].stem
-    before = {path: path.read_bytes() for path in (root / "environments").rglob("*.yaml")}
+    before = snapshot(root)
     digests = dict(zip(DIGESTS[::2], DIGESTS[1::2])) | {flag: "sha256:" + "a" * 63}
     result = run(root, "promote", name, "--from", "staging", "--to", "production-vn",
                  *[word for pair in digests.items() for word in pair])
@@ -236,7 +235,7 @@ def test_a_malformed_digest_is_refused_naming_the_flag_before_anything_is_writte
     assert said(result).startswith(
         f"vllm-models: {flag} 'sha256:{'a' * 63}' is not a digest: `sha256:` and 64 lowercase hex digits, as `crane "
         "digest IMAGE` prints it (nothing was written)"), described(result)
-    assert {path: path.read_bytes() for path in (root / "environments").rglob("*.yaml")} == before
+    assert snapshot(root) == before, "a refused promote writes nothing"
 
 
 def test_promote_refuses_to_skip_an_environment_without_force(tmp_path):

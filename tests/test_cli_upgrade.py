@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import yaml
-from cli_repo import copy_repository, described, run, run_json
+from cli_repo import copy_repository, described, run, run_json, snapshot
 
 from charts import render_chart
 from vllm_models import fit, vllm_args, vllm_versions, yamledit
@@ -24,12 +24,6 @@ ENV, RELEASE, MODEL_FILE = "staging", "llms-v2-qwen3-32b", "environments/staging
 
 def key(version: str) -> tuple[int, ...]:
     return vllm_versions.version_key(version)
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """Every file an upgrade may write: the environments and the golden renders."""
-    return {str(p.relative_to(root)): p.read_text() for folder in ("environments", "tests") if (root / folder).exists()
-            for p in sorted((root / folder).rglob("*")) if p.is_file()}
 
 
 def pin(root: Path, relative: str, tag: str, **deployment) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from cli_repo import copy_repository, environ, make_gpu_room, unused_model_name
 
+from vllm_models import render as harness
 from vllm_models import toolchain
 
 ROOT = toolchain.ROOT
@@ -64,8 +65,7 @@ def test_each_readme_workflow_leaves_the_fleet_tests_green_in_a_copy(tmp_path):
     # name, with room for it in the quotas of the environments the workflow touches.
     example = next(command[2] for command in commands if command[1] == "new-model")
     name = unused_model_name(root, example)
-    for touched in sorted({word for command in commands for flag, word in zip(command, command[1:])
-                           if flag in ("--env", "--to") and not word.startswith("v")}):
+    for touched in sorted({word for command in commands for word in command} & set(harness.environments())):
         make_gpu_room(root, touched)
     for command in [[name if word == example else word for word in command] for command in commands]:
         result = subprocess.run([sys.executable, "-m", "vllm_models.cli", *command[1:]], cwd=root, env=env,

@@ -80,10 +80,12 @@ def check(env: str, renders: Sequence[harness.Rendered]) -> list[str]:
 
 
 def _check_files(env: str, rules: list[tuple[harness.Rendered, str]]) -> list[str]:
-    files = {rules_name(rendered): rendered for rendered, _ in rules}
+    files = {}
     with tempfile.TemporaryDirectory(prefix="vllm-models-rules-") as tmp:
         for rendered, text in rules:
-            (Path(tmp) / rules_name(rendered)).write_text(text)
+            name = rules_name(rendered)
+            files[name] = rendered
+            (Path(tmp) / name).write_text(text)
         result = promtool("check", "rules", *sorted(files), cwd=Path(tmp))
     if result.returncode == 0:
         return []

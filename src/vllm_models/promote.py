@@ -102,14 +102,10 @@ def pin_digests(text: str, target: str, target_file: str, image_digest: str | No
             text = yamledit.set_key(text, ["image", "tag"], json.dumps(tag), label=target_file)
         text = yamledit.set_key(text, ["image", "digest"], json.dumps(image_digest), label=target_file)
     if test_image_digest:
-        image = (data.get("helmTest") or {}).get("image") or chart_default_test_image()
+        image = (data.get("helmTest") or {}).get("image") or harness.chart_default("helmTest.image")
         text = yamledit.set_key(text, ["helmTest", "image"], f"{image.split('@', 1)[0]}@{test_image_digest}",
                                 label=target_file)
     return text
-
-
-def chart_default_test_image() -> str:
-    return harness.lookup(harness.values_data(toolchain.CHART_DIR / "values.yaml"), "helmTest.image")
 
 
 def unpinned_images(rendered: harness.Rendered) -> list[str]:

@@ -269,6 +269,11 @@ def image_tag(image: str) -> str:
     return last.rpartition(":")[2] if ":" in last else ""
 
 
+def chart_default(key: str) -> Any:
+    """The chart's own default for a dotted values key (charts/vllm-models/values.yaml)."""
+    return lookup(values_data(toolchain.CHART_DIR / "values.yaml"), key)
+
+
 def lookup(values: Any, key: str, default: Any = None) -> Any:
     """The value at a dotted values key (`deployment.numGPUs`), or `default` when any part is absent."""
     node = values

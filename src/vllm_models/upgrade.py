@@ -224,11 +224,11 @@ def check_tag(tag: str) -> None:
 def stale_digest(rel: harness.Release, old_tag: str, new_tag: str) -> list[str]:
     """A digest pins the content of the tag it was read for: moving the tag under it would keep pulling the old
     image under the new version's name (and every check would read the new one)."""
-    digest = harness.lookup(rel.values(), "image.digest")
+    values = rel.values()
+    digest = harness.lookup(values, "image.digest")
     if not digest or old_tag == new_tag:
         return []
-    chart_default = harness.lookup(harness.values_data(toolchain.CHART_DIR / "values.yaml"), "image.repository")
-    image = f"{harness.lookup(rel.values(), 'image.repository') or chart_default}:{new_tag}"
+    image = f"{harness.lookup(values, 'image.repository') or harness.chart_default('image.repository')}:{new_tag}"
     return [f"{rel.model_file}: image.digest {digest} pins the content of {old_tag}; moved to {new_tag}, the pods "
             f"would still pull {old_tag}'s image. Remove image.digest from {rel.model_file} before the upgrade and "
             f"set the registry's digest of {image} after it (crane digest {image}), or promote the release from the "
