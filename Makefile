@@ -23,7 +23,7 @@ setup: tools $(VENV)/.installed ## Install the pinned toolchain and Python packa
 	@$(BIN)/python -m compileall -q src  # these machines set PYTHONDONTWRITEBYTECODE: every CLI start would compile the package
 
 .PHONY: tools
-tools: ## Install helm v3/v4 and kubectl (verified digests) and build conftest, opa, promtool, actionlint, helmfile (pinned Go modules) into .tools/bin
+tools: ## Install helm v3/v4 and kubectl (verified digests) and conftest, opa, promtool, actionlint, helmfile (pinned Go modules, built once per machine into the per-user cache) into .tools/bin
 	@$(PYTHON) scripts/install_tools.py
 
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -60,6 +60,15 @@ lock: ## Recompile requirements.lock (pinned, hashed) from requirements.in
 .PHONY: clean
 clean: ## Remove the render cache (keeps .tools and .venv)
 	rm -rf .render
+
+.PHONY: clean-tools
+clean-tools: ## Remove this clone's .tools (the next make setup takes the tools from the per-user cache again, in seconds)
+	rm -rf .tools
+
+.PHONY: clean-cache
+clean-cache: ## Remove the per-user cache every clone shares (built tools, downloads, Go caches): the next setup builds from scratch
+	@cache="$$($(PYTHON) scripts/install_tools.py --print-cache)"; \
+	if [[ -d "$$cache" ]]; then chmod -R u+w "$$cache" && rm -rf "$$cache" && echo "removed $$cache"; else echo "no cache at $$cache"; fi
 
 .PHONY: bench
 bench: setup ## Benchmark the suite against a bare helm template, and its growth with fleet size (docs/benchmark.md)

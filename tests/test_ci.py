@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -55,6 +56,11 @@ def test_the_workflow_runs_ci_run_with_the_go_node_and_python_the_tools_need():
 
 def test_the_tool_cache_key_covers_every_input_of_a_tool_build():
     cache = next(step["with"] for step in steps() if step.get("uses", "").startswith("actions/cache@"))
-    assert ".tools" in cache["path"].split()
+    # A hosted runner sets neither VLLM_MODELS_CACHE nor XDG_CACHE_HOME: setup's cache is then below HOME.
+    runner_home = "/home/runner"
+    cached = subprocess.run([sys.executable, str(ROOT / "scripts" / "install_tools.py"), "--print-cache"],
+                            capture_output=True, text=True, env={"HOME": runner_home}).stdout.strip()
+    paths = [path.replace("~", runner_home, 1) for path in cache["path"].split()]
+    assert cached in paths, f"pr.yml caches {cache['path'].split()}, setup's per-user cache on a runner is {cached}"
     for pinned in ("toolchain.toml", "tools/go/**/go.sum", "requirements.lock", "scripts/install_tools.py"):
         assert f"'{pinned}'" in cache["key"], f"pr.yml cache key {cache['key']} ignores {pinned}"
