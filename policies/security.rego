@@ -200,6 +200,33 @@ below(path, dir) if path == dir
 below(path, dir) if startswith(path, concat("", [trim_suffix(dir, "/"), "/"]))
 
 # METADATA
+# title: A volume a container writes is writable by it
+# description: a container that mounts a volume writable (the weights download's init container) can write it, so the volume is not a claim declared readOnly (which makes every mount of it read-only), and a hostPath it writes as a non-root user is not left for the kubelet to create (DirectoryOrCreate makes it root-owned 0755).
+# custom:
+#   source: issue 26 "A real node" (an S3 download into a readOnly claim and into a kubelet-created hostPath both fail at run time); Kubernetes volumes documentation (persistentVolumeClaim.readOnly, hostPath types)
+#   severity: deny
+deny_written_volume_writable contains msg if {
+	some pod in pods
+	some volume in object.get(pod.spec, "volumes", [])
+	some c in containers(pod.spec)
+	some mount in object.get(c, "volumeMounts", [])
+	mount.name == volume.name
+	object.get(mount, "readOnly", false) != true
+	problem := unwritable(pod, c, volume)
+	msg := format("[written_volume_writable] %v: mounts volume %v writable at %v, but %v", [container_subject(pod, c), volume.name, mount.mountPath, problem])
+}
+
+unwritable(_, _, volume) := "the claim is declared readOnly (persistentVolumeClaim.readOnly), which makes every mount of it read-only; declare readOnly on the mounts that only read (the chart does when storage.download is on)" if {
+	object.get(volume, ["persistentVolumeClaim", "readOnly"], false) == true
+}
+
+unwritable(pod, c, volume) := format("hostPath %v has type DirectoryOrCreate: the kubelet creates it root-owned 0755, which UID %v cannot write; use type Directory and create the directory on each node writable by UID %v or group 0 (the chart does; chart README, storage.download)", [volume.hostPath.path, user, user]) if {
+	object.get(volume, ["hostPath", "type"], "") == "DirectoryOrCreate"
+	user := effective_security(pod, c, "runAsUser")
+	user != 0
+}
+
+# METADATA
 # title: Non-root
 # description: every container runs as a non-root user, runAsNonRoot true (on the pod or the container) and runAsUser not 0.
 # custom:

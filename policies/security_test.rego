@@ -172,6 +172,52 @@ test_host_path_fails_when_the_model_is_served_from_elsewhere if {
 	deny_host_path == {"[host_path] Deployment llms-v2-demo: hostPath /var/modas-models/fp8_models/ (volume models) is not the directory of a served model; only the model directory may come from the host (storage.type, hps.models.path)"} with data.main.objects as [d]
 }
 
+# --- written_volume_writable ---
+
+# The weights download of storage.download: an init container that writes the model volume.
+fixture_downloading(volume) := json.patch(fixture_deployment, [
+	{"op": "replace", "path": "/spec/template/spec/volumes/0", "value": volume},
+	{"op": "add", "path": "/spec/template/spec/initContainers", "value": [{"name": "model-download", "image": "amazon/aws-cli:2.22.35", "volumeMounts": [{"name": "models", "mountPath": "/models"}]}]},
+])
+
+test_written_volume_writable_passes_for_the_charts_read_only_mounts if {
+	count(deny_written_volume_writable) == 0 with data.main.objects as fixture_release
+}
+
+test_written_volume_writable_passes_for_a_download_into_an_existing_host_directory if {
+	d := fixture_downloading({"name": "models", "hostPath": {"path": "/var/modas-models/fp8_models/", "type": "Directory"}})
+	count(deny_written_volume_writable) == 0 with data.main.objects as [d]
+}
+
+test_written_volume_writable_fails_for_a_non_root_download_into_a_host_directory_the_kubelet_creates if {
+	d := fixture_downloading({"name": "models", "hostPath": {"path": "/var/modas-models/fp8_models/", "type": "DirectoryOrCreate"}})
+	deny_written_volume_writable == {"[written_volume_writable] Deployment llms-v2-demo container model-download: mounts volume models writable at /models, but hostPath /var/modas-models/fp8_models/ has type DirectoryOrCreate: the kubelet creates it root-owned 0755, which UID 2000 cannot write; use type Directory and create the directory on each node writable by UID 2000 or group 0 (the chart does; chart README, storage.download)"} with data.main.objects as [d]
+}
+
+test_written_volume_writable_passes_for_a_root_download_into_a_host_directory_the_kubelet_creates if {
+	d := json.patch(fixture_downloading({"name": "models", "hostPath": {"path": "/var/modas-models/fp8_models/", "type": "DirectoryOrCreate"}}), [
+		{"op": "add", "path": "/spec/template/spec/initContainers/0/securityContext", "value": {"runAsUser": 0}},
+	])
+	count(deny_written_volume_writable) == 0 with data.main.objects as [d]
+}
+
+test_written_volume_writable_passes_when_a_created_host_directory_is_only_read if {
+	d := json.patch(fixture_downloading({"name": "models", "hostPath": {"path": "/var/modas-models/fp8_models/", "type": "DirectoryOrCreate"}}), [
+		{"op": "add", "path": "/spec/template/spec/initContainers/0/volumeMounts/0/readOnly", "value": true},
+	])
+	count(deny_written_volume_writable) == 0 with data.main.objects as [d]
+}
+
+test_written_volume_writable_fails_for_a_download_into_a_claim_declared_read_only if {
+	d := fixture_downloading({"name": "models", "persistentVolumeClaim": {"claimName": "models", "readOnly": true}})
+	deny_written_volume_writable == {"[written_volume_writable] Deployment llms-v2-demo container model-download: mounts volume models writable at /models, but the claim is declared readOnly (persistentVolumeClaim.readOnly), which makes every mount of it read-only; declare readOnly on the mounts that only read (the chart does when storage.download is on)"} with data.main.objects as [d]
+}
+
+test_written_volume_writable_passes_for_a_download_into_a_writable_claim if {
+	d := fixture_downloading({"name": "models", "persistentVolumeClaim": {"claimName": "models", "readOnly": false}})
+	count(deny_written_volume_writable) == 0 with data.main.objects as [d]
+}
+
 # --- run_as_non_root ---
 
 test_run_as_non_root_passes_on_the_charts_non_root_pod if {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -111,10 +112,20 @@ class TestTheDownloadContainer:
         rendered = render_chart(example="single-gpu")
         assert "initContainers" not in rendered.workload().template["spec"]
 
-    def test_a_node_local_cache_is_created_on_first_use(self):
+    def test_a_node_local_cache_must_exist_since_the_kubelet_would_create_it_unwritable(self):
         volumes = render_chart(example=HF).workload().template["spec"]["volumes"]
         models = next(v for v in volumes if v["name"] == "models")
-        assert models["hostPath"] == {"path": values(HF)["hps"]["models"]["path"], "type": "DirectoryOrCreate"}
+        assert models["hostPath"] == {"path": values(HF)["hps"]["models"]["path"], "type": "Directory"}, \
+            f"example {HF}: Deployment volume models is {models}"
+
+    @pytest.mark.parametrize("download", [True, False])
+    def test_a_claim_is_read_only_for_every_mount_only_when_nothing_downloads_into_it(self, download):
+        rendered = render_chart(example=S3, edit=lambda v: v["storage"]["download"].update(enabled=download))
+        models = next(v for v in rendered.workload().template["spec"]["volumes"] if v["name"] == "models")
+        assert ("readOnly" in models["persistentVolumeClaim"]) is not download, \
+            f"example {S3} with storage.download.enabled {download}: Deployment volume models is {models}"
+        assert {"name": "models", "mountPath": values(S3)["storage"]["mountPath"], "readOnly": True} in \
+            rendered.container()["volumeMounts"], "vLLM reads the weights through a read-only mount either way"
 
     def test_the_rollout_waits_for_the_download_and_the_load(self):
         rendered = render_chart(example=HF)
@@ -240,3 +251,32 @@ def test_a_lock_older_than_the_time_limit_is_taken_over(script, tmp_path, age_mi
     else:
         assert result.returncode == 124, f"a fresh lock holds the pod back until the time limit: {result}"
         assert not model.exists()
+
+
+SETPRIV = shutil.which("setpriv")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or SETPRIV is None, reason="runs the script as UID 2000: needs root and setpriv")
+@pytest.mark.parametrize("mode, writable", [(0o755, False), (0o775, True)], ids=["root-only", "group-0-writable"])
+def test_a_model_directory_the_pods_user_cannot_write_stops_with_how_to_create_it(script, mode, writable):
+    # What the kubelet makes of a DirectoryOrCreate hostPath (root 0755), and what the chart README asks for
+    # (group 0 writable): the chart's pod runs as UID 2000, GID 0. Outside pytest's tmp_path, which is private to root.
+    with tempfile.TemporaryDirectory(prefix="vllm-models-node-") as node:
+        os.chmod(node, 0o755)
+        parent = Path(node) / "models"
+        parent.mkdir()
+        parent.chmod(mode)
+        model = parent / "org-model"
+        command = ["/bin/sh", "-c", f'echo v1 > "{model}.partial/weights.safetensors"']
+        result = subprocess.run([SETPRIV, "--reuid=2000", "--regid=0", "--clear-groups", "timeout", "60", "/bin/sh",
+                                 "-c", script, "model-download", *command], capture_output=True, text=True, timeout=90,
+                                env=dict(os.environ, MODEL_DIR=str(model), SOURCE_ID="s3://b/m", LOCK_STALE_MINUTES="11"))
+        if writable:
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert (model / ".vllm-models-complete").read_text() == "s3://b/m"
+        else:
+            assert result.returncode == 1
+            assert result.stderr.startswith(
+                f"vllm-models: {parent} is not writable by UID 2000 GID 0, so s3://b/m cannot be downloaded into "
+                f"{model}; create it writable by that user or group 0 on every node (hostPath: install -d -m 0775 -g 0 "
+                f"{parent}) or on the claim"), result.stderr

@@ -23,7 +23,11 @@ if complete; then
   echo "vllm-models: $MODEL_DIR holds a complete copy of $SOURCE_ID; nothing to download"
   exit 0
 fi
-mkdir -p "$(dirname "$MODEL_DIR")"
+parent="$(dirname "$MODEL_DIR")"
+if ! mkdir -p "$parent" 2>/dev/null || [ ! -w "$parent" ]; then
+  echo "vllm-models: $parent is not writable by UID $(id -u) GID $(id -g), so $SOURCE_ID cannot be downloaded into $MODEL_DIR; create it writable by that user or group 0 on every node (hostPath: install -d -m 0775 -g 0 $parent) or on the claim" >&2
+  exit 1
+fi
 until mkdir "$lock" 2>/dev/null; do
   if complete; then
     echo "vllm-models: $MODEL_DIR holds a complete copy of $SOURCE_ID (downloaded by $(cat "$lock/owner" 2>/dev/null || echo another pod))"

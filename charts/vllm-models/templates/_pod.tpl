@@ -166,12 +166,16 @@ spec:
       {{- if eq .Values.storage.type "hostPath" }}
       hostPath:
         path: {{ $modelPath | quote }}
-        {{- /* A node-local cache the download fills may not exist yet. */}}
-        type: {{ eq (include "vllm-models.downloadEnabled" .) "true" | ternary "DirectoryOrCreate" "Directory" }}
+        {{- /* Never DirectoryOrCreate, even for a node-local cache the download fills: the kubelet would
+               create it root-owned 0755, which the download's UID cannot write (policy written_volume_writable). */}}
+        type: Directory
       {{- else }}
       persistentVolumeClaim:
         claimName: {{ eq .Values.storage.type "pvc" | ternary (include "vllm-models.fullname" .) .Values.storage.existingClaim | quote }}
+        {{- /* readOnly here binds every mount, the download's too: then only vLLM's mount says it. */}}
+        {{- if ne (include "vllm-models.downloadEnabled" .) "true" }}
         readOnly: true
+        {{- end }}
       {{- end }}
     - name: dshm
       emptyDir:
