@@ -43,8 +43,8 @@ e2e: setup ## The e2e tier: build the control plane (kube-apiserver, controller-
 	$(BIN)/pytest e2e -p no:cacheprovider -o testpaths=e2e
 
 .PHONY: render
-render: setup ## Render ENV (default staging; RELEASE=name for one release) after verifying it
-	@$(CLI) render --env $(ENV) $(if $(RELEASE),--release $(RELEASE))
+render: setup ## Render ENV (default staging; RELEASE=name for one release) after verifying it; NO_HOOKS=1 leaves out the helm test Pods
+	@$(CLI) render --env $(ENV) $(if $(RELEASE),--release $(RELEASE)) $(if $(NO_HOOKS),--no-hooks)
 
 .PHONY: lint
 lint: setup ## helm lint --strict every release with its environment's values, and every chart example

@@ -31,7 +31,8 @@ target := {"environment": annotations["vllm-models.io/environment"], "release": 
 
 pod_template_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 
-# Every pod the release can create: {kind, name, metadata, spec, labels, progress_deadline, role,
+# Every pod the release can create: {kind, name, metadata, spec, labels, annotations (the pod's),
+# progress_deadline, role,
 # template, size, leader}. A LeaderWorkerSet (one model over several nodes) gives two: its leader
 # template and, with size > 1, its worker template; every rule over `pods` covers both.
 # An array, not a set: pods keep the manifests' order, and no pod is hashed whole.
@@ -52,6 +53,7 @@ pod_view(obj, template) := {
 	"metadata": obj.metadata,
 	"spec": template.spec,
 	"labels": object.get(template, ["metadata", "labels"], {}),
+	"annotations": object.get(template, ["metadata", "annotations"], {}),
 	# Deployments only; the whole object is not carried along.
 	"progress_deadline": object.get(obj, ["spec", "progressDeadlineSeconds"], 600),
 	# One pod serves a replica (role server); a group's pods are its leader and workers.
@@ -88,6 +90,7 @@ lws_view(obj, role, field, index) := {
 	"name": obj.metadata.name,
 	"metadata": obj.metadata,
 	"spec": obj.spec.leaderWorkerTemplate[field].spec,
+	"annotations": object.get(obj.spec.leaderWorkerTemplate[field], ["metadata", "annotations"], {}),
 	"labels": object.union(object.get(obj.spec.leaderWorkerTemplate[field], ["metadata", "labels"], {}), {
 		"leaderworkerset.sigs.k8s.io/name": obj.metadata.name,
 		"leaderworkerset.sigs.k8s.io/worker-index": index,

@@ -120,7 +120,7 @@ deny_drop_all_capabilities contains msg if {
 
 # METADATA
 # title: No service account token
-# description: pods and ServiceAccounts set automountServiceAccountToken to false; vLLM never calls the Kubernetes API.
+# description: pods and ServiceAccounts set automountServiceAccountToken to false; vLLM never calls the Kubernetes API. A cloud role for the weights download (IRSA, EKS Pod Identity) needs no exception, as EKS's webhook projects a token of its own audience.
 # custom:
 #   source: seed 000 "Security Configuration" (least privilege for GPU workloads)
 #   severity: deny
@@ -135,6 +135,26 @@ deny_service_account_token contains msg if {
 	obj.kind == "ServiceAccount"
 	object.get(obj, "automountServiceAccountToken", true) != false
 	msg := format("[service_account_token] ServiceAccount %v: automountServiceAccountToken is not false, so every pod using it gets an API token; set automountServiceAccountToken: false", [obj.metadata.name])
+}
+
+# METADATA
+# title: Cloud role for the download only
+# description: a pod whose ServiceAccount carries an IAM role (data.rules.workloadIdentity.roleAnnotation) names each of its containers in the pod annotation data.rules.workloadIdentity.skipContainersAnnotation, so EKS's webhook gives the role's credentials to the weights download (an init container) and never to vLLM.
+# custom:
+#   source: aws/amazon-eks-pod-identity-webhook pkg/handler (the webhook mutates every container not named in skip-containers)
+#   severity: deny
+deny_cloud_role_scope contains msg if {
+	identity := data.rules.workloadIdentity
+	some account in objects
+	account.kind == "ServiceAccount"
+	role := object.get(account, ["metadata", "annotations", identity.roleAnnotation], "")
+	role != ""
+	some pod in serving_pods
+	object.get(pod.spec, "serviceAccountName", "default") == account.metadata.name
+	skipped := {trim_space(name) | some name in split(object.get(pod.annotations, identity.skipContainersAnnotation, ""), ",")}
+	some c in pod.spec.containers
+	not c.name in skipped
+	msg := format("[cloud_role_scope] %v: ServiceAccount %v carries the IAM role %v (%v), which EKS's webhook gives to every container the pod annotation %v does not name, so container %v would hold it; name it there (the chart does when serviceAccount.annotations holds the role)", [subject(pod), account.metadata.name, role, identity.roleAnnotation, identity.skipContainersAnnotation, c.name])
 }
 
 # METADATA

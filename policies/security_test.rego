@@ -131,6 +131,45 @@ test_service_account_token_fails_when_the_service_account_mounts_it if {
 	deny_service_account_token == {"[service_account_token] ServiceAccount llms-v2-demo: automountServiceAccountToken is not false, so every pod using it gets an API token; set automountServiceAccountToken: false"} with data.main.objects as [a]
 }
 
+test_service_account_token_is_not_excepted_for_a_cloud_role if {
+	# The role's token comes from EKS's webhook (its own projected volume): the API token stays off.
+	count(deny_service_account_token) == 0 with data.main.objects as [role_account, role_deployment(["vllm"])]
+	a := json.patch(role_account, [{"op": "replace", "path": "/automountServiceAccountToken", "value": true}])
+	deny_service_account_token == {"[service_account_token] ServiceAccount llms-v2-demo: automountServiceAccountToken is not false, so every pod using it gets an API token; set automountServiceAccountToken: false"} with data.main.objects as [a, role_deployment(["vllm"])]
+}
+
+# --- cloud_role_scope ---
+
+role_arn := "arn:aws:iam::111122223333:role/model-reader"
+
+role_account := json.patch(fixture_service_account, [{"op": "add", "path": "/metadata/annotations", "value": {data.rules.workloadIdentity.roleAnnotation: role_arn}}])
+
+# fixture_deployment with the weights download as an init container and the webhook told to skip `skipped`.
+role_deployment(skipped) := json.patch(fixture_deployment, [
+	{"op": "add", "path": "/spec/template/spec/initContainers", "value": [{"name": "model-download", "image": "amazon/aws-cli:2.36.7"}]},
+	{"op": "add", "path": concat("/", ["/spec/template/metadata/annotations", replace(data.rules.workloadIdentity.skipContainersAnnotation, "/", "~1")]), "value": concat(",", skipped)},
+])
+
+test_cloud_role_scope_passes_without_a_role if {
+	count(deny_cloud_role_scope) == 0 with data.main.objects as fixture_release
+}
+
+test_cloud_role_scope_passes_when_every_container_is_skipped if {
+	count(deny_cloud_role_scope) == 0 with data.main.objects as [role_account, role_deployment(["vllm"])]
+	count(deny_cloud_role_scope) == 0 with data.main.objects as [role_account, role_deployment(["model-download", " vllm"])]
+}
+
+test_cloud_role_scope_passes_for_a_pod_of_another_account if {
+	d := json.patch(role_deployment([]), [{"op": "replace", "path": "/spec/template/spec/serviceAccountName", "value": "other"}])
+	count(deny_cloud_role_scope) == 0 with data.main.objects as [role_account, d]
+}
+
+test_cloud_role_scope_fails_when_vllm_is_not_skipped if {
+	msg := "[cloud_role_scope] Deployment llms-v2-demo: ServiceAccount llms-v2-demo carries the IAM role arn:aws:iam::111122223333:role/model-reader (eks.amazonaws.com/role-arn), which EKS's webhook gives to every container the pod annotation eks.amazonaws.com/skip-containers does not name, so container vllm would hold it; name it there (the chart does when serviceAccount.annotations holds the role)"
+	deny_cloud_role_scope == {msg} with data.main.objects as [role_account, role_deployment(["model-download"])]
+	deny_cloud_role_scope == {msg} with data.main.objects as [role_account, json.patch(fixture_deployment, [{"op": "add", "path": "/spec/template/spec/initContainers", "value": [{"name": "model-download"}]}])]
+}
+
 # --- env_secret_literals ---
 
 test_env_secret_literals_passes_on_token_limits_and_secret_references if {

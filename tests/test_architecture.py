@@ -1,4 +1,4 @@
-"""The package's shape (../shared/ARCHITECTURE.md): product code only in src/, no import cycles.
+"""The package's shape (docs/architecture.md): product code only in src/, no import cycles.
 
 Every module under src/vllm_models is used by product code: another module, a script under scripts/, the
 Makefile (`python -m vllm_models.<module>`) or the console script in pyproject.toml; a module only the

@@ -17,6 +17,7 @@ import pytest
 
 from charts import render_chart
 from vllm_models import render as harness
+from vllm_models import rules
 from vllm_models import toolchain
 from vllm_models import vllm_versions
 
@@ -65,6 +66,11 @@ def render_case(example: str, change, tmp_path, helm: str = "helm4") -> harness.
         return render_chart(example=example, edit=change, helm=helm)
     return render_chart(example=example, values=change, helm=helm)
 
+
+# s3-delivery.yaml's store made AWS S3 without keys, for workload identity (storage.download.s3.auth).
+AWS_S3 = {"endpoint": "", "credentialsSecret": {"name": ""}}
+IRSA_ROLE = rules.data()["workloadIdentity"]["roleAnnotation"]
+IRSA_ACCOUNT = {"annotations": {IRSA_ROLE: "arn:aws:iam::111122223333:role/model-reader"}}
 
 SPREAD = {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"}
 
@@ -618,9 +624,47 @@ FAIL_CASES = [
          {"storage": {"download": {"s3": {"uri": "s3://models/qwen"}}}}, example="s3-delivery"),
     Case("an S3 source reads its keys from a Secret", {"storage": {"download": {"s3": {"credentialsSecret": {"name": ""}}}}},
          "vllm-models: storage.download.s3.credentialsSecret.name is required for storage.download.source s3 "
-         "(s3://models/Qwen/Qwen3-32B-FP8): the Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, read "
-         "through secretKeyRef (credentials never go in values); create it and name it here",
+         "(s3://models/Qwen/Qwen3-32B-FP8) with storage.download.s3.auth secret: the Secret holding AWS_ACCESS_KEY_ID "
+         "and AWS_SECRET_ACCESS_KEY, read through secretKeyRef (credentials never go in values); create it and name "
+         "it here, or on EKS let the pods' ServiceAccount carry the role (storage.download.s3.auth irsa or "
+         "eksPodIdentity)",
          {"storage": {"download": {"s3": {"credentialsSecret": {"name": "other-store"}}}}}, example="s3-delivery"),
+    # Workload identity (storage.download.s3.auth): the role comes from the pods' ServiceAccount.
+    Case("irsa needs the role on the service account",
+         {"storage": {"download": {"s3": {**AWS_S3, "auth": "irsa"}}}},
+         "vllm-models: storage.download.s3.auth irsa needs the IAM role on the ServiceAccount the chart creates: "
+         f"serviceAccount.annotations.{IRSA_ROLE} is \"\", not an IAM role ARN (arn:aws:iam::<12-digit account>:"
+         "role/<name>); set it to the role that may read s3://models/Qwen/Qwen3-32B-FP8",
+         {"storage": {"download": {"s3": {**AWS_S3, "auth": "irsa"}}}, "serviceAccount": IRSA_ACCOUNT},
+         example="s3-delivery"),
+    Case("irsa needs a role arn, not a role name",
+         {"storage": {"download": {"s3": {**AWS_S3, "auth": "irsa"}}},
+          "serviceAccount": {"annotations": {IRSA_ROLE: "model-reader"}}},
+         "vllm-models: storage.download.s3.auth irsa needs the IAM role on the ServiceAccount the chart creates: "
+         f"serviceAccount.annotations.{IRSA_ROLE} is \"model-reader\", not an IAM role ARN (arn:aws:iam::<12-digit "
+         "account>:role/<name>); set it to the role that may read s3://models/Qwen/Qwen3-32B-FP8",
+         {"storage": {"download": {"s3": {**AWS_S3, "auth": "irsa"}}}, "serviceAccount": IRSA_ACCOUNT},
+         example="s3-delivery"),
+    Case("workload identity needs a service account of the release's own",
+         {"storage": {"download": {"s3": {**AWS_S3, "auth": "eksPodIdentity"}}}, "serviceAccount": {"create": False}},
+         "vllm-models: storage.download.s3.auth eksPodIdentity takes the role from the pods' ServiceAccount, but "
+         "serviceAccount.create is false and serviceAccount.name is empty, so the pods run as the namespace's default "
+         "ServiceAccount; set serviceAccount.create: true, or name the ServiceAccount that has the role in "
+         "serviceAccount.name",
+         {"storage": {"download": {"s3": {**AWS_S3, "auth": "eksPodIdentity"}}},
+          "serviceAccount": {"create": False, "name": "model-reader"}}, example="s3-delivery"),
+    Case("workload identity and a key secret are one source too many",
+         {"storage": {"download": {"s3": {"endpoint": "", "auth": "eksPodIdentity"}}}},
+         "vllm-models: storage.download.s3.credentialsSecret.name (model-store-credentials) is set with "
+         "storage.download.s3.auth eksPodIdentity: the AWS CLI would use the Secret's keys before the "
+         "ServiceAccount's role; drop the Secret's name, or set auth: secret",
+         {"storage": {"download": {"s3": {**AWS_S3, "auth": "eksPodIdentity"}}}}, example="s3-delivery"),
+    Case("workload identity reaches AWS S3 only",
+         {"storage": {"download": {"s3": {"credentialsSecret": {"name": ""}, "auth": "eksPodIdentity"}}}},
+         "vllm-models: storage.download.s3.auth eksPodIdentity gets credentials from AWS, which the S3-compatible "
+         "store at storage.download.s3.endpoint (http://minio.storage.svc:9000) does not accept; use auth: secret "
+         "with its key pair in storage.download.s3.credentialsSecret, or download from AWS S3 (endpoint empty)",
+         {"storage": {"download": {"s3": {**AWS_S3, "auth": "eksPodIdentity"}}}}, example="s3-delivery"),
     Case("a Hugging Face source names its repository", {"storage": {"download": {"huggingface": {"repo": ""}}}},
          "vllm-models: storage.download.huggingface.repo is required for storage.download.source huggingface: the "
          "model repository on the Hub, e.g. deepseek-ai/DeepSeek-R1",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from charts import render_chart
-from vllm_models import capacity, chart_examples
+from vllm_models import capacity, chart_examples, rules
 from vllm_models import render as harness
 
 S3, HF = "s3-delivery", "huggingface-delivery"
@@ -34,6 +34,16 @@ def init_container(rendered: harness.Rendered) -> dict:
 
 def env_of(container: dict) -> dict:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+IDENTITY = rules.data()["workloadIdentity"]
+
+
+def workload_identity(auth: str) -> dict:
+    """s3-delivery.yaml moved to AWS S3 with its role on the release's ServiceAccount instead of a key Secret."""
+    account = {"annotations": {IDENTITY["roleAnnotation"]: "arn:aws:iam::111122223333:role/model-reader"}}
+    return {"storage": {"download": {"s3": {"endpoint": "", "auth": auth, "credentialsSecret": {"name": ""}}}},
+            "serviceAccount": account if auth == "irsa" else {}}
 
 
 def where(example: str) -> str:
@@ -58,6 +68,23 @@ class TestTheDownloadContainer:
     def test_aws_s3_needs_no_endpoint_override_and_asks_instance_metadata(self):
         container = init_container(render_chart({"storage": {"download": {"s3": {"endpoint": ""}}}}, example=S3))
         assert "--endpoint-url" not in container["args"] and "AWS_EC2_METADATA_DISABLED" not in env_of(container)
+
+    @pytest.mark.parametrize("auth", ["irsa", "eksPodIdentity"])
+    def test_on_eks_only_the_download_takes_the_service_accounts_role_and_no_key_secret(self, auth):
+        rendered = render_chart(workload_identity(auth), example=S3)
+        container = init_container(rendered)
+        env = env_of(container)
+        assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & env.keys(), f"{where(S3)}, auth {auth}: {env}"
+        assert env["AWS_DEFAULT_REGION"] == values(S3)["storage"]["download"]["s3"].get("region", "us-east-1")
+        pod = rendered.workload().template
+        skipped = pod["metadata"]["annotations"][IDENTITY["skipContainersAnnotation"]].split(",")
+        assert skipped == [c["name"] for c in pod["spec"]["containers"]], f"{where(S3)}, auth {auth}: {skipped}"
+        assert container["name"] not in skipped, "the download is the one container EKS's webhook gives the role"
+        assert pod["spec"]["automountServiceAccountToken"] is False, "the webhook projects its own token"
+
+    def test_with_the_key_secret_no_container_is_kept_from_a_role(self):
+        pod = render_chart(example=S3).workload().template
+        assert IDENTITY["skipContainersAnnotation"] not in pod["metadata"]["annotations"], where(S3)
 
     def test_a_hugging_face_source_downloads_the_pinned_revision_with_the_token_from_the_secret(self):
         hf = values(HF)["storage"]["download"]["huggingface"]

@@ -216,3 +216,20 @@ def test_promote_asks_for_digests_exactly_where_the_image_digest_policy_demands_
             f"environment {name}: promote.pins_digests says {promote.pins_digests(name)}, policy image_digest "
             f"{'denies' if denied else 'passes'} an image without a digest (rules.yaml images.digestEnvironments "
             f"{rules.data()['images']['digestEnvironments']!r})")
+
+
+ROLE = {"serviceAccount": {"annotations": {
+    rules.data()["workloadIdentity"]["roleAnnotation"]: "arn:aws:iam::111122223333:role/model-reader"}}}
+
+
+@pytest.mark.parametrize("skip_annotation_kept", [True, False])
+def test_a_role_on_the_release_account_reaches_vllm_only_if_the_webhook_is_not_told_to_skip_it(skip_annotation_kept):
+    """The chart names vLLM in the webhook's skip annotation whenever its ServiceAccount has a role (cloud_role_scope)."""
+    skip = rules.data()["workloadIdentity"]["skipContainersAnnotation"]
+
+    def patch(documents):
+        pod = next(d for d in documents if d["kind"] == "Deployment")["spec"]["template"]
+        assert skip in pod["metadata"]["annotations"], f"example {EXAMPLE}: the chart left out {skip}"
+        if not skip_annotation_kept:
+            del pod["metadata"]["annotations"][skip]
+    assert policy_denies_release(ROLE, patch, "cloud_role_scope") is not skip_annotation_kept

@@ -1,6 +1,7 @@
 """The ServiceAccount: one per release by default, and no API token in the pods either way."""
 from __future__ import annotations
 from charts import render_chart
+from vllm_models import rules
 
 
 
@@ -43,3 +44,17 @@ def test_an_existing_account_is_used_without_creating_one(tmp_path):
 def test_without_creating_or_naming_one_the_pods_use_the_namespace_default(tmp_path):
     rendered = render_chart(example="single-gpu", values={"serviceAccount": {"create": False}})
     assert pod_spec(rendered)["serviceAccountName"] == "default"
+
+
+def test_a_role_for_the_download_goes_on_the_account_and_still_no_api_token_is_mounted():
+    """EKS's webhook projects a token of its own audience for the role: the Kubernetes API token stays unmounted."""
+    role = rules.data()["workloadIdentity"]["roleAnnotation"]
+    arn = "arn:aws:iam::111122223333:role/model-reader"
+    rendered = render_chart(example="s3-delivery", values={
+        "storage": {"download": {"s3": {"endpoint": "", "auth": "irsa", "credentialsSecret": {"name": ""}}}},
+        "serviceAccount": {"annotations": {role: arn}}})
+    account = rendered.one("ServiceAccount")
+    assert account["metadata"]["annotations"] == {role: arn}
+    assert account["automountServiceAccountToken"] is False
+    assert pod_spec(rendered)["serviceAccountName"] == account["metadata"]["name"]
+    assert pod_spec(rendered)["automountServiceAccountToken"] is False

@@ -55,7 +55,7 @@ HEAVY = re.compile(
 # What `pip install torch==X` brings that is not a plain Python package.
 TORCH_SIDE = re.compile(r"^(torch|triton|nvidia-.*|cuda-.*)$")
 
-# The machine every venv is made on (see /work/shared/TOOLCHAIN.md).
+# The machine every venv is made on: the project's CI and development machines run CPython 3.11.7 on x86-64 Linux.
 ENV = {**default_environment(), "python_version": "3.11", "python_full_version": "3.11.7",
        "platform_machine": "x86_64", "sys_platform": "linux", "platform_system": "Linux",
        "implementation_name": "cpython", "platform_python_implementation": "CPython"}

@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+import yaml
 
 from . import capacity, fit, modelfacts, ports, promote, scaffold, semdiff, toolchain, upgrade, verify, yamledit
 from . import render as harness
@@ -138,9 +141,33 @@ def command_render(args: argparse.Namespace) -> int:
         print(f"vllm-models: environment {args.env} has no installed release {args.release} (installed: {names})",
               file=sys.stderr)
         return REFUSED
+    hooks = []
     for rel in selected:
-        sys.stdout.write(harness.render(rel).manifest)
+        manifest = harness.render(rel).manifest
+        kept, hooked = without_hooks(manifest)
+        sys.stdout.write(manifest if args.hooks else kept)
+        hooks += [f"{rel.name}: {name}" for name in hooked]
+    if hooks and args.hooks:
+        print(f"vllm-models: the manifests include {len(hooks)} helm hook(s), as `helm template` prints them: "
+              f"{'; '.join(hooks)}. `helm test` creates test hooks, `helmfile apply` never does; NO_HOOKS=1 "
+              "(render --no-hooks) leaves them out, e.g. before `kubectl apply -f -`", file=sys.stderr)
     return OK
+
+
+HOOK_ANNOTATION = "helm.sh/hook"
+
+
+def without_hooks(manifest: str) -> tuple[str, list[str]]:
+    """A release's manifest without its helm hook documents, and each hook as "Kind name (helm.sh/hook: type)"."""
+    kept, hooks = [], []
+    for document in re.split(r"(?m)^(?=---$)", manifest):
+        obj = yaml.load(document, Loader=harness.ManifestLoader)
+        hook = (obj.get("metadata") or {}).get("annotations", {}).get(HOOK_ANNOTATION) if isinstance(obj, dict) else None
+        if hook:
+            hooks.append(f"{obj['kind']} {obj['metadata']['name']} ({HOOK_ANNOTATION}: {hook})")
+        else:
+            kept.append(document)
+    return "".join(kept), hooks
 
 
 def lint_one(rel: harness.Release) -> dict:
@@ -505,6 +532,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--release")
     p.add_argument("--no-verify", dest="verify", action="store_false",
                    help="print the manifests without running the checks first")
+    p.add_argument("--no-hooks", dest="hooks", action="store_false",
+                   help="leave out helm hooks (the helm test Pods), as `helm template --no-hooks` does; "
+                        "by default they are printed and stderr names them")
     p.set_defaults(func=command_render)
 
     p = sub.add_parser("verify", help="lint, render, schema, policies and fleet checks (all, one env, or what FILES affect)")

@@ -3,6 +3,12 @@
 {{- eq (toString .Values.storage.download.enabled) "true" -}}
 {{- end -}}
 
+{{/* vllm-models.downloadWorkloadIdentity: "true" when an S3 download takes its AWS credentials from the pods' ServiceAccount (storage.download.s3.auth irsa or eksPodIdentity) instead of a key Secret. */}}
+{{- define "vllm-models.downloadWorkloadIdentity" -}}
+{{- $dl := .Values.storage.download -}}
+{{- and (eq (include "vllm-models.downloadEnabled" .) "true") (eq $dl.source "s3") (ne ($dl.s3.auth | default "secret") "secret") -}}
+{{- end -}}
+
 {{/* vllm-models.downloadSeconds: the longest the weights download may take before vLLM starts, in seconds (0: nothing is downloaded); defaults to the startup budget. */}}
 {{- define "vllm-models.downloadSeconds" -}}
 {{- if eq (include "vllm-models.downloadEnabled" .) "true" -}}
@@ -52,11 +58,13 @@
 {{- $command := list -}}
 {{- if eq $dl.source "s3" -}}
 {{- $s3 := $dl.s3 -}}
+{{- if eq (include "vllm-models.downloadWorkloadIdentity" .) "false" -}}
 {{- $secret := $s3.credentialsSecret -}}
 {{- $env = concat $env (list
   (dict "name" "AWS_ACCESS_KEY_ID" "valueFrom" (dict "secretKeyRef" (dict "name" $secret.name "key" $secret.accessKeyIdKey)))
-  (dict "name" "AWS_SECRET_ACCESS_KEY" "valueFrom" (dict "secretKeyRef" (dict "name" $secret.name "key" $secret.secretAccessKeyKey)))
-  (dict "name" "AWS_DEFAULT_REGION" "value" $s3.region)) -}}
+  (dict "name" "AWS_SECRET_ACCESS_KEY" "valueFrom" (dict "secretKeyRef" (dict "name" $secret.name "key" $secret.secretAccessKeyKey)))) -}}
+{{- end -}}
+{{- $env = append $env (dict "name" "AWS_DEFAULT_REGION" "value" $s3.region) -}}
 {{- $command = list "aws" "s3" "sync" $s3.uri $partial "--no-progress" "--only-show-errors" -}}
 {{- with $s3.endpoint -}}
 {{- /* An S3-compatible store: no EC2 instance metadata to ask for credentials (seed 002's awsEc2MetadataDisabled). */ -}}

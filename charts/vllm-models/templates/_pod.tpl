@@ -31,6 +31,12 @@ metadata:
   annotations:
     {{- /* Workers serve no HTTP: nothing for Prometheus to scrape there. */}}
     {{- include (ternary "vllm-models.podAnnotations" "vllm-models.modelAnnotations" $serves) . | nindent 4 }}
+    {{- $identity := (include "vllm-models.rules" . | fromYaml).workloadIdentity }}
+    {{- if or (eq (include "vllm-models.downloadWorkloadIdentity" .) "true") (and .Values.serviceAccount.create (get (.Values.serviceAccount.annotations | default dict) $identity.roleAnnotation)) }}
+    {{- /* EKS's webhook gives the role to every container it is not told to skip: the download
+           (an init container) needs it, vLLM (the pod's one container) must not hold it (policy cloud_role_scope). */}}
+    {{ $identity.skipContainersAnnotation }}: vllm
+    {{- end }}
     {{- with $d.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}

@@ -381,9 +381,7 @@
 {{- if not $dl.s3.uri -}}
 {{- fail "vllm-models: storage.download.s3.uri is required for storage.download.source s3: the model's directory in the bucket, s3://bucket/prefix" -}}
 {{- end -}}
-{{- if not $dl.s3.credentialsSecret.name -}}
-{{- fail (printf "vllm-models: storage.download.s3.credentialsSecret.name is required for storage.download.source s3 (%s): the Secret holding %s and %s, read through secretKeyRef (credentials never go in values); create it and name it here" $dl.s3.uri $dl.s3.credentialsSecret.accessKeyIdKey $dl.s3.credentialsSecret.secretAccessKeyKey) -}}
-{{- end -}}
+{{- include "vllm-models.validateDownloadIdentity" . -}}
 {{- else if not $dl.huggingface.repo -}}
 {{- fail "vllm-models: storage.download.huggingface.repo is required for storage.download.source huggingface: the model repository on the Hub, e.g. deepseek-ai/DeepSeek-R1" -}}
 {{- end -}}
@@ -399,6 +397,36 @@
 {{- $budget := include "vllm-models.startupBudgetSeconds" . | int -}}
 {{- if gt (include "vllm-models.downloadSeconds" . | int) $budget -}}
 {{- fail (printf "vllm-models: storage.download.timeoutSeconds (%v) exceeds the startup budget (%d s, from probes.startup or slowStart.maxStartupSeconds): the download must fit inside it (a group's leader waits for its slowest node); lower it, or raise slowStart.maxStartupSeconds" $dl.timeoutSeconds $budget) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* vllm-models.validateDownloadIdentity: an S3 download has exactly one source of AWS credentials, the key Secret (storage.download.s3.auth secret) or the pods' ServiceAccount (irsa, eksPodIdentity). */}}
+{{- define "vllm-models.validateDownloadIdentity" -}}
+{{- $s3 := .Values.storage.download.s3 -}}
+{{- $auth := $s3.auth | default "secret" -}}
+{{- $secret := $s3.credentialsSecret -}}
+{{- if eq $auth "secret" -}}
+{{- if not $secret.name -}}
+{{- fail (printf "vllm-models: storage.download.s3.credentialsSecret.name is required for storage.download.source s3 (%s) with storage.download.s3.auth secret: the Secret holding %s and %s, read through secretKeyRef (credentials never go in values); create it and name it here, or on EKS let the pods' ServiceAccount carry the role (storage.download.s3.auth irsa or eksPodIdentity)" $s3.uri $secret.accessKeyIdKey $secret.secretAccessKeyKey) -}}
+{{- end -}}
+{{- else -}}
+{{- $identity := (include "vllm-models.rules" . | fromYaml).workloadIdentity -}}
+{{- $account := .Values.serviceAccount -}}
+{{- if $secret.name -}}
+{{- fail (printf "vllm-models: storage.download.s3.credentialsSecret.name (%s) is set with storage.download.s3.auth %s: the AWS CLI would use the Secret's keys before the ServiceAccount's role; drop the Secret's name, or set auth: secret" $secret.name $auth) -}}
+{{- end -}}
+{{- if $s3.endpoint -}}
+{{- fail (printf "vllm-models: storage.download.s3.auth %s gets credentials from AWS, which the S3-compatible store at storage.download.s3.endpoint (%s) does not accept; use auth: secret with its key pair in storage.download.s3.credentialsSecret, or download from AWS S3 (endpoint empty)" $auth $s3.endpoint) -}}
+{{- end -}}
+{{- if and (not $account.create) (not $account.name) -}}
+{{- fail (printf "vllm-models: storage.download.s3.auth %s takes the role from the pods' ServiceAccount, but serviceAccount.create is false and serviceAccount.name is empty, so the pods run as the namespace's default ServiceAccount; set serviceAccount.create: true, or name the ServiceAccount that has the role in serviceAccount.name" $auth) -}}
+{{- end -}}
+{{- if and (eq $auth "irsa") $account.create -}}
+{{- $role := get ($account.annotations | default dict) $identity.roleAnnotation | default "" -}}
+{{- if not (regexMatch $identity.rolePattern $role) -}}
+{{- fail (printf "vllm-models: storage.download.s3.auth irsa needs the IAM role on the ServiceAccount the chart creates: serviceAccount.annotations.%s is %q, not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>); set it to the role that may read %s" $identity.roleAnnotation $role $s3.uri) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
