@@ -19,11 +19,8 @@ from vllm_models import capacity, fit
 from vllm_models import render as harness
 
 CALIBRATION = yaml.safe_load((Path(__file__).parent / "fixtures" / "fit_calibration.yaml").read_text())
-calibration_inputs = fit.calibration_inputs
 GiB = 2**30
 H100 = "NVIDIA-H100-80GB-HBM3"
-
-
 CASES = CALIBRATION["cases"]
 V1_CASES = [case for case in CASES if case.get("engine", "V1") == "V1"]
 TOKEN_CASES = [case for case in CASES if "tokens" in case["logged"]]
@@ -31,7 +28,7 @@ TOKEN_CASES = [case for case in CASES if "tokens" in case["logged"]]
 
 def deviation(case: dict) -> str:
     """How far the estimate lands from the logged figures, component by component."""
-    e, logged = fit.estimate(calibration_inputs(case)), case["logged"]
+    e, logged = fit.estimate(fit.calibration_inputs(case)), case["logged"]
     parts = [f"KV {e.kv_gib:.2f} GiB vs logged {logged['kvGiB']:.2f} ({e.kv_gib - logged['kvGiB']:+.2f})"]
     for name, estimated in (("weightsGiB", e.weights_gib), ("activationGiB", e.activation_gib),
                             ("nonTorchGiB", e.non_torch_gib)):
@@ -54,13 +51,13 @@ def test_the_calibration_table_holds_public_logs_of_tensor_and_pipeline_parallel
 @pytest.mark.parametrize("case", V1_CASES, ids=[c["id"] for c in V1_CASES])
 def test_the_kv_memory_estimate_is_never_more_than_the_margin_above_what_vllm_logged(case):
     margin = fit.runtime()["fitMarginGiB"]
-    estimate = fit.estimate(calibration_inputs(case))
+    estimate = fit.estimate(fit.calibration_inputs(case))
     assert estimate.kv_gib <= case["logged"]["kvGiB"] + margin, f"{deviation(case)}; margin {margin} GiB"
 
 
 @pytest.mark.parametrize("case", TOKEN_CASES, ids=[c["id"] for c in TOKEN_CASES])
 def test_the_kv_token_estimate_stays_within_tolerance_of_the_logged_figure(case):
-    estimate = fit.estimate(calibration_inputs(case))
+    estimate = fit.estimate(fit.calibration_inputs(case))
     error = estimate.tokens / case["logged"]["tokens"] - 1
     assert abs(error) <= CALIBRATION["tolerance"], (
         f"{case['id']} ({case['source']}): estimated {estimate.tokens} KV tokens, vLLM logged "
@@ -70,7 +67,7 @@ def test_the_kv_token_estimate_stays_within_tolerance_of_the_logged_figure(case)
 def test_the_stated_margin_is_the_worst_case_rounded_up_to_a_quarter_gib():
     """The margin is what the cases need, not a comfortable figure: the worst case lands within one
     quarter GiB of it (a tighter constant would be caught by the test above, a looser one here)."""
-    worst = max(fit.estimate(calibration_inputs(case)).kv_gib - case["logged"]["kvGiB"] for case in V1_CASES)
+    worst = max(fit.estimate(fit.calibration_inputs(case)).kv_gib - case["logged"]["kvGiB"] for case in V1_CASES)
     margin = fit.runtime()["fitMarginGiB"]
     assert margin - 0.25 < worst <= margin, f"worst case lands {worst:+.2f} GiB above vLLM; margin {margin} GiB"
 
@@ -80,7 +77,7 @@ def test_the_calibration_report_names_every_case_and_how_far_off_it_is():
     report = fit.calibration_report()
     assert [row["id"] for row in report["cases"]] == [case["id"] for case in CASES]
     for row, case in zip(report["cases"], CASES):
-        estimate = fit.estimate(calibration_inputs(case))
+        estimate = fit.estimate(fit.calibration_inputs(case))
         assert row["kvGiB"] == pytest.approx(estimate.kv_gib) and row["loggedKvGiB"] == case["logged"]["kvGiB"], row
     assert report["marginGiB"] == fit.runtime()["fitMarginGiB"] and report["publicLogs"] == len(V1_CASES)
 
