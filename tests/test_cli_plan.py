@@ -1,9 +1,10 @@
 """`vllm-models plan`: GPUs, memory and CPU per enabled release, surge headroom, and what the quota leaves."""
 from __future__ import annotations
 
-from cli_repo import copy_repository, described, run, run_json, set_gpu_quota
+import yaml
+from cli_repo import REPOSITORY, copy_repository, described, run, run_json, set_gpu_quota
 
-from vllm_models import capacity
+from vllm_models import capacity, fit
 from vllm_models import render as harness
 
 
@@ -26,6 +27,21 @@ def test_plan_totals_every_enabled_release_and_subtracts_the_peak_from_the_quota
     assert int(plan["remaining"][gpu]) == int(plan["quota"][gpu]) - steady - surges
     table = run(root, "plan", "--env", "staging")
     assert all(name in table.stdout for name in rows) and "remaining" in table.stdout, described(table)
+
+
+def test_plan_states_how_far_the_fit_estimate_may_sit_above_vllms_own_figures(tmp_path):
+    """The margin and the count come from the data: environments/gpus.yaml and the calibration fixture."""
+    margin = yaml.safe_load((REPOSITORY / fit.GPUS_FILE).read_text())["vllmMemory"]["fitMarginGiB"]
+    cases = yaml.safe_load((REPOSITORY / fit.CALIBRATION_FILE).read_text())["cases"]
+    logs = sum(1 for case in cases if case.get("engine", "V1") == "V1")
+    root = copy_repository(tmp_path)
+    code, plan = run_json(root, "plan", "--env", "staging")
+    assert code == 0, plan
+    assert plan["fitMargin"]["marginGiB"] == margin and plan["fitMargin"]["publicLogs"] == logs, plan["fitMargin"]
+    assert plan["fitMargin"]["worstGiB"] <= margin and plan["fitMargin"]["file"] == fit.CALIBRATION_FILE
+    table = run(root, "plan", "--env", "staging")
+    assert (f"fit margin: the KV cache estimate is at most {margin:g} GiB per GPU above vLLM's own figure in {logs} "
+            f"public start-up logs (tests/fixtures/fit_calibration.yaml; docs/fit.md)") in table.stdout, described(table)
 
 
 def test_plan_exits_1_and_names_the_release_that_tips_the_quota_over(tmp_path):

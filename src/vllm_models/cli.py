@@ -398,7 +398,10 @@ def command_plan(args: argparse.Namespace) -> int:
     problems = [*plan.problems, *([pool_problem] if pool_problem else []),
                 *(p for result in fits for p in result.problems), *(placement.problems if placement else [])]
     if args.output == "json":
+        margin = fit.calibration_report()
         emit_json({**plan.as_dict(), "fit": [result.as_dict() for result in fits],
+                   "fitMargin": {"marginGiB": margin["marginGiB"], "publicLogs": margin["publicLogs"],
+                                 "worstGiB": margin["worstGiB"], "file": fit.CALIBRATION_FILE},
                    "placement": placement.as_dict() if placement else None, "problems": problems})
         return PROBLEMS if problems else OK
     gpu, memory, cpu = "requests.nvidia.com/gpu", "requests.memory", "requests.cpu"
@@ -430,6 +433,7 @@ def command_plan(args: argparse.Namespace) -> int:
         print(f"\nfit per GPU (vLLM's start-up arithmetic; {fit.MODELS_FILE}, {fit.GPUS_FILE}):")
         print(table(["RELEASE", "PRODUCT", "WEIGHTS/GPU", "KV CACHE", "KV TOKENS", "MAX MODEL LEN", "CONCURRENCY"],
                     [[r.release.name, r.product, *fit_cells(r.estimate)] for r in fits]))
+        print(fit.margin_note())
     if placement:
         print("\npacking per node (first-fit decreasing; every rollout's surge pods included):")
         print(table(["NODE", "POOL", "GPUS FREE", "CPU FREE", "MEMORY FREE", "PODS"],

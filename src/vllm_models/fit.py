@@ -1,15 +1,19 @@
 """Fit: does each release's model load on the GPUs it is pinned to, and do its pods find nodes?
 
 Per GPU, as vLLM's V1 engine sizes it at start-up (vllm/v1/worker/gpu_worker.py
-determine_available_memory, vllm/v1/core/kv_cache_utils.py; docs/fit.md quotes both):
+determine_available_memory, vllm/v1/core/kv_cache_utils.py; docs/fit.md walks through both):
 
     budget    = usable GPU memory x gpuMemoryUtilization
     KV memory = budget - weights per GPU - activation peak - non-torch memory [- CUDA graphs from v0.21]
+                [- NCCL communicators, versions that measured them inside the budget]
     refused   when the KV memory cannot hold one sequence of maxModelLen (vLLM's start-up ValueError)
 
-and before vLLM 0.21 the CUDA graphs and the CUDA context must fit in what the budget leaves of the
-GPU. Model facts come from environments/models.yaml, GPU products and the constants from
-environments/gpus.yaml, node pools from each environment's values.yaml `nodePools`.
+and the CUDA context (with the communicators and, before vLLM 0.21, the CUDA graphs) must fit in what
+the budget leaves of the GPU, and online FP8 quantization's 16-bit weights must fit the GPU while they
+load. Every constant is calibrated against public start-up logs (tests/fixtures/fit_calibration.yaml)
+so that the KV memory lands at most vllmMemory.fitMarginGiB above vLLM's own figure. Model facts come
+from environments/models.yaml, GPU products and the constants from environments/gpus.yaml, node pools
+from each environment's values.yaml `nodePools`.
 
 Placement: every pod of every release, plus the surge pods of every rollout that cannot remove a pod
 first (all at once, as `helmfile apply` rolls every changed release), goes onto the environment's
@@ -23,6 +27,7 @@ import functools
 import math
 import re
 from fractions import Fraction
+from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from . import capacity, toolchain
@@ -84,7 +89,11 @@ class Inputs:
     chunked_prefill: bool = True
     kv_cache_dtype: str = "auto"
     hybrid_kv_cache: bool = True  # off when a KV connector (LMCache) is set: sliding layers then hold every token
+    nvlink: bool = False  # the product's GPUs talk over NVLink: tensor parallel allocates all-reduce buffers
     graphs_in_budget: bool = False  # vLLM >= 0.21 takes CUDA graphs from the budget
+    legacy_sampler: bool = True  # vLLM < 0.17 profiled the sampler with more copies of the logits
+    communicators_in_budget: bool = True  # vLLM measured NCCL communicators as non-torch memory
+    communicators_beside_budget: bool = True  # vLLM created them before its memory snapshot
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,15 +103,17 @@ class Estimate:
     budget_gib: float
     weights_gib: float  # per GPU
     activation_gib: float
-    non_torch_gib: float
+    non_torch_gib: float  # with the NCCL communicators where vLLM counts them inside the budget
+    communicator_gib: float  # NCCL communicators of a parallel run, per GPU
     graphs_gib: float  # what CUDA graphs take: from the budget (graphs_in_budget) or beside it
     kv_gib: float  # left for the KV cache
     kv_bytes_per_token: int  # per GPU, every cached layer, one token
     tokens: int  # "GPU KV cache size: N tokens"
     concurrency: float  # "Maximum concurrency for maxModelLen tokens per request"
     needed_gib: float  # one sequence of max_model_len
-    outside_budget_gib: float  # CUDA context (+ graphs before 0.21) beside the budget
+    outside_budget_gib: float  # CUDA context (+ communicators, + graphs before 0.21) beside the budget
     spare_gib: float  # what the GPU has beyond the budget
+    load_peak_gib: float  # weights while loading (16-bit under online FP8 quantization) + what sits beside them
 
     @property
     def fits(self) -> bool:
@@ -111,6 +122,10 @@ class Estimate:
     @property
     def headroom_ok(self) -> bool:
         return self.outside_budget_gib <= self.spare_gib + 1e-9  # equal in exact arithmetic counts as room
+
+    @property
+    def load_ok(self) -> bool:
+        return self.load_peak_gib <= self.inputs.usable_gib + 1e-9
 
 
 def dtype_bytes(kv_cache_dtype: str, model: Mapping) -> int:
@@ -139,16 +154,29 @@ def _layer_bytes(model: Mapping, tensor_parallel: int, element: int) -> int:
     return 2 * heads * int(model.get("headDim") or int(model["hiddenSize"]) // int(model["attentionHeads"])) * element
 
 
-def activation_bytes(model: Mapping, tokens: int, max_num_seqs: int, tensor_parallel: int) -> float:
-    """The profile run's activation peak (see environments/gpus.yaml vllmMemory)."""
+def activation_bytes(model: Mapping, tokens: int, max_num_seqs: int, tensor_parallel: int,
+                     legacy_sampler: bool = False) -> float:
+    """The profile run's activation peak: its forward pass, then its sampler (environments/gpus.yaml vllmMemory)."""
+    constants = runtime()
     hidden = int(model["hiddenSize"])
     if is_moe(model):
         per_token = int(model["moeIntermediateSize"]) * (int(model["expertsPerToken"]) + int(model.get("sharedExperts", 0)))
     else:
         per_token = int(model["intermediateSize"])
-    layers = tokens * (4 * hidden + 3 * per_token / tensor_parallel) * 2
-    logits = min(max_num_seqs, tokens) * int(model["vocabSize"]) * 4 * 2
-    return max(layers + logits, runtime()["activationFloorGiB"] * GiB)
+    forward = tokens * (4 * hidden + 3 * per_token / tensor_parallel) * 2
+    copies = constants["legacySampler"]["samplerLogitCopies"] if legacy_sampler else constants["samplerLogitCopies"]
+    sampler = min(max_num_seqs, tokens) * int(model["vocabSize"]) * 4 * copies
+    # The forward pass's buffers are free by the time the sampler runs, except the fused-MoE workspace.
+    peak = forward + sampler if is_moe(model) else max(forward, sampler)
+    return max(peak, constants["activationFloorGiB"] * GiB)
+
+
+def non_torch_bytes(inputs: Inputs) -> float:
+    """CUDA/NCCL memory outside torch that grows during the profile run (environments/gpus.yaml vllmMemory)."""
+    table = runtime()["nonTorchGiB"]
+    if inputs.tensor_parallel > 1 and inputs.nvlink:
+        return table["tensorParallelNVLink"] * GiB
+    return table["parallel" if inputs.tensor_parallel * inputs.pipeline_parallel > 1 else "single"] * GiB
 
 
 def estimate(inputs: Inputs) -> Estimate:
@@ -161,11 +189,14 @@ def estimate(inputs: Inputs) -> Estimate:
     budget = inputs.usable_gib * inputs.utilization * GiB
     weights = float(model["weightsGiB"]) * GiB / parallel
     batched = inputs.batched_tokens if inputs.chunked_prefill else max(length, inputs.batched_tokens)
-    activation = activation_bytes(model, batched, inputs.max_num_seqs, inputs.tensor_parallel)
-    non_torch = constants["nonTorchGiB"]["parallel" if parallel > 1 else "single"] * GiB
+    activation = activation_bytes(model, batched, inputs.max_num_seqs, inputs.tensor_parallel, inputs.legacy_sampler)
+    communicator = constants["communicatorGiB"] * GiB if parallel > 1 and inputs.nvlink else 0.0
+    non_torch = non_torch_bytes(inputs) + (communicator if inputs.communicators_in_budget else 0)
     full, sliding = _layers(model, inputs.pipeline_parallel)
     graphs = constants["cudaGraphsGiBPerLayer"]["moe" if is_moe(model) else "dense"] * (full + sliding) * GiB
     kv = budget - weights - activation - non_torch - (graphs if inputs.graphs_in_budget else 0)
+    beside = constants["cudaContextGiB"] * GiB + (communicator if inputs.communicators_beside_budget else 0)
+    loading = float(model.get("loadWeightsGiB") or model["weightsGiB"]) * GiB / parallel
     layer = _layer_bytes(model, inputs.tensor_parallel, element)
     if sliding and not inputs.hybrid_kv_cache:
         full, sliding = full + sliding, 0
@@ -184,10 +215,10 @@ def estimate(inputs: Inputs) -> Estimate:
         per_request = math.ceil(length / block)
         tokens = blocks * block
         needed = per_request * page * full
-    return Estimate(inputs, length, budget / GiB, weights / GiB, activation / GiB, non_torch / GiB, graphs / GiB,
-                    kv / GiB, layer * (full + sliding), tokens, blocks / per_request, needed / GiB,
-                    constants["cudaContextGiB"] + (0 if inputs.graphs_in_budget else graphs / GiB),
-                    inputs.usable_gib - budget / GiB)
+    return Estimate(inputs, length, budget / GiB, weights / GiB, activation / GiB, non_torch / GiB,
+                    communicator / GiB, graphs / GiB, kv / GiB, layer * (full + sliding), tokens,
+                    blocks / per_request, needed / GiB, (beside + (0 if inputs.graphs_in_budget else graphs)) / GiB,
+                    inputs.usable_gib - budget / GiB, (loading + beside) / GiB)
 
 
 def longest_fitting(inputs: Inputs) -> int:
@@ -200,6 +231,57 @@ def longest_fitting(inputs: Inputs) -> int:
         else:
             high = middle - 1
     return low
+
+
+# --- Calibration: the estimate against public start-up logs -------------------------------------------
+
+CALIBRATION_FILE = "tests/fixtures/fit_calibration.yaml"
+
+
+@functools.lru_cache(maxsize=None)
+def calibration_cases() -> tuple[dict, ...]:
+    # The evidence for the arithmetic travels with the code (like toolchain.toml), not with the fleet's data
+    # that VLLM_MODELS_ROOT may point elsewhere.
+    path = Path(__file__).resolve().parents[2] / CALIBRATION_FILE
+    return tuple((load_yaml(path.read_text()) or {}).get("cases") or [])
+
+
+def calibration_inputs(case: Mapping) -> Inputs:
+    """A logged start-up as the estimate sees it: the case's GPU, parallelism, flags and vLLM version."""
+    gpu = product(case["product"]) if "product" in case else {}
+    version = version_tuple(str(case["vllmVersion"]))
+    return Inputs(
+        model=loaded_model(case["model"], case.get("quantization"), version),
+        usable_gib=float(case.get("usableGiB") or gpu["usableGiB"]), utilization=float(case["utilization"]),
+        tensor_parallel=int(case.get("tensorParallel", 1)), pipeline_parallel=int(case.get("pipelineParallel", 1)),
+        max_model_len=int(case["maxModelLen"]),
+        batched_tokens=int(case.get("batchedTokens", gpu.get("batchedTokens", 2048))),
+        max_num_seqs=int(case.get("maxNumSeqs", gpu.get("maxNumSeqs", 256))),
+        chunked_prefill=bool(case.get("chunkedPrefill", True)), nvlink=bool(gpu.get("nvlink")),
+        **version_inputs(version))
+
+
+def calibration_report() -> dict:
+    """Every recorded case: the estimated and the logged KV GiB per GPU. The margin holds for the V1-engine
+    cases (the fleet's catalogue starts at 0.10.2 on V1); V0 logs are listed for their token counts only."""
+    rows = []
+    for case in calibration_cases():
+        result = estimate(calibration_inputs(case))
+        rows.append({"id": case["id"], "engine": case.get("engine", "V1"), "vllmVersion": str(case["vllmVersion"]),
+                     "gpu": case.get("product") or f"{case['usableGiB']} GiB", "tensorParallel": case.get("tensorParallel", 1),
+                     "pipelineParallel": case.get("pipelineParallel", 1), "kvGiB": result.kv_gib,
+                     "loggedKvGiB": case["logged"]["kvGiB"], "offGiB": result.kv_gib - case["logged"]["kvGiB"],
+                     "source": case["source"]})
+    held = [row for row in rows if row["engine"] == "V1"]
+    return {"marginGiB": runtime()["fitMarginGiB"], "publicLogs": len(held),
+            "worstGiB": max((row["offGiB"] for row in held), default=None), "cases": rows}
+
+
+def margin_note() -> str:
+    """One line for `vllm-models plan`: how far the KV estimate may sit above vLLM's own figure."""
+    report = calibration_report()
+    return (f"fit margin: the KV cache estimate is at most {report['marginGiB']:g} GiB per GPU above vLLM's own "
+            f"figure in {report['publicLogs']} public start-up logs ({CALIBRATION_FILE}; docs/fit.md)")
 
 
 # --- A release's inputs, from its render --------------------------------------------------------------
@@ -288,28 +370,45 @@ def version_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split("."))
 
 
+def version_inputs(version: tuple[int, ...] | None) -> dict[str, bool]:
+    """What a vLLM version changes in the arithmetic (environments/gpus.yaml vllmMemory); an unknown version
+    takes the cautious side of each."""
+    constants = runtime()
+
+    def before(key: str, table: Mapping = constants) -> bool:
+        return version is None or version < version_tuple(table[key])
+    return {"graphs_in_budget": not before("cudaGraphsInBudgetFrom"),
+            "legacy_sampler": before("before", constants["legacySampler"]),
+            "communicators_in_budget": before("communicatorsInBudgetBefore"),
+            "communicators_beside_budget": version is None or not before("communicatorsBesideBudgetFrom")}
+
+
 ONLINE_FP8 = ("fp8", "fbgemm_fp8", "ptpc_fp8")
 
 
-def loaded_model(model: Mapping, quantization: str | None) -> Mapping:
+def loaded_model(model: Mapping, quantization: str | None, version: tuple[int, ...] | None = None) -> Mapping:
     """The facts as vLLM loads them: --quantization fp8 on a 16-bit checkpoint stores its linear layers in
-    one byte each at load (embeddings and norms stay 16-bit), halving most of the weights."""
+    one byte each at load (embeddings and norms stay 16-bit), halving most of the weights; before
+    vllmMemory.onlineFp8FullPrecisionLoadBefore the 16-bit weights are all on the GPU first (loadWeightsGiB)."""
     if quantization not in ONLINE_FP8 or model.get("weightDtype") not in ("bf16", "fp16"):
         return model
     embeddings = int(model["vocabSize"]) * int(model["hiddenSize"]) * 2
     linear = float(model["parametersB"]) * 1e9 - embeddings
-    return {**model, "weightsGiB": round((linear + embeddings * 2) / GiB, 1)}
+    loaded = {**model, "weightsGiB": round((linear + embeddings * 2) / GiB, 1)}
+    if version is None or version < version_tuple(runtime()["onlineFp8FullPrecisionLoadBefore"]):
+        loaded["loadWeightsGiB"] = float(model["weightsGiB"])
+    return loaded
 
 
 def release_inputs(rendered: harness.Rendered, workload: Serving, model: Mapping, gpu: Mapping) -> Inputs:
     container = workload.container
     given = flags(container.get("args") or [])
-    model = loaded_model(model, str(given.get("--quantization") or given.get("-q") or "") or None)
+    version = vllm_version(container)
+    model = loaded_model(model, str(given.get("--quantization") or given.get("-q") or "") or None, version)
 
     def number(name: str, default):
         value = given.get(name)
         return default if value in (None, True) else type(default)(value)
-    version = vllm_version(container)
     return Inputs(
         model=model, usable_gib=float(gpu["usableGiB"]),
         utilization=number("--gpu-memory-utilization", 0.9),
@@ -320,7 +419,7 @@ def release_inputs(rendered: harness.Rendered, workload: Serving, model: Mapping
         chunked_prefill="--no-enable-chunked-prefill" not in given,
         kv_cache_dtype=str(given.get("--kv-cache-dtype", "auto")),
         hybrid_kv_cache="--kv-transfer-config" not in given and "--disable-hybrid-kv-cache-manager" not in given,
-        graphs_in_budget=bool(version) and version >= version_tuple(runtime()["cudaGraphsInBudgetFrom"]))
+        nvlink=bool(gpu.get("nvlink")), **version_inputs(version))
 
 
 # --- Node pools ------------------------------------------------------------------------------------
@@ -435,12 +534,26 @@ def fit_problems(rel: harness.Release, key: str, gpu: Mapping, e: Estimate, pool
             f"sequence of {e.max_model_len} tokens (deployment.maxModelLen, {e.kv_bytes_per_token} KV bytes per token "
             f"per GPU) needs {e.needed_gib:.1f} GiB; vLLM refuses to start. Fix: " + ", or ".join(fixes))
     if not e.headroom_ok:
+        beside = [f"the CUDA context (~{runtime()['cudaContextGiB']:g} GiB)"]
+        if e.communicator_gib and i.communicators_beside_budget:
+            beside.append(f"NCCL communicators (~{e.communicator_gib:g} GiB)")
+        if not i.graphs_in_budget:
+            beside.append(f"CUDA graphs (~{e.graphs_gib:.2f} GiB, captured after the KV cache before vLLM "
+                          f"{runtime()['cudaGraphsInBudgetFrom']})")
         problems.append(
             f"{where}: on {gpu['label']} deployment.gpuMemoryUtilization {i.utilization:g} leaves {e.spare_gib:.2f} GiB "
-            f"beside vLLM's budget, but the CUDA context (~{runtime()['cudaContextGiB']:g} GiB) and CUDA graphs "
-            f"(~{e.graphs_gib:g} GiB, captured after the KV cache before vLLM {runtime()['cudaGraphsInBudgetFrom']}) need "
-            f"{e.outside_budget_gib:.2f} GiB: graph capture runs out of memory; lower gpuMemoryUtilization to at most "
+            f"beside vLLM's budget, but {' and '.join(beside)} need {e.outside_budget_gib:.2f} GiB: vLLM runs out of "
+            f"memory beside its budget; lower gpuMemoryUtilization to at most "
             f"{math.floor((i.usable_gib - e.outside_budget_gib) / i.usable_gib * 100) / 100:g}")
+    if not e.load_ok:
+        sixteen = float(i.model["loadWeightsGiB"])
+        problems.append(
+            f"{where}: on {gpu['label']} ({i.usable_gib:g} GiB usable) online FP8 quantization (--quantization fp8 on the "
+            f"{i.model.get('weightDtype')} checkpoint {key}) loads all {sixteen:g} GiB of 16-bit weights before "
+            f"quantizing them, {sixteen / (i.tensor_parallel * i.pipeline_parallel):.1f} GiB per GPU over {parallel}, "
+            f"{e.load_peak_gib:.1f} GiB with the CUDA context and communicators beside them: loading runs out of "
+            f"memory before vLLM {runtime()['onlineFp8FullPrecisionLoadBefore']}. Fix: a pre-quantized FP8 checkpoint, "
+            f"more GPUs, or vLLM {runtime()['onlineFp8FullPrecisionLoadBefore']} or later")
     return problems
 
 
