@@ -27,7 +27,6 @@ FOREIGN = {
 }
 # Cited before it exists: another change of issue 24 (item 8, the fit check's calibration) writes it. Once it
 # is merged, test_a_pending_document_is_still_missing fails: delete the entry, and the citations are checked.
-PENDING = {"docs/fit.md": "issue 24 item 8 (fit.py, gpus.yaml, models.yaml cite it)"}
 
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 CITED = re.compile(r"(?<![\w/.-])docs/[A-Za-z0-9_-][A-Za-z0-9_./-]*[A-Za-z0-9_]")
@@ -74,18 +73,13 @@ def test_every_relative_link_resolves_to_a_file_and_heading_of_the_repository(pa
 
 def test_every_cited_docs_path_exists_in_the_repository():
     missing = [f"{where(path)} cites {cited}" for path, cited in citations()
-               if cited not in FOREIGN and cited not in PENDING and not (ROOT / cited).exists()]
+               if cited not in FOREIGN and not (ROOT / cited).exists()]
     assert missing == [], "\n".join(missing)
 
 
-def test_every_foreign_or_pending_path_is_still_cited():
+def test_every_foreign_path_is_still_cited():
     cited = {path for _, path in citations()}
-    stale = sorted(set(FOREIGN) - cited) + sorted(set(PENDING) - cited)
+    stale = sorted(set(FOREIGN) - cited)
     assert stale == [], f"tests/test_doc_links.py lists paths no file cites any more: {stale}"
 
-
-@pytest.mark.parametrize("pending", sorted(PENDING))
-def test_a_pending_document_is_still_missing(pending):
-    assert not (ROOT / pending).exists(), (f"{pending} exists now ({PENDING[pending]}): delete it from PENDING in "
-                                           "tests/test_doc_links.py so that its citations are checked")
 
