@@ -243,7 +243,7 @@ def test_new_model_refuses_a_shape_that_needs_more_gpus_than_the_quota_leaves(tm
      "pass --params-b (the parameter count in whole billions) or --hf-config (the model's config.json, from which "
      "it is derived)"),
     (["--shape", "single-gpu", *model("mistralai", "mistral-7b-instruct"), "--quantization", "fp9"],
-     "--quantization fp9 is not a quantization method of vLLM"),
+     "argument --quantization: invalid choice: 'fp9'"),
     (["--shape", "multi-gpu", "--params-b", "70", "--tp", "3", "--model-path", "/models/acme/some-70b"],
      "--tp 3: tensor parallel size must be one of 1, 2, 4, 8"),
     (["--shape", "vision", "--params-b", "7", "--category", "language", "--model-path", "/models/acme/vl"],
