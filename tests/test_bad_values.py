@@ -16,6 +16,7 @@ from typing import Callable
 import pytest
 
 from charts import render_chart
+from vllm_models import chart_examples
 from vllm_models import render as harness
 from vllm_models import rules
 from vllm_models import toolchain
@@ -753,3 +754,35 @@ def test_a_refusal_names_the_values_file_that_sets_the_key():
     message = str(refused.value)
     assert re.search(r"deployment\.tensorParallel is set in /\S+/single-gpu-overrides\.yaml\n", message), message
     assert "deployment.numGPUs is set in charts/vllm-models/examples/single-gpu.yaml" in message
+
+
+def case_named(id: str) -> Case:
+    return next(case for case in FAIL_CASES if case.id == id)
+
+
+@pytest.mark.parametrize("helm", ["helm4", "helm3"])
+def test_every_refusal_of_a_release_comes_in_one_message_each_with_its_own_text(helm, tmp_path):
+    """A user who set two bad keys reads both refusals at once, a line each, not the second after fixing the first."""
+    first, second = case_named("liveness tolerates one slow answer"), case_named("liveness gives each check time")
+    both = harness.deep_merge(json.loads(json.dumps(first.bad)), second.bad)
+    with pytest.raises(harness.RenderError) as refused:
+        render_case("single-gpu", both, tmp_path, helm=helm)
+    lines = refused.value.stderr.splitlines()
+    assert lines[0].startswith("Error: execution error at (vllm-models/templates/") and \
+        lines[0].endswith(f"): {first.message}") and lines[1] == second.message, f"{helm} says\n{refused.value.stderr}"
+    assert refused.value.refusals == [m.removeprefix(harness.CHART_PREFIX) for m in (first.message, second.message)]
+
+
+def test_a_release_refused_twice_reads_both_refusals_before_the_files_and_no_helm_dump(tmp_path):
+    first, second = case_named("tensor parallel equals GPUs"), case_named("liveness gives each check time")
+    both = harness.deep_merge(json.loads(json.dumps(first.bad)), second.bad)
+    with pytest.raises(harness.RenderError) as refused:
+        render_case(first.example, both, tmp_path)
+    message = str(refused.value)
+    subject, _, rest = message.partition("): ")
+    assert subject.startswith(f"release {chart_examples.release_name(first.example)} ("), message
+    assert rest.startswith(f"2 refusals:\n  - {first.message.removeprefix(harness.CHART_PREFIX)}\n"
+                           f"  - {second.message.removeprefix(harness.CHART_PREFIX)}\n"), message
+    assert harness.CHART_PREFIX not in message, "the chart's prefix is said once, by the subject, not per refusal"
+    assert "vllm-models-values-" not in message and "refused:" not in message, \
+        "the refusals say it all: no helm command naming a deleted temporary values file"

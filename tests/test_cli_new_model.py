@@ -10,10 +10,10 @@ import yaml
 from cli_repo import (copy_repository, described, fleet_problems, make_gpu_room, run, run_json, said, set_gpu_quota,
                       snapshot, unused_model_name)
 
-from vllm_models import modelfacts
+from vllm_models import modelfacts, scaffold
 
 CONFIGS = Path(__file__).parent / "fixtures" / "hf_configs"
-# The size class new-model reads from Llama 3.1 70B's config.json (its parameter count, in whole billions).
+# The size class new-model reads from Llama 3.1 70B's config.json (its parameter count, to the nearest billion).
 LLAMA_70B_SIZE = modelfacts.size_class_parameters(
     modelfacts.facts(modelfacts.read_config(CONFIGS / "llama-3.1-70b-instruct.json")))
 
@@ -70,14 +70,78 @@ def test_new_model_sizes_a_70b_multi_gpu_model_from_the_seed_tables(tmp_path):
                          *model("meta-llama", "llama-3.1-70b-instruct"))
     assert code == 0, out
     values = out["values"]
-    assert values["modelInfo"]["parameters"] == 70, "70.55B from the config's dimensions, whole billions"
+    assert values["modelInfo"]["parameters"] == LLAMA_70B_SIZE, "70.55B from the config's dimensions, the nearest billion"
     assert (values["deployment"]["tensorParallel"], values["deployment"]["numGPUs"]) == (4, 4), \
         "131 GiB of bf16 weights: two 80 GB GPUs leave no room for a full context, four do"
     assert values["resources"]["limits"] == {"nvidia.com/gpu": 4, "memory": "400Gi", "cpu": "32"}
     assert values["shmSize"] == "32Gi", "sizing.yaml sharedMemory: 4 GPUs -> 32Gi"
     assert values["probes"]["startup"]["failureThreshold"] == 180, "size class large (50B+): threshold 180"
-    assert values["deployment"]["terminationGracePeriodSeconds"] == 120, "grace table: 30B-70B -> 120s"
+    grace = scaffold.last_row(scaffold.sizing()["terminationGrace"], "minParamsB", LLAMA_70B_SIZE, architecture="dense")
+    assert values["deployment"]["terminationGracePeriodSeconds"] == grace["seconds"], f"grace table row {grace}"
     assert values["deployment"]["gpuMemoryUtilization"] == 0.9
+
+
+@pytest.mark.parametrize("billions, whole", [(23.57, 24), (23.5, 24), (23.49, 23), (24.0, 24), (0.49, 1)])
+def test_model_info_parameters_is_the_nearest_whole_billion_and_never_below_the_count_rounded_down(billions, whole):
+    # A 24B checkpoint (23.57B by its dimensions) is a 24B model, not a 23B one; at least 1, the schema's minimum.
+    assert modelfacts.size_class_parameters({"parametersB": billions}) == whole
+    assert whole >= int(billions), "a size row never comes out below the one the count itself reaches"
+
+
+MISTRAL = modelfacts.facts(modelfacts.read_config(CONFIGS / "mistral-7b-instruct.json"))
+
+
+def summary_row(stdout: str, key: str) -> str:
+    """The value of one row of new-model's summary (`  key  value`)."""
+    return next(line.split(None, 1)[1] for line in stdout.splitlines() if line.split(None, 1)[:1] == [key])
+
+
+def test_new_model_says_which_quantization_it_chose_for_a_16_bit_checkpoint_and_how_to_keep_its_weights(tmp_path):
+    root = copy_repository(tmp_path)
+    make_gpu_room(root, "staging")
+    seed, stored = scaffold.SHAPES["single-gpu"], MISTRAL["weightDtype"]
+    name = unused_model_name(root, "mistral-7b-instruct")
+    result = run(root, "new-model", name, "--env", "staging", "--shape", "single-gpu",
+                 *model("mistralai", "mistral-7b-instruct"))
+    assert result.returncode == 0, described(result)
+    written = yaml.safe_load((root / f"environments/staging/language/{name}.yaml").read_text())
+    assert written["deployment"]["quantization"] == seed.quantization, f"seed {seed.seed} quantizes at load"
+    assert summary_row(result.stdout, "quantization") == (
+        f"{seed.quantization}, seed {seed.seed}'s: vLLM converts the checkpoint's {stored} weights to "
+        f"{seed.quantization} as it loads them (half the memory, some accuracy); --quantization none keeps them "
+        f"{stored}"), described(result)
+
+
+def test_new_model_quantization_none_keeps_the_checkpoints_weights_and_the_fit_check_sizes_them(tmp_path):
+    root = copy_repository(tmp_path)
+    make_gpu_room(root, "staging")
+    name = unused_model_name(root, "mistral-7b-instruct")
+    code, out = run_json(root, "new-model", name, "--env", "staging", "--shape", "single-gpu",
+                         *model("mistralai", "mistral-7b-instruct"), "--quantization", "none")
+    assert code == 0, out
+    assert out["quantization"] == {"method": "none", "reason": (
+        f"none (--quantization none): vLLM loads the checkpoint's {MISTRAL['weightDtype']} weights as stored, and "
+        f"the fit check sizes them as such")}, out["quantization"]
+    assert "quantization" not in out["values"]["deployment"], "deployment.quantization stays the chart's null"
+    _code, plan = run_json(root, "plan", "--env", "staging")
+    rows = [row for row in plan["fit"] if row["release"] == f"llms-v2-{name}"]
+    gpus = out["values"]["deployment"]["tensorParallel"]
+    assert rows and all(row["weightsPerGpuGiB"] == round(MISTRAL["weightsGiB"] / gpus, 2) for row in rows), (
+        f"staging, llms-v2-{name}: the fit check must size the {MISTRAL['weightDtype']} weights "
+        f"({MISTRAL['weightsGiB']} GiB over {gpus} GPU(s)): {rows}")
+
+
+@pytest.mark.parametrize("given", ["", "bf16"])
+def test_new_model_refuses_a_quantization_the_chart_does_not_know_and_names_none(tmp_path, given):
+    root = copy_repository(tmp_path)
+    before = snapshot(root)
+    result = run(root, "new-model", "any-model", "--env", "staging", "--shape", "single-gpu",
+                 "--model-path", "/models/mistralai/mistral-7b-instruct", "--quantization", given)
+    assert result.returncode == 2, described(result)
+    assert f"argument --quantization: invalid choice: {given!r} (choose from " in result.stderr, described(result)
+    assert all(repr(method) in result.stderr for method in ("none", *scaffold.quantization_methods())), \
+        "the choices are the chart schema's deployment.quantization methods, and none"
+    assert snapshot(root) == before
 
 
 def test_new_model_caps_gpu_memory_utilization_in_development(tmp_path):
@@ -179,7 +243,7 @@ def test_new_model_refuses_a_shape_that_needs_more_gpus_than_the_quota_leaves(tm
      "pass --params-b (the parameter count in whole billions) or --hf-config (the model's config.json, from which "
      "it is derived)"),
     (["--shape", "single-gpu", *model("mistralai", "mistral-7b-instruct"), "--quantization", "fp9"],
-     "--quantization fp9 is not a quantization method of vLLM"),
+     "argument --quantization: invalid choice: 'fp9'"),
     (["--shape", "multi-gpu", "--params-b", "70", "--tp", "3", "--model-path", "/models/acme/some-70b"],
      "--tp 3: tensor parallel size must be one of 1, 2, 4, 8"),
     (["--shape", "vision", "--params-b", "7", "--category", "language", "--model-path", "/models/acme/vl"],

@@ -6,6 +6,7 @@ every check passes with no edit, and promote carries it to production-vn with a 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import yaml
 from cli_repo import (copy_repository, described, fleet_problems, make_gpu_room, run, run_json, said, snapshot,
                       unused_model_name)
 
-from vllm_models import promote, yamledit
+from vllm_models import promote, scaffold, yamledit
 from vllm_models import render as harness
 
 CONFIGS = Path(__file__).parent / "fixtures" / "hf_configs"
@@ -276,3 +277,60 @@ def test_a_refusal_names_where_an_image_the_digest_flags_do_not_reach_takes_its_
     images = promote.unpinned_images(rendered)
     assert images == [*init.values(), "vllm/vllm-openai:v1.0.0", "curl:1"]
     assert promote.other_images(rendered, images) == advice
+
+
+def capped_pair(root) -> tuple[str, str]:
+    """The first environment that caps gpuMemoryUtilization and the next one in promotion order (uncapped)."""
+    order = harness.environments()
+    for source, target in zip(order, order[1:]):
+        if scaffold.utilization_cap(source) is not None and scaffold.utilization_cap(target) is None:
+            return source, target
+    pytest.skip("no environment caps gpuMemoryUtilization before one that does not")
+
+
+def utilization(root, relative: str) -> Decimal:
+    return Decimal(str(yaml.safe_load((root / relative).read_text())["deployment"]["gpuMemoryUtilization"]))
+
+
+def test_promote_out_of_development_keeps_the_targets_gpu_memory_utilization_and_says_so(tmp_path):
+    root = copy_repository(tmp_path)
+    source, target = capped_pair(root)
+    # A model both run, with development's capped value beside the target's own.
+    found = [(f"environments/{source}/{category}/{path.name}", f"environments/{target}/{category}/{path.name}")
+             for category in harness.fleet_data()["categories"]
+             for path in sorted((root / f"environments/{source}/{category}").glob("*.yaml"))
+             if (root / f"environments/{target}/{category}/{path.name}").is_file()]
+    found = [(a, b) for a, b in found if utilization(root, a) != utilization(root, b)]
+    if not found:
+        pytest.skip(f"no model runs in both {source} and {target} with a different gpuMemoryUtilization")
+    source_file, target_file = found[0]
+    capped, kept = utilization(root, source_file), utilization(root, target_file)
+    promoted = run(root, "promote", Path(source_file).stem, "--from", source, "--to", target)
+    assert promoted.returncode == 0, described(promoted)
+    assert utilization(root, target_file) == kept, f"{target_file}: {source}'s cap {capped} must not come along"
+    assert (f"promote: gpuMemoryUtilization {capped} -> {kept}: {capped} is {source}'s cap (sizing.yaml "
+            f"gpuMemoryUtilization.developmentMax); {target} takes the value {target_file} has") in promoted.stdout, \
+        described(promoted)
+
+
+def test_promote_gives_a_new_model_out_of_development_the_seeds_gpu_memory_utilization_and_the_diff_shows_it(tmp_path):
+    root = copy_repository(tmp_path)
+    source, target = capped_pair(root)
+    for env in (source, target):
+        make_gpu_room(root, env)
+    name = unused_model_name(root, "mistral-7b")
+    code, added = run_json(root, "new-model", name, "--env", source, "--shape", "single-gpu",
+                           "--model-path", "/models/mistralai/Mistral-7B-Instruct",
+                           "--hf-config", str(CONFIGS / "mistral-7b-instruct.json"))
+    assert code == 0, added
+    capped = Decimal(str(added["values"]["deployment"]["gpuMemoryUtilization"]))
+    seed = Decimal(scaffold.SHAPES["single-gpu"].gpu_memory_utilization)
+    assert capped == min(seed, scaffold.utilization_cap(source)), added
+    promoted = run(root, "promote", name, "--from", source, "--to", target)
+    assert promoted.returncode == 0, described(promoted)
+    assert utilization(root, f"environments/{target}/language/{name}.yaml") == seed
+    assert (f"promote: gpuMemoryUtilization {capped} -> {seed}: {capped} is {source}'s cap (sizing.yaml "
+            f"gpuMemoryUtilization.developmentMax); {target} takes the seed's for a single-gpu model (the value "
+            f"new-model writes there)") in promoted.stdout, described(promoted)
+    assert any(line.strip().startswith("~ ") and line.endswith(f": {capped} → {seed}")
+               for line in promoted.stdout.splitlines()), f"the rendered diff shows the new value:\n{promoted.stdout}"

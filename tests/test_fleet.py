@@ -121,6 +121,55 @@ def test_a_release_whose_port_differs_between_environments_is_reported_with_both
         "environment: production-jp, nodePort: 30026, reason: ...)"]
 
 
+def colliding_pair() -> tuple[str, str, harness.Release, harness.Release]:
+    """From the fleet: the first environment, a later one, and two releases both configure on their own ports
+    in both (the one to move onto the other's port, and the other)."""
+    first = ENVIRONMENTS[0]
+    for later in ENVIRONMENTS[1:]:
+        here = {r.name: r for r in configured(later)}
+        both = [r for r in configured(first) if r.name in here and ports.configured_port(r) is not None
+                and ports.configured_port(r) == ports.configured_port(here[r.name])]
+        if len(both) >= 2:
+            return first, later, both[1], both[0]
+    pytest.skip("no two releases share the first environment and a later one, each on its own port")
+
+
+def test_a_port_difference_whose_reference_port_collides_names_the_free_port_not_keep_the_colliding_one(tmp_path):
+    first, later, moved, holder = colliding_pair()
+    taken, own = ports.configured_port(holder), ports.configured_port(moved)
+    releases = fleet_with(tmp_path, first, moved.name, taken)  # the first environment's copy takes holder's port
+    found = [p for p in ports.nodeport_drift(releases, ENVIRONMENTS, []) if p.startswith(f"environment {later},")]
+    later_moved = next(r for r in configured(later) if r.name == moved.name)
+    later_holder = next(r for r in configured(later) if r.name == holder.name)
+    assert found == [
+        f"environment {later}, release {moved.name} ({later_moved.model_file}): service.nodePort {own} differs from "
+        f"{taken} in environment {first} ({moved.model_file}), but {taken} is also {holder.name}'s in environment "
+        f"{later} ({later_holder.model_file}), so keeping it would collide; set service.nodePort {own} in "
+        f"{moved.model_file} too ({own} is free in environment {first}), or declare the change in "
+        f"environments/fleet.yaml portChanges (release: {moved.name}, environment: {later}, nodePort: {own}, "
+        f"reason: ...)"], found
+    assert f"keep {taken}" not in " ".join(found)
+
+
+def test_a_port_difference_with_no_port_free_in_both_points_to_the_ports_listing(tmp_path):
+    first, later, moved, holder = colliding_pair()
+    taken, own = ports.configured_port(holder), ports.configured_port(moved)
+    # The first environment's copies swap ports: neither keeping the reference nor moving it back is free.
+    swap = {moved.name: taken, holder.name: own}
+
+    def swapped(rel: harness.Release) -> harness.Release:
+        if rel.name not in swap:
+            return rel
+        return edited_release(tmp_path, first, rel.name, lambda values: values["service"].update(nodePort=swap[rel.name]))
+    releases = {e: [swapped(r) for r in configured(e)] if e == first else configured(e) for e in ENVIRONMENTS}
+    found = [p for p in ports.nodeport_drift(releases, ENVIRONMENTS, [])
+             if p.startswith(f"environment {later}, release {moved.name} ")]
+    assert len(found) == 1 and found[0].endswith(
+        f"so keeping it would collide; give the release a port free in both (`vllm-models ports --env {first}`, "
+        f"`vllm-models ports --env {later}`), or declare the change in environments/fleet.yaml portChanges "
+        f"(release: {moved.name}, environment: {later}, nodePort: {own}, reason: ...)"), found
+
+
 def test_a_port_change_declared_with_a_reason_is_accepted(tmp_path):
     releases = fleet_with(tmp_path, "production-jp", "llms-v2-qwen3-32b", 30026)
     change = {"release": "llms-v2-qwen3-32b", "environment": "production-jp", "nodePort": 30026,

@@ -59,7 +59,7 @@ def test_keda_beside_the_cpu_autoscaler_is_refused_naming_both_keys(tmp_path):
         values["keda"] = {"enabled": True}
         values["autoscaling"] = {"enabled": True}
     message = refusal(edited_release(tmp_path, "staging", "llms-v2-qwen3-32b", edit))
-    assert "vllm-models: autoscaling.enabled and keda.enabled are both true" in message
+    assert ": autoscaling.enabled and keda.enabled are both true" in message
     assert "autoscaling.enabled is set in environments/staging/language/qwen3-32b.yaml" in message
     assert "keda.enabled is set in environments/staging/language/qwen3-32b.yaml" in message
 

@@ -225,6 +225,8 @@ def command_new_model(args: argparse.Namespace) -> int:
     if args.output == "json":
         emit_json({"file": plan.file, "release": release, "environment": args.env, "category": plan.category,
                    "shape": args.shape, "nodePort": plan.port, "gpus": plan.gpus, "values": values,
+                   "quantization": {"method": plan.quantization or scaffold.NO_QUANTIZATION,
+                                    "reason": plan.quantization_note},
                    "capacity": capacity_plan.as_dict(), "notes": list(plan.notes) + warnings, "next": [c for c in (verify_command, promote_command) if c]})
         return OK
     shm = values.get("shmSize", "16Gi (chart default for one GPU)")
@@ -237,6 +239,7 @@ def command_new_model(args: argparse.Namespace) -> int:
         ["nodePort", f"{plan.port} ({plan.port_note})"],
         ["GPUs", f"{plan.gpus} (tensorParallel {deployment['tensorParallel']}), gpuMemoryUtilization "
                  f"{deployment['gpuMemoryUtilization']}"],
+        ["quantization", plan.quantization_note],
         ["resources", f"memory {limits['memory']}, cpu {limits['cpu']} per pod (requests == limits)"],
         ["shmSize", shm],
         ["startup", f"failureThreshold {values['probes']['startup']['failureThreshold']} at 5s, "
@@ -325,6 +328,7 @@ def command_promote(args: argparse.Namespace) -> int:
         emit_json({"file": promotion.target_file, "from": args.source, "to": args.target,
                    "replaced": promotion.replaced, "nodePort": promotion.port, "portNote": promotion.port_note,
                    "portChange": promotion.port_change, "exceptionsRemoved": list(promotion.exceptions_removed),
+                   "gpuMemoryUtilization": promotion.utilization_note,
                    "diff": [d.as_dict() for d in diffs],
                    "next": [verify_command]})
         return OK
@@ -332,6 +336,8 @@ def command_promote(args: argparse.Namespace) -> int:
     print(f"promote: {action} {promotion.target_file} from {promotion.source_file}")
     print(f"promote: enabled {promotion.category}.models.{args.name}.enabled in environments/{args.target}/values.yaml")
     print(f"promote: nodePort {promotion.port_note}")
+    if promotion.utilization_note:
+        print(f"promote: gpuMemoryUtilization {promotion.utilization_note}")
     for removed in promotion.exceptions_removed:
         print(f"promote: removed the exception {removed} (both images are pinned by digest)")
     print(f"rendered difference of llms-v2-{args.name}, {args.source} -> {args.target}:")
@@ -475,8 +481,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "checkpoint's id in environments/models.yaml)")
     p.add_argument("--hf-config", type=Path, help="the model's config.json: adds its facts to environments/models.yaml "
                                                  "and sizes GPUs from them")
-    p.add_argument("--quantization", help="vLLM --quantization method (default: the checkpoint's own, or the seed "
-                                          "template's fp8 for a bf16 checkpoint of the single/multi-gpu shapes)")
+    p.add_argument("--quantization", choices=(scaffold.NO_QUANTIZATION, *scaffold.quantization_methods()),
+                   help="vLLM --quantization method, or none to serve the checkpoint's weights as stored (default: "
+                        "none for a quantized checkpoint; for a 16-bit one the seed template's: fp8 at load for the "
+                        "single/multi-gpu shapes, none for the others)")
     p.add_argument("--served-name", help="name clients request (default: NAME)")
     p.add_argument("--tp", type=int, help="tensor parallel size = GPUs per pod (default from the size)")
     p.add_argument("--architecture", choices=("dense", "moe"), help="default: moe for --shape moe, else dense")

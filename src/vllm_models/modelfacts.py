@@ -8,7 +8,7 @@ missing. `add(checkpoint, facts)` appends the entry to environments/models.yaml,
 from __future__ import annotations
 
 import json
-import math
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -182,5 +182,6 @@ def add(checkpoint: str, entry: Mapping) -> str:
 
 
 def size_class_parameters(entry: Mapping) -> int:
-    """modelInfo.parameters for the chart: whole billions (70.55B is a 70B model to the seeds' tables), at least 1."""
-    return max(1, math.floor(float(entry["parametersB"])))
+    """modelInfo.parameters for the chart: the nearest whole billion (23.57B is a 24B model), at least 1. Never
+    below the count rounded down, so a size row never comes out smaller than by the count itself."""
+    return max(1, int(Decimal(str(entry["parametersB"])).quantize(Decimal(1), rounding=ROUND_HALF_UP)))

@@ -121,17 +121,37 @@ def nodeport_drift(configured: Mapping[str, Sequence[harness.Release]], order: S
                 used.add((rel.name, env))
                 continue
             if port != expected:
-                problems.append(
-                    f"{at(rel)}: service.nodePort {port} differs from {expected} in environment "
-                    f"{reference.environment} ({reference.model_file}); clients and firewalls follow the port, so "
-                    f"keep {expected}, or declare the change in environments/fleet.yaml portChanges "
-                    f"(release: {rel.name}, environment: {env}, nodePort: {port}, reason: ...)")
+                declare = (f"declare the change in environments/fleet.yaml portChanges (release: {rel.name}, "
+                           f"environment: {env}, nodePort: {port}, reason: ...)")
+                prefix = (f"{at(rel)}: service.nodePort {port} differs from {expected} in environment "
+                          f"{reference.environment} ({reference.model_file})")
+                clash = port_holder(configured, env, expected, rel.name) or \
+                    port_holder(configured, reference.environment, expected, rel.name)
+                if clash is None:
+                    problems.append(f"{prefix}; clients and firewalls follow the port, so keep {expected}, or {declare}")
+                    continue
+                # Keeping the reference's port would collide: the fix is the reference's port, if this one is free there.
+                taken = f"{expected} is also {clash.name}'s in environment {clash.environment} ({clash.model_file})"
+                if port_holder(configured, reference.environment, port, rel.name) is None:
+                    problems.append(f"{prefix}, but {taken}, so keeping it would collide; set service.nodePort {port} "
+                                    f"in {reference.model_file} too ({port} is free in environment "
+                                    f"{reference.environment}), or {declare}")
+                else:
+                    problems.append(f"{prefix}, but {taken}, so keeping it would collide; give the release a port free "
+                                    f"in both (`vllm-models ports --env {reference.environment}`, `vllm-models ports "
+                                    f"--env {env}`), or {declare}")
     for (name, env), port in declared.items():
         if (name, env) not in used:
             problems.append(f"environments/fleet.yaml portChanges entry for release {name} in environment {env} "
                             f"(nodePort {port}) matches no port difference: that release does not use "
                             f"{port} there or never differed; remove the entry")
     return problems
+
+
+def port_holder(configured: Mapping[str, Sequence[harness.Release]], env: str, port: int,
+                release: str) -> harness.Release | None:
+    """Another release that sets `port` in env (enabled or not), if one does."""
+    return next((r for r in configured.get(env, ()) if r.name != release and configured_port(r) == port), None)
 
 
 # --- Allocation ----------------------------------------------------------------------------------

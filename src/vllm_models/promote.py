@@ -4,6 +4,9 @@ The file is copied as is (its image tag, sizing and tuning are what the earlier 
 except the NodePort: a model that already runs in the target keeps the target's port (clients use
 it); a new one keeps its own port when the target has it free, else takes the next free port and
 the change is declared in environments/fleet.yaml portChanges, as the fleet's drift rule requires.
+And deployment.gpuMemoryUtilization where the two environments cap it differently (development's extra
+margin, sizing.yaml gpuMemoryUtilization.developmentMax): the target keeps the value it has, or a new
+model takes the seed's value for its type, as new-model would have written it there.
 And the digests: an environment that runs only images pinned by digest (rules.yaml
 images.digestEnvironments) gets the ones passed with --image-digest and --test-image-digest, the
 registry's digests of the tags the earlier environment ran. The written release must pass the policies,
@@ -15,6 +18,7 @@ import dataclasses
 import functools
 import json
 import re
+from decimal import Decimal
 
 import yaml
 
@@ -36,6 +40,7 @@ class Promotion:
     port_note: str
     port_change: dict | None  # the fleet.yaml portChanges entry added, if any
     exceptions_removed: tuple[str, ...] = ()  # policies/exceptions.yaml entries the pinned digests made stale
+    utilization_note: str = ""  # how and why deployment.gpuMemoryUtilization changed, if it did
 
 
 def find(name: str, env: str) -> tuple[str, str]:
@@ -108,6 +113,35 @@ def pin_digests(text: str, target: str, target_file: str, image_digest: str | No
     return text
 
 
+def target_utilization(text: str, source: str, target: str, category: str, target_file: str,
+                       replaced: bool) -> tuple[str, str]:
+    """The model file's text with the target's deployment.gpuMemoryUtilization, and a note saying why, where
+    source and target cap it differently (scaffold.utilization_cap); else the text as is and no note."""
+    source_cap, target_cap = scaffold.utilization_cap(source), scaffold.utilization_cap(target)
+    values = yaml.safe_load(text) or {}
+    given = (values.get("deployment") or {}).get("gpuMemoryUtilization")
+    if source_cap == target_cap or given is None:
+        return text, ""
+    given = Decimal(str(given))
+    if replaced:
+        current = yaml.safe_load((toolchain.ROOT / target_file).read_text()) or {}
+        kept = (current.get("deployment") or {}).get("gpuMemoryUtilization")
+        value = Decimal(str(kept if kept is not None else harness.chart_default("deployment.gpuMemoryUtilization")))
+        why = f"the value {target_file} has"
+    else:
+        shape = scaffold.shape_of(values, category)
+        value = Decimal(scaffold.SHAPES[shape].gpu_memory_utilization)
+        why = f"the seed's for a {shape} model (the value new-model writes there)"
+    if target_cap is not None and value > target_cap:
+        value, why = target_cap, "its cap (sizing.yaml gpuMemoryUtilization.developmentMax)"
+    if value == given:
+        return text, ""
+    text = yamledit.set_key(text, ["deployment", "gpuMemoryUtilization"], f"{value.normalize():f}", label=target_file)
+    held = (f"{source}'s cap (sizing.yaml gpuMemoryUtilization.developmentMax)"
+            if source_cap is not None and given <= source_cap else f"what {source} runs")
+    return text, f"{given.normalize():f} -> {value.normalize():f}: {given.normalize():f} is {held}; {target} takes {why}"
+
+
 def unpinned_images(rendered: harness.Rendered) -> list[str]:
     """The images of the release's containers that name no digest, in render order."""
     pods = [t.spec for workload in rendered.workloads() for t in workload.templates]
@@ -163,6 +197,7 @@ def prepare(name: str, source: str, target: str, *, force: bool = False, image_d
         note = f"moved {source_port} -> {port}: {change['reason']}; declared in environments/fleet.yaml portChanges"
     if port is not None and port != source_port:
         text = yamledit.set_key(text, ["service", "nodePort"], str(port), label=target_file)
+    text, utilization_note = target_utilization(text, source, target, category, target_file, replaced)
     text = pin_digests(text, target, target_file, image_digest, test_image_digest)
     edits = yamledit.Edits()
     edits.set(target_file, text)
@@ -184,7 +219,7 @@ def prepare(name: str, source: str, target: str, *, force: bool = False, image_d
             edits.set(label, yamledit.remove_items(exceptions, "exceptions", stale, label=label))
             removed = (f"{label}: image_digest for {release} in {target}",)
     return Promotion(name, source, target, category, source_file, target_file, replaced, port, note, change,
-                     removed), edits
+                     removed, utilization_note), edits
 
 
 def promote(name: str, source: str, target: str, *, force: bool = False, image_digest: str | None = None,

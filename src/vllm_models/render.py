@@ -54,9 +54,13 @@ ManifestLoader.add_constructor("tag:yaml.org,2002:value", FastSafeLoader.constru
 ManifestLoader.add_constructor("tag:yaml.org,2002:merge", FastSafeLoader.construct_yaml_str)
 
 
+CHART_PREFIX = "vllm-models: "  # how the chart's `fail` and `required` messages start, one refusal a line
+
+
 class RenderError(Exception):
     """helm or helmfile refused. str() leads with what the chart says and where (environment, release,
-    file, the keys and the files that set them); the command and helm's full output come last."""
+    file, the keys and the files that set them); for anything but the chart's own refusals, the command
+    comes last."""
 
     def __init__(self, command: list[str], stderr: str, *, environment: str = "", release: str = "",
                  sources: Iterable["ValuesSource"] = ()):
@@ -68,18 +72,45 @@ class RenderError(Exception):
         super().__init__(str(self))
 
     @property
-    def reason(self) -> str:
-        """The refusal itself: the chart's `fail` message, or helm's own error without its prefixes."""
-        for line in self.stderr.splitlines():
+    def refusals(self) -> list[str]:
+        """The chart's refusals (every one of a release comes in one `fail`, a line each), without its prefix."""
+        lines = self.stderr.splitlines()
+        for index, line in enumerate(lines):
             _, found, message = line.partition("execution error at (")
             if found and "): " in message:
-                return message.split("): ", 1)[1].strip()
-            _, found, message = line.partition("[INFO] Fail: ")  # helm lint logs the chart's fail here
-            if found:
-                return message.strip()
+                first = message.split("): ", 1)[1]
+            else:
+                _, found, first = line.partition("[INFO] Fail: ")  # helm lint logs the chart's fail here
+                if not found:
+                    continue
+            more = []
+            for following in lines[index + 1:]:
+                if not following.startswith(CHART_PREFIX):
+                    break
+                more.append(following)
+            return [refusal.strip().removeprefix(CHART_PREFIX) for refusal in [first, *more]]
+        return []
+
+    @property
+    def reason(self) -> str:
+        """The refusal itself: the chart's messages, or helm's own error without its prefixes."""
+        refusals = self.refusals
+        if len(refusals) == 1:
+            return refusals[0]
+        if refusals:
+            return f"{len(refusals)} refusals:\n" + "\n".join(f"  - {refusal}" for refusal in refusals)
         lines = [line for line in self.stderr.splitlines()
                  if line.strip() and not line.startswith("Use --debug flag")]
         return "\n".join(lines).removeprefix("Error: ").strip() or f"{Path(self.command[0]).name} failed"
+
+    def shown_command(self) -> str:
+        """The command, each values file that no longer exists (the render's temporary copy of inline
+        values) named by the values it held."""
+        shown, values = [], iter(self.sources)
+        for previous, argument in zip([""] + self.command, self.command):
+            source = next(values, None) if previous == "--values" else None
+            shown.append(f"<{source.label}>" if source is not None and not Path(argument).exists() else argument)
+        return " ".join(shown)
 
     def __str__(self) -> str:
         subject = ", ".join(part for part in (f"environment {self.environment}" if self.environment else "",
@@ -94,8 +125,8 @@ class RenderError(Exception):
                 lines.append(f"  {key} is set in {origin}")
         if self.sources:
             lines.append("  values files, in merge order: " + ", ".join(source.label for source in self.sources))
-        lines.append(f"  {Path(self.command[0]).name} refused: {' '.join(self.command)}")
-        lines.append("    " + self.stderr.replace("\n", "\n    "))
+        if not (self.refusals and self.sources):  # the lines above say it all, else the command says what ran
+            lines.append(f"  {Path(self.command[0]).name} refused: {self.shown_command()}")
         return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import re
 import string
 from decimal import Decimal
@@ -24,6 +25,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_NAME = 40  # llms-v2-<name> plus the chart's longest suffix (-dashboard) stays a 63-character DNS name
 GPU_COUNTS = (1, 2, 4, 8)  # tensor-parallel sizes that divide every served model's attention heads
+NO_QUANTIZATION = "none"  # --quantization none: deployment.quantization null, the weights as the checkpoint stores them
 
 
 class Refusal(Exception):
@@ -95,6 +97,8 @@ class Plan:
     notes: tuple[str, ...]
     checkpoint: str = ""
     new_facts: dict | None = None  # the environments/models.yaml entry --hf-config adds
+    quantization: str | None = None  # deployment.quantization written (None: the checkpoint's weights as stored)
+    quantization_note: str = ""  # which, and why
 
 
 @functools.lru_cache(maxsize=None)
@@ -109,6 +113,55 @@ def last_row(rows: list[dict], key: str, amount: int, **match) -> dict:
         if row[key] <= amount and all(row.get(k, v) == v for k, v in match.items()):
             found = row
     return found
+
+
+@functools.lru_cache(maxsize=None)
+def quantization_methods() -> tuple[str, ...]:
+    """deployment.quantization's methods in the chart's schema (its null is --quantization none)."""
+    schema = json.loads((toolchain.CHART_DIR / "values.schema.json").read_text())
+    return tuple(m for m in schema["properties"]["deployment"]["properties"]["quantization"]["enum"] if m is not None)
+
+
+def utilization_cap(env: str) -> Decimal | None:
+    """The most of a GPU's memory vLLM may take in env: development keeps an extra margin (sizing.yaml
+    gpuMemoryUtilization.developmentMax); elsewhere the seed's value for the model type stands."""
+    if env != "development":
+        return None
+    return Decimal(str(sizing()["gpuMemoryUtilization"]["developmentMax"]))
+
+
+def shape_of(values: dict, category: str) -> str:
+    """The seed template a model file's values correspond to (what new-model would have written it from)."""
+    deployment = values.get("deployment") or {}
+    offloading = deployment.get("kvOffloading") or {}
+    if category == "vision-language":
+        return "vision"
+    if (values.get("modelInfo") or {}).get("architecture") == "moe":
+        return "moe"
+    if offloading.get("enabled") and offloading.get("backend") == "lmcache":
+        return "lmcache"
+    if deployment.get("functionCall"):
+        return "function-calling"
+    return "multi-gpu" if int(deployment.get("tensorParallel") or 1) > 1 else "single-gpu"
+
+
+def quantization_choice(req: "Request", entry: dict | None, shape: "Shape") -> tuple[str | None, str]:
+    """The --quantization new-model writes (None: the weights as stored), and the summary's why."""
+    stored = (entry or {}).get("weightDtype")
+    weights = f"{stored} weights" if stored else "weights"
+    if req.quantization == NO_QUANTIZATION:
+        return None, (f"none (--quantization none): vLLM loads the checkpoint's {weights} as stored, and the fit "
+                      f"check sizes them as such")
+    if req.quantization:
+        return req.quantization, f"{req.quantization} (--quantization)"
+    if stored in ("fp8", "int8", "int4"):
+        return None, f"none: the checkpoint stores {stored} weights, which vLLM reads as they are"
+    if shape.quantization:
+        return shape.quantization, (
+            f"{shape.quantization}, seed {shape.seed}'s: vLLM converts the checkpoint's {weights} to "
+            f"{shape.quantization} as it loads them (half the memory, some accuracy); --quantization "
+            f"{NO_QUANTIZATION} keeps them {stored or 'as stored'}")
+    return None, f"none, seed {shape.seed}'s: vLLM loads the checkpoint's {weights} as stored"
 
 
 def default_gpus(params_b: int) -> int:
@@ -241,7 +294,11 @@ def build(req: Request) -> Plan:
     checkpoint, entry, new_facts = model_facts(req)
     if req.params_b is None and entry is not None:
         req = dataclasses.replace(req, params_b=modelfacts.size_class_parameters(entry))
+    # GPUs are counted for the checkpoint's weights as stored, quantized at load or not: never fewer than it needs.
     shape, category, gpus, architecture = validate(req, entry)
+    quantization, quantization_note = quantization_choice(req, entry, shape)
+    if quantization:
+        check_quantization(req.env, quantization)
     found = existing(req.name)
     if found:
         here = [f for f in found if f.startswith(f"environments/{req.env}/")]
@@ -284,19 +341,15 @@ def build(req: Request) -> Plan:
                       f"limit of a {req.params_b}B model ({memory}, sizing.yaml resources); use a smaller --tp")
     utilization = Decimal(shape.gpu_memory_utilization)
     notes = []
-    if req.env == "development":
-        cap = Decimal(str(table["gpuMemoryUtilization"]["developmentMax"]))
-        if utilization > cap:
-            notes.append(f"gpuMemoryUtilization {utilization} capped at {cap} for development (sizing.yaml developmentMax)")
-            utilization = cap
+    cap = utilization_cap(req.env)
+    if cap is not None and utilization > cap:
+        notes.append(f"gpuMemoryUtilization {utilization} capped at {cap} for {req.env} (sizing.yaml developmentMax); "
+                     f"promote gives later environments the seed's {utilization}")
+        utilization = cap
     model_path = req.model_path
     if entry is None:
         notes.append(f"{fit.MODELS_FILE} has no facts for {checkpoint}, so the fit check will refuse it: add them "
                      f"with --hf-config or `vllm-models model-facts {checkpoint} --hf-config config.json`")
-    quantization = req.quantization or (None if entry and entry.get("weightDtype") in ("fp8", "int8", "int4")
-                                        else shape.quantization)
-    if quantization:
-        check_quantization(req.env, quantization)
     parser = req.tool_call_parser or shape.tool_call_parser
     startup = size["startupFailureThreshold"]
 
@@ -318,7 +371,7 @@ def build(req: Request) -> Plan:
         startup_minutes=f"{Decimal(startup * 5) / 60:.0f}", tool_call_parser=parser or "", sizing_note=note, **blocks)
     text = re.sub(r"\n{3,}", "\n\n", text).rstrip("\n") + "\n"
     return Plan(category, f"environments/{req.env}/{category}/{req.name}.yaml", text, port, port_note, gpus,
-                yaml.safe_load(text), tuple(notes), checkpoint, new_facts)
+                yaml.safe_load(text), tuple(notes), checkpoint, new_facts, quantization, quantization_note)
 
 
 def check_quantization(env: str, method: str) -> None:
@@ -333,31 +386,6 @@ def check_quantization(env: str, method: str) -> None:
     if known and method not in known:
         raise Refusal(f"--quantization {method} is not a quantization method of vLLM {tag} ({env}'s global.image.tag); "
                       f"it knows: {', '.join(known)}")
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def checked_write(edits: Edits, env: str, release: str, *, allow_over_quota: bool = False):
