@@ -46,6 +46,11 @@ vllm-models.io/served-model-name: {{ .Values.deployment.servedModelName | quote 
 {{- if .Values.deployment.trustRemoteCode }}
 {{ (include "vllm-models.rules" . | fromYaml).remoteCode.reasonAnnotation }}: {{ .Values.deployment.trustRemoteCodeReason | trim | quote }}
 {{- end }}
+{{- if and .Values.lora.enabled .Values.lora.adapters }}
+{{- $ranks := dict -}}
+{{- range .Values.lora.adapters }}{{ $_ := set $ranks .name (int .rank) }}{{ end }}
+{{ (include "vllm-models.rules" . | fromYaml).lora.ranksAnnotation }}: {{ toJson $ranks | quote }}
+{{- end }}
 {{- end -}}
 
 {{/* vllm-models.podAnnotations: the annotations the chart puts on every pod (model facts, Prometheus scrape). */}}
