@@ -175,6 +175,9 @@
 {{- end -}}
 
 {{- $replicas := int .Values.replicaCount -}}
+{{- if not (kindIs "invalid" .Values.autoscaling.targetCPUUtilizationPercentage) -}}
+{{- fail (printf "vllm-models: autoscaling.targetCPUUtilizationPercentage (%v) is set, but the autoscaler no longer scales on CPU: vLLM's engine loop keeps a core busy whatever the queue, so CPU says nothing about a GPU server's load; drop the key and set autoscaling.waitingRequestsPerReplica (waiting requests per pod, from the custom metrics API), or use keda.enabled" .Values.autoscaling.targetCPUUtilizationPercentage) -}}
+{{- end -}}
 {{- if .Values.autoscaling.enabled -}}
 {{- $replicas = int .Values.autoscaling.minReplicas -}}
 {{- if le (int .Values.autoscaling.maxReplicas) $replicas -}}
