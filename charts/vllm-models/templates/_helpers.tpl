@@ -104,3 +104,11 @@ prometheus.io/path: /metrics
 Local
 {{- end -}}
 {{- end -}}
+
+{{/* vllm-models.servingSelector: the labels of the pods that serve the API, for the Service and the InferencePool: every pod of a Deployment, a group's leader only (LWS labels it worker-index "0", as its own leader StatefulSet selects it). */}}
+{{- define "vllm-models.servingSelector" -}}
+{{ include "vllm-models.selectorLabels" . }}
+{{- if eq (include "vllm-models.isGroup" .) "true" }}
+leaderworkerset.sigs.k8s.io/worker-index: "0"
+{{- end }}
+{{- end -}}
