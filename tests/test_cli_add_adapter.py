@@ -42,7 +42,7 @@ def test_a_rank_above_the_limit_raises_max_lora_rank_to_the_smallest_the_version
     ranks = vllm_versions.facts(tag)["loraRanks"]
     expected = min((r for r in ranks if r >= 17), default=17)
     assert model_file(root)["lora"]["maxLoraRank"] == expected
-    assert f"rank        17 (lora.maxLoraRank {expected}, raised from 16)" in result.stdout, result.stdout
+    assert f"17 (lora.maxLoraRank {expected}, raised from 16)" in result.stdout, result.stdout
 
 
 def test_an_adapter_named_as_a_served_model_of_the_environment_is_refused_and_nothing_is_written(tmp_path):

@@ -66,9 +66,8 @@ def test_the_route_reaches_a_gateway_of_another_namespace_on_one_listener():
         **ROUTE["inferencePool"]["httpRoute"], "gatewayNamespace": "gateways", "sectionName": "https",
         "pathPrefix": "/v1", "requestTimeout": ""}}}
     route = render_chart(values, example="single-gpu").one("HTTPRoute")
-    assert route["spec"]["parentRefs"][0] == {"group": "gateway.networking.k8s.io", "kind": "Gateway",
-                                                   "name": "inference-gateway", "namespace": "gateways",
-                                                   "sectionName": "https"}
+    assert route["spec"]["parentRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                            "name": "inference-gateway", "namespace": "gateways", "sectionName": "https"}]
     assert "timeouts" not in route["spec"]["rules"][0]
     assert kube_validate.crd_violations(route) == []
 
