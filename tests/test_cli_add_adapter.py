@@ -77,3 +77,13 @@ def test_an_adapter_from_the_hub_needs_the_releases_download_and_is_refused_by_t
     assert ("lora.adapters[0].source is huggingface, but storage.download is disabled: an adapter is fetched by the "
             "weights' download") in said(result), said(result)
     assert snapshot(root) == before
+
+
+def test_a_refusal_rendered_in_a_worker_process_comes_back_whole():
+    import pickle
+
+    from vllm_models import render as harness
+    error = harness.RenderError(["helm", "template"], "Error: execution error at (x): vllm-models: no", environment=ENV,
+                                release=f"llms-v2-{MODEL}")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.reason, copy.environment) == (str(error), "vllm-models: no", ENV)

@@ -601,9 +601,9 @@ def test_an_adapter_named_as_another_releases_served_model_is_reported_naming_bo
     taken = served_name("staging", other.name)
     rel = with_adapters(tmp_path, "staging", "llms-v2-qwen3-32b", adapter(taken))
     assert fleet.adapter_names([rel, other]) == [
-        f"environment staging: model name {taken!r} is deployment.servedModelName of {other.name} "
-        f"({other.model_file}), lora.adapters[0].name of llms-v2-qwen3-32b "
-        f"(environments/staging/language/qwen3-32b.yaml); clients pick a model or adapter by this name in one "
+        f"environment staging: model name {taken!r} is lora.adapters[0].name of llms-v2-qwen3-32b "
+        f"(environments/staging/language/qwen3-32b.yaml), deployment.servedModelName of {other.name} "
+        f"({other.model_file}); clients pick a model or adapter by this name in one "
         f"/v1/models list, so rename the adapter (lora.adapters[].name) to a name no release of staging serves"]
 
 
