@@ -283,3 +283,26 @@ def test_the_crds_are_the_vendored_upstream_files():
         digest = hashlib.sha256(crd.read_bytes()).hexdigest()
         assert f"| {crd.name} |" in table and digest in table, f"e2e/crds/{crd.name}: sha256 {digest} not in PROVENANCE.md"
         assert yaml.safe_load(crd.read_text())["kind"] == "CustomResourceDefinition"
+
+
+# --- Gateway API inference routing ------------------------------------------------------------------
+
+def test_the_api_server_admits_the_inference_pool_and_the_route_the_chart_renders(cluster, tmp_path):
+    """inferencePool.enabled against the vendored CRDs (InferencePool v1, HTTPRoute v1), CEL rules included."""
+    cluster.install_crds()
+    values = {"inferencePool": {"enabled": True, "endpointPicker": {"name": "qwen3-epp"},
+                                "httpRoute": {"enabled": True, "gatewayName": "inference-gateway"}}}
+    overrides = tmp_path / "inference-pool.yaml"
+    overrides.write_text(yaml.safe_dump(values))
+    example = ROOT / "charts/vllm-models/examples/single-gpu.yaml"
+    rendered = harness.render_values_files("llms-v2-qwen3-32b", [example, overrides], namespace=NAMESPACE,
+                                           use_cache=False)
+    wanted = [doc for doc in rendered.documents if doc.get("kind") in ("InferencePool", "HTTPRoute")]
+    assert sorted(doc["kind"] for doc in wanted) == ["HTTPRoute", "InferencePool"]
+    cluster.kubectl("create", "namespace", NAMESPACE, check=False, doing="creating the namespace")
+    cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(wanted), doing="applying the pool and the route")
+    [pool] = cluster.get("inferencepools.inference.networking.k8s.io")
+    [route] = cluster.get("httproutes.gateway.networking.k8s.io")
+    assert pool["spec"]["endpointPickerRef"]["name"] == "qwen3-epp"
+    assert route["spec"]["rules"][0]["backendRefs"][0]["name"] == pool["metadata"]["name"]
+    FIGURES["inference routing"] = "the API server admits the chart's InferencePool (v1) and HTTPRoute (v1)"

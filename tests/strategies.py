@@ -335,7 +335,7 @@ def availability(draw, enable_pdb: bool | None) -> dict:
     if scaler == "hpa":
         low = draw(st.integers(1, 10))
         values["autoscaling"] = {"enabled": True, "minReplicas": low, "maxReplicas": draw(st.integers(low + 1, 20)),
-                                 "targetCPUUtilizationPercentage": draw(st.integers(1, 100))}
+                                 "waitingRequestsPerReplica": draw(st.integers(1, 100))}
         replicas = low
     elif scaler == "keda":
         low = draw(st.integers(1, 10))

@@ -33,6 +33,9 @@ VISION = {"deployment": {"visionModel": True, "limitMmPerPrompt": '{"image": 4}'
 LMCACHE = {"deployment": {"kvOffloading": {"enabled": True, "mmProcessorCacheGb": 2}}}
 NATIVE = {"deployment": {"kvOffloading": {"enabled": True, "backend": "native", "cpuOffloadingBufferSize": 8}}}
 ASYNC = {"deployment": {"asyncScheduling": True, "tensorParallel": 4, "pipelineParallel": 1}}
+LORA = {"lora": {"enabled": True, "maxLoras": 2, "maxLoraRank": 16, "maxCpuLoras": 4,
+                 "adapters": [{"name": "sql", "path": "/models/adapters/sql", "rank": 8},
+                              {"name": "support", "path": "/models/adapters/support", "rank": 16}]}}
 
 
 def args_of(tmp_path, example: str, *overrides: dict, tag: str | None = None) -> list[str]:
@@ -58,7 +61,7 @@ def flags_in(args: list[str]) -> list[str]:
 def shapes(tag: str) -> list[dict]:
     """The shapes to render on `tag`: native offloading only where the version has it (else refused)."""
     native = vllm_versions.facts(tag)["flags"]["--kv-offloading-backend"]
-    return [VISION, LMCACHE, ASYNC] + ([NATIVE] if native else [])
+    return [VISION, LMCACHE, ASYNC, LORA] + ([NATIVE] if native else [])
 
 
 @pytest.mark.parametrize("tag", CATALOG_VERSIONS)
@@ -106,7 +109,7 @@ def test_every_flag_the_chart_manages_exists_in_vllm_or_is_gated_by_version(tag)
 REFUSED_ONLY = {"--disable-mm-preprocessor-cache", "-O"}
 
 
-@pytest.mark.parametrize("shape", [VISION, LMCACHE, ASYNC, NATIVE], ids=["vision", "lmcache", "async", "native"])
+@pytest.mark.parametrize("shape", [VISION, LMCACHE, ASYNC, NATIVE, LORA], ids=["vision", "lmcache", "async", "native", "lora"])
 def test_every_flag_the_chart_sets_is_one_extra_args_may_not_repeat(shape, tmp_path):
     tag = CATALOG_VERSIONS[-1]  # the newest: every version-gated flag renders there
     args = args_of(tmp_path, "multi-gpu", EVERYTHING, shape, {"deployment": {"attentionBackend": "FLASH_ATTN"}}, tag=tag)
@@ -130,6 +133,41 @@ def test_every_optional_key_reaches_its_flag(tmp_path):
         "--max-num-batched-tokens", "8192",
     ]
     assert args == expected
+
+
+@pytest.mark.parametrize("tag", CATALOG_VERSIONS)
+def test_lora_renders_its_limits_and_each_adapter_in_the_form_the_version_reads(tag, tmp_path):
+    args = args_of(tmp_path, "single-gpu", LORA, tag=tag)
+    lora = LORA["lora"]
+    start = args.index("--enable-lora")
+    modules = args[args.index("--lora-modules") + 1:args.index("--lora-modules") + 1 + len(lora["adapters"])]
+    assert args[start:args.index("--lora-modules")] == [
+        "--enable-lora", "--max-loras", str(lora["maxLoras"]), "--max-lora-rank", str(lora["maxLoraRank"]),
+        "--max-cpu-loras", str(lora["maxCpuLoras"])], f"vLLM {tag}: args {args}"
+    served = chart_examples.values("single-gpu")["deployment"]["servedModelName"]
+    if vllm_versions.facts(tag)["loraModulesJson"]:
+        expected = [{"name": a["name"], "path": a["path"], "base_model_name": served} for a in lora["adapters"]]
+        assert [json.loads(module) for module in modules] == expected, f"vLLM {tag}: --lora-modules {modules}"
+    else:
+        assert modules == [f"{a['name']}={a['path']}" for a in lora["adapters"]], f"vLLM {tag}: --lora-modules {modules}"
+
+
+def test_lora_off_renders_no_lora_flag_and_no_runtime_loading(tmp_path):
+    container = render_chart(example="single-gpu").container()
+    assert not [arg for arg in container["args"] if "lora" in arg], f"single-gpu: args {container['args']}"
+    assert not [e for e in container["env"] if "LORA" in e["name"]], f"single-gpu: env {container['env']}"
+
+
+def test_lora_without_adapters_or_cpu_cache_size_renders_only_the_limits(tmp_path):
+    args = args_of(tmp_path, "single-gpu", {"lora": {"enabled": True}})
+    assert "--lora-modules" not in args and "--max-cpu-loras" not in args, f"single-gpu with lora.enabled: args {args}"
+    assert args[args.index("--enable-lora"):][:5] == ["--enable-lora", "--max-loras", "1", "--max-lora-rank", "16"]
+
+
+def test_runtime_adapter_loading_is_an_explicit_switch_on_vllms_variable():
+    rules = yaml.safe_load((toolchain.CHART_DIR / "rules.yaml").read_text())["rules"]
+    env = render_chart(example="lora", values={"lora": {"runtimeUpdating": True}}).container()["env"]
+    assert {"name": rules["lora"]["runtimeUpdatingEnv"], "value": "1"} in env, f"lora with runtimeUpdating: env {env}"
 
 
 def test_async_scheduling_reaches_its_flag_on_tensor_parallelism_alone(tmp_path):

@@ -41,6 +41,8 @@ NATIVE_FROM = first_with("--kv-offloading-backend")
 CACHE_TYPE_FROM = first_with("--mm-processor-cache-type")
 LMCACHE_FROM = next(entry["version"] for entry in ENTRIES if entry["lmcache"]["vllm/vllm-openai"])
 LMCACHE_THROUGH = [entry["version"] for entry in ENTRIES if entry["lmcache"]["vllm/vllm-openai"]][-1]
+RANKS_FROM = next(entry["version"] for entry in ENTRIES if entry["loraRanks"])
+RANKS = ", ".join(str(rank) for rank in next(entry["loraRanks"] for entry in ENTRIES if entry["loraRanks"]))
 BELOW_EVERY_CATALOG = "0.10.1" if vllm_versions.version_key(ENTRIES[0]["version"]) > (0, 10, 1) else "0.0.1"
 
 
@@ -72,6 +74,9 @@ def render_case(example: str, change, tmp_path, helm: str = "helm4") -> harness.
 AWS_S3 = {"endpoint": "", "credentialsSecret": {"name": ""}}
 IRSA_ROLE = rules.data()["workloadIdentity"]["roleAnnotation"]
 IRSA_ACCOUNT = {"annotations": {IRSA_ROLE: "arn:aws:iam::111122223333:role/model-reader"}}
+# The lora example's fetched adapter and its base model's served name.
+SQL_ADAPTER = next(a for a in chart_examples.values("lora")["lora"]["adapters"] if a.get("source"))
+LORA_SERVED = chart_examples.values("lora")["deployment"]["servedModelName"]
 
 SPREAD = {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"}
 
@@ -716,6 +721,57 @@ FAIL_CASES = [
          "download image to a release",
          {"storage": {"download": {"huggingface": {"image": {"repository": "python", "tag": "3.12-slim"}}}}},
          example="huggingface-delivery"),
+    # LoRA adapters (lora.yaml).
+    Case("an adapter name is listed once", {"lora": {"adapters": [SQL_ADAPTER, SQL_ADAPTER]}},
+         "vllm-models: lora.adapters[1].name (llama-3-1-8b-sql) repeats lora.adapters[0].name: clients choose an "
+         "adapter by name, so each is listed once; rename or remove one",
+         {"lora": {"adapters": [SQL_ADAPTER, dict(SQL_ADAPTER, name="llama-3-1-8b-sql-2", path="/models/adapters/sql-2")]}},
+         example="lora"),
+    Case("an adapter is not named as the base model", {"lora": {"adapters": [dict(SQL_ADAPTER, name=LORA_SERVED)]}},
+         f"vllm-models: lora.adapters[0].name ({LORA_SERVED}) is deployment.servedModelName: the adapter and the base "
+         "model would share one name in /v1/models; rename the adapter",
+         {"lora": {"adapters": [dict(SQL_ADAPTER, name=LORA_SERVED + "-sql")]}}, example="lora"),
+    Case("an adapter's rank fits --max-lora-rank", {"lora": {"maxLoraRank": 8, "adapters": [dict(SQL_ADAPTER, rank=9)]}},
+         "vllm-models: lora.adapters[0].rank (9) of adapter llama-3-1-8b-sql is above lora.maxLoraRank (8), so vLLM "
+         "refuses to load it; raise lora.maxLoraRank to at least 9 (it sizes the GPU memory reserved per adapter slot) "
+         "or serve a lower-rank adapter",
+         {"lora": {"maxLoraRank": 8, "adapters": [dict(SQL_ADAPTER, rank=8)]}}, example="lora"),
+    Case("the rank limit is one the version accepts", {"lora": {"maxLoraRank": 24}, "image": {"tag": f"v{RANKS_FROM}"}},
+         f"vllm-models: lora.maxLoraRank (24) is not a rank vLLM {RANKS_FROM} (image.tag v{RANKS_FROM}) accepts for "
+         f"--max-lora-rank (vllm-versions.yaml loraRanks: {RANKS}); use the smallest of them at or above your largest "
+         "adapter's rank",
+         {"lora": {"maxLoraRank": 24}, "image": {"tag": f"v{just_before(RANKS_FROM)}"}}, example="lora"),
+    Case("the CPU cache holds a batch's adapters", {"lora": {"maxCpuLoras": 1}},
+         "vllm-models: lora.maxCpuLoras (1) is below lora.maxLoras (2), which vLLM refuses at start (the CPU cache holds "
+         "every adapter a batch uses); raise maxCpuLoras to at least 2 or leave it null",
+         {"lora": {"maxCpuLoras": 2}}, example="lora"),
+    Case("adapters need LoRA on", {"lora": {"enabled": False}},
+         "vllm-models: lora.adapters is set but lora.enabled is false, so vLLM would serve no adapter; set "
+         "lora.enabled: true, or drop lora.adapters",
+         {"lora": {"enabled": False, "adapters": []}}, example="lora"),
+    Case("runtime loading needs LoRA on", {"lora": {"runtimeUpdating": True}},
+         "vllm-models: lora.runtimeUpdating is set but lora.enabled is false, so vLLM would serve no adapter; set "
+         "lora.enabled: true, or drop lora.runtimeUpdating",
+         {"lora": {"runtimeUpdating": False}}),
+    Case("an adapter lives below the mount", {"lora": {"adapters": [dict(SQL_ADAPTER, path="/adapters/sql")]}},
+         "vllm-models: lora.adapters[0].path (/adapters/sql) of adapter llama-3-1-8b-sql is not below "
+         "storage.mountPath (/models), the only volume vLLM reads weights from; write it as /models/<dir>",
+         {"lora": {"adapters": [dict(SQL_ADAPTER, path="/models/sql")]}}, example="lora"),
+    Case("an adapter has its own directory",
+         {"lora": {"adapters": [dict(SQL_ADAPTER, path="/models/meta-llama/Llama-3.1-8B-Instruct/")]}},
+         "vllm-models: lora.adapters[0].path (/models/meta-llama/Llama-3.1-8B-Instruct/) of adapter llama-3-1-8b-sql is "
+         "deployment.model, the base weights' directory; give the adapter its own directory",
+         {"lora": {"adapters": [dict(SQL_ADAPTER, path="/models/meta-llama/Llama-3.1-8B-Instruct-sql")]}}, example="lora"),
+    Case("a fetched adapter rides the weights' download", {"lora": {"adapters": [dict(SQL_ADAPTER, source="huggingface",
+                                                                                      huggingface={"repo": "org/sql"})]}},
+         "vllm-models: lora.adapters[0].source is huggingface, but storage.download is source s3: an adapter is fetched "
+         "by the weights' download (its image, credentials and egress); set storage.download.enabled: true with source "
+         "huggingface, or copy the adapter to /models/adapters/llama-3-1-8b-sql and drop its source",
+         {"lora": {"adapters": [dict(SQL_ADAPTER, source="s3", s3={"uri": "s3://models/sql"})]}}, example="lora"),
+    Case("a fetched adapter names its objects", {"lora": {"adapters": [{k: v for k, v in SQL_ADAPTER.items() if k != "s3"}]}},
+         "vllm-models: lora.adapters[0].s3.uri is required for source s3: where adapter llama-3-1-8b-sql comes from "
+         "(s3://bucket/prefix)",
+         {"lora": {"adapters": [{k: v for k, v in SQL_ADAPTER.items() if k not in ("s3", "source")}]}}, example="lora"),
 ]
 
 

@@ -51,7 +51,10 @@ def need(renders, resource: str) -> Fraction:
     ({"replicaCount": 3}, 3),
     ({"autoscaling": {"enabled": True, "minReplicas": 1, "maxReplicas": 4}}, 4),
     ({"keda": {"enabled": True, "minReplicas": 1, "maxReplicas": 5}}, 5),
-], ids=["replicaCount", "hpa-max", "keda-max"])
+    # Idle at zero, the release may still wake to its maximum: the quota and the nodes hold that.
+    ({"keda": {"enabled": True, "minReplicas": 1, "maxReplicas": 5,
+               "scaleToZero": {"enabled": True, "activationQuery": "sum(gateway_pending_requests)"}}}, 5),
+], ids=["replicaCount", "hpa-max", "keda-max", "keda-scale-to-zero-max"])
 def test_a_release_holds_its_most_replicas_in_the_quota(values, replicas):
     held = capacity.footprint(release("m", **values))
     gpus_per_pod = held.per_pod[GPU]

@@ -16,7 +16,7 @@ from vllm_models import chart_examples, policy, render as harness, toolchain
 
 SHAPES = ["function-calling", "lmcache", "moe", "multi-gpu", "single-gpu", "vision"]
 # Beyond the seed templates, each from the seed document that asks for it.
-MORE_SHAPES = {"huggingface-delivery": "Seed 003", "multi-node": "Seed 002", "s3-delivery": "Seed 001"}
+MORE_SHAPES = {"huggingface-delivery": "Seed 003", "lora": "Issue 27", "multi-node": "Seed 002", "s3-delivery": "Seed 001"}
 
 COMMON_ARGS = ["--host", "0.0.0.0", "--port", "8000"]
 LOGGING = {"name": "VLLM_LOGGING_LEVEL", "value": "INFO"}

@@ -15,7 +15,7 @@ import yaml
 
 from charts import render_chart
 from conftest import rendered_release
-from vllm_models import capacity, fit
+from vllm_models import capacity, fit, toolchain
 from vllm_models import render as harness
 
 CALIBRATION = yaml.safe_load((Path(__file__).parent / "fixtures" / "fit_calibration.yaml").read_text())
@@ -483,3 +483,59 @@ def test_the_issues_gpu_products_are_catalogued():
 def test_quantities_in_pools_are_exact():
     assert fit.node_pools("test", {"nodePools": [{"name": "x", "gpuProduct": H100, "gpusPerNode": 8, "nodes": 1,
                                                   "cpu": "220", "memory": "1900Gi"}]})[0].memory == Fraction(1900 * GiB)
+
+
+# --- LoRA adapters: their slots come out of the KV cache ---------------------------------------------
+
+def lora_matrices(model: dict, tensor_parallel: int) -> float:
+    """Elements of one rank-1 slot on one GPU, module by module (A in x 1, B 1 x out; tensor parallelism splits B
+    of q, k, v, gate and up, A of o and down)."""
+    hidden, q = model["hiddenSize"], model["attentionHeads"] * model["headDim"]
+    kv, mlp = model["kvHeads"] * model["headDim"], model["intermediateSize"]
+    column = (hidden + q / tensor_parallel) + 2 * (hidden + kv / tensor_parallel) + 2 * (hidden + mlp / tensor_parallel)
+    row = (q / tensor_parallel + hidden) + (mlp / tensor_parallel + hidden)
+    return (column + row) * model["layers"]
+
+
+@pytest.mark.parametrize("tensor_parallel", [1, 2])
+def test_lora_takes_slots_x_rank_of_every_target_module_in_every_layer_at_the_models_dtype(tensor_parallel):
+    e = inputs(tensor_parallel=tensor_parallel, lora_slots=4, lora_rank=16)
+    assert fit.lora_bytes(e) == pytest.approx(4 * 16 * lora_matrices(DENSE, tensor_parallel) * 2)
+
+
+def test_lora_memory_is_taken_from_the_kv_cache_and_nothing_without_lora():
+    plain, lora = fit.estimate(inputs()), fit.estimate(inputs(lora_slots=2, lora_rank=64))
+    assert fit.lora_bytes(inputs()) == 0
+    assert plain.kv_gib - lora.kv_gib == pytest.approx(fit.lora_bytes(inputs(lora_slots=2, lora_rank=64)) / GiB)
+    assert lora.tokens < plain.tokens
+
+
+def test_lora_slots_that_exactly_leave_one_sequence_fit_and_one_more_slot_does_not():
+    base = inputs(max_model_len=8192, model={"weightsGiB": 70})
+    per_slot = fit.lora_bytes(dataclasses.replace(base, lora_slots=1, lora_rank=512)) / GiB
+    spare = fit.estimate(base).kv_gib - fit.estimate(base).needed_gib
+    slots = int(spare // per_slot)
+    assert slots > 0, f"{spare:.2f} GiB spare holds no slot of {per_slot:.2f} GiB: the fixture tests nothing"
+    assert fit.estimate(dataclasses.replace(base, lora_slots=slots, lora_rank=512)).fits
+    assert not fit.estimate(dataclasses.replace(base, lora_slots=slots + 1, lora_rank=512)).fits
+
+
+def test_a_release_serving_adapters_counts_its_max_loras_and_rank_from_the_command_line():
+    rendered = render_chart({"lora": {"enabled": True, "maxLoras": 4, "maxLoraRank": 64}}, example="multi-gpu")
+    [result] = fit.release_fit(rendered, POOLS)
+    assert (result.estimate.inputs.lora_slots, result.estimate.inputs.lora_rank) == (4, 64)
+    [plain] = fit.release_fit(render_chart(example="multi-gpu"), POOLS)
+    assert plain.estimate.inputs.lora_slots == 0 and result.estimate.tokens < plain.estimate.tokens
+
+
+def test_lora_on_without_limits_counts_vllms_default_slot_and_rank():
+    [result] = fit.release_fit(render_chart({"lora": {"enabled": True}}, example="multi-gpu"), POOLS)
+    defaults = yaml.safe_load((toolchain.CHART_DIR / "values.yaml").read_text())["lora"]
+    assert (result.estimate.inputs.lora_slots, result.estimate.inputs.lora_rank) == (
+        defaults["maxLoras"], defaults["maxLoraRank"])
+
+
+def test_a_release_whose_adapters_leave_no_room_is_refused_naming_the_lora_memory():
+    problems = release_problems(lora={"enabled": True, "maxLoras": 256, "maxLoraRank": 512})
+    [problem] = [p for p in problems if "does not fit" in p]
+    assert ", LoRA ~" in problem and "(lora.maxLoras 256 x lora.maxLoraRank 512)" in problem, problem

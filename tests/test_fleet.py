@@ -621,3 +621,123 @@ def test_a_production_download_at_a_branch_or_no_revision_is_reported_naming_fil
 ], ids=["staging", "s3-source", "download-off"])
 def test_a_branch_outside_a_production_hugging_face_download_passes(tmp_path, env, source, enabled):
     assert fleet.pinned_revisions([downloading(tmp_path, env, "main", source=source, enabled=enabled)]) == []
+
+
+# --- LoRA adapters: one /v1/models per environment, adapters of the served model, pinned downloads -----
+
+def with_adapters(tmp_path, env: str, name: str, *adapters: dict, folder: str = "") -> harness.Release:
+    """Release `name` of `env` with its model file serving `adapters` (lora.enabled)."""
+    (tmp_path / (folder or f"{env}-{name}")).mkdir(exist_ok=True)
+    return edited_release(tmp_path / (folder or f"{env}-{name}"), env, name,
+                          lambda values: values.update(lora={"enabled": True, "adapters": list(adapters)}))
+
+
+def adapter(name: str, base: str | None = None, **more) -> dict:
+    return {"name": name, "path": f"/models/adapters/{name}", "rank": 8} | ({"baseModel": base} if base else {}) | more
+
+
+def served_name(env: str, name: str) -> str:
+    return harness.lookup(harness.release(env, name).values(), "deployment.servedModelName")
+
+
+def test_adapters_with_names_of_their_own_pass(tmp_path):
+    rel = with_adapters(tmp_path, "staging", "llms-v2-qwen3-32b", adapter("qwen-sql"), adapter("qwen-support"))
+    assert fleet.adapter_names([rel, *[r for r in harness.model_releases("staging") if r.name != rel.name]]) == []
+
+
+def test_an_adapter_named_as_another_releases_served_model_is_reported_naming_both_keys(tmp_path):
+    other = next(r for r in harness.model_releases("staging") if r.name != "llms-v2-qwen3-32b")
+    taken = served_name("staging", other.name)
+    rel = with_adapters(tmp_path, "staging", "llms-v2-qwen3-32b", adapter(taken))
+    assert fleet.adapter_names([rel, other]) == [
+        f"environment staging: model name {taken!r} is lora.adapters[0].name of llms-v2-qwen3-32b "
+        f"(environments/staging/language/qwen3-32b.yaml), deployment.servedModelName of {other.name} "
+        f"({other.model_file}); clients pick a model or adapter by this name in one "
+        f"/v1/models list, so rename the adapter (lora.adapters[].name) to a name no release of staging serves"]
+
+
+def test_one_adapter_name_in_two_releases_of_an_environment_is_reported(tmp_path):
+    others = [r for r in harness.model_releases("staging") if r.name != "llms-v2-qwen3-32b"]
+    first = with_adapters(tmp_path, "staging", "llms-v2-qwen3-32b", adapter("sql"))
+    second = with_adapters(tmp_path, "staging", others[0].name, adapter("sql"))
+    [problem] = fleet.adapter_names([first, second])
+    assert problem.startswith("environment staging: model name 'sql' is lora.adapters[0].name of llms-v2-qwen3-32b "), problem
+
+
+def test_the_same_adapter_name_in_two_environments_passes(tmp_path):
+    staging = with_adapters(tmp_path, "staging", "llms-v2-qwen3-32b", adapter("sql"))
+    development = with_adapters(tmp_path, "development", "llms-v2-qwen3-32b", adapter("sql"))
+    assert fleet.adapter_names([staging, development]) == []
+
+
+def test_adapters_of_a_release_with_lora_off_are_not_served_so_not_counted(tmp_path):
+    other = next(r for r in harness.model_releases("staging") if r.name != "llms-v2-qwen3-32b")
+    rel = with_adapters(tmp_path, "staging", "llms-v2-qwen3-32b", adapter(served_name("staging", other.name)))
+    off = dataclasses.replace(rel, sources=(*rel.sources[:-1], dataclasses.replace(
+        rel.sources[-1], data={**rel.sources[-1].data, "lora": {**rel.sources[-1].data["lora"], "enabled": False}})))
+    assert fleet.adapter_names([off, other]) == []
+
+
+def checkpoint_of(env: str, name: str) -> str:
+    return fleet.release_checkpoint(harness.release(env, name).values())
+
+
+@pytest.mark.parametrize("base", [
+    lambda c: c,  # the checkpoint itself
+    lambda c: c.upper(),  # case aside
+    lambda c: "other-org/" + c.rsplit("/", 1)[-1],  # a copy under another organisation
+    lambda c: c.rsplit("/", 1)[0] + "/" + fleet.base_name(c),  # the original a quantized checkpoint was made from
+], ids=["same", "case", "organisation", "original-of-quantized"])
+def test_an_adapter_of_the_served_checkpoint_passes(tmp_path, base):
+    checkpoint = checkpoint_of("staging", "llms-v2-qwen3-32b")
+    rel = with_adapters(tmp_path, "staging", "llms-v2-qwen3-32b", adapter("sql", base(checkpoint)))
+    assert fleet.adapter_base_models([rel]) == []
+
+
+def test_a_quantized_suffix_counts_as_its_original_for_every_listed_suffix():
+    for suffix in rules.data()["lora"]["quantizedSuffixes"]:
+        assert fleet.base_name(f"org/Model-7B{suffix}") == "model-7b", suffix
+
+
+def test_an_adapter_of_another_model_is_reported_naming_file_key_and_fix(tmp_path):
+    checkpoint = checkpoint_of("staging", "llms-v2-qwen3-32b")
+    rel = with_adapters(tmp_path, "staging", "llms-v2-qwen3-32b", adapter("sql", "meta-llama/Llama-3.1-8B-Instruct"))
+    assert fleet.adapter_base_models([rel]) == [
+        f"environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): "
+        f"lora.adapters[0].baseModel is meta-llama/Llama-3.1-8B-Instruct, but the release serves {checkpoint} "
+        f"(modelInfo.checkpoint, else deployment.model); adapter sql was trained on another model: serve it from a "
+        f"release of meta-llama/Llama-3.1-8B-Instruct, or give lora.adapters[0] an adapter trained on {checkpoint} "
+        f"(rules.yaml lora.quantizedSuffixes counts a quantized copy as its original)"]
+
+
+def test_an_adapter_one_size_off_the_served_model_is_another_model(tmp_path):
+    checkpoint = checkpoint_of("staging", "llms-v2-qwen3-32b")
+    rel = with_adapters(tmp_path, "staging", "llms-v2-qwen3-32b", adapter("sql", checkpoint.replace("32B", "14B")))
+    assert len(fleet.adapter_base_models([rel])) == 1
+
+
+def hf_adapter(revision) -> dict:
+    return adapter("sql", source="huggingface", huggingface={"repo": "org/qwen3-sql"} | (
+        {} if revision is None else {"revision": revision}))
+
+
+def test_a_production_adapter_from_the_hub_at_a_commit_passes(tmp_path):
+    rel = downloading(tmp_path, "production-vn", COMMIT)
+    rel = dataclasses.replace(rel, sources=(*rel.sources[:-1], dataclasses.replace(
+        rel.sources[-1], data={**rel.sources[-1].data, "lora": {"enabled": True, "adapters": [hf_adapter(COMMIT)]}})))
+    assert fleet.pinned_revisions([rel]) == []
+
+
+@pytest.mark.parametrize("revision, shown", [("main", "'main', not a commit"), (None, "unset, so the Hub's moving main"),
+                                             (COMMIT[:39], f"'{COMMIT[:39]}', not a commit")],
+                         ids=["branch", "unset", "39-hex"])
+def test_a_production_adapter_from_the_hub_at_a_branch_is_reported_naming_its_key(tmp_path, revision, shown):
+    rel = downloading(tmp_path, "production-vn", COMMIT)
+    rel = dataclasses.replace(rel, sources=(*rel.sources[:-1], dataclasses.replace(
+        rel.sources[-1], data={**rel.sources[-1].data, "lora": {"enabled": True, "adapters": [hf_adapter(revision)]}})))
+    assert fleet.pinned_revisions([rel]) == [
+        f"environment production-vn, release llms-v2-qwen3-32b (environments/production-vn/language/qwen3-32b.yaml): "
+        f"lora.adapters[0].huggingface.revision is {shown}; a production environment downloads org/qwen3-sql only at "
+        f"a commit (40 hexadecimal characters) so it serves what staging tested: set "
+        f"lora.adapters[0].huggingface.revision in environments/production-vn/language/qwen3-32b.yaml to the commit "
+        f"id (the Hub's \"Files and versions\" history)"]

@@ -1,9 +1,13 @@
-"""The HorizontalPodAutoscaler: autoscaling/v2, off by default, and the sole owner of the replica count when on."""
+"""The HorizontalPodAutoscaler: autoscaling/v2 on vLLM's waiting requests (never CPU), off by default, and the sole
+owner of the replica count when on."""
 from __future__ import annotations
+import pytest
+
 from charts import render_chart
+from vllm_models import render as harness
 
 
-AUTOSCALED = {"autoscaling": {"enabled": True, "minReplicas": 1, "maxReplicas": 3, "targetCPUUtilizationPercentage": 70}}
+AUTOSCALED = {"autoscaling": {"enabled": True, "minReplicas": 1, "maxReplicas": 3, "waitingRequestsPerReplica": 4}}
 
 
 def test_no_release_of_any_environment_sets_replicas_under_an_autoscaler(rendered):
@@ -26,8 +30,9 @@ def test_on_it_scales_the_deployment_and_the_deployment_sets_no_replicas(tmp_pat
     assert hpa["spec"] == {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "llms-v2-qwen3-32b"},
         "minReplicas": 1, "maxReplicas": 3,
-        "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization",
-                                                                                 "averageUtilization": 70}}}],
+        "metrics": [{"type": "Pods", "pods": {"metric": {"name": "vllm_num_requests_waiting"},
+                                              "target": {"type": "AverageValue", "averageValue": "4"}}}],
+        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 600}},
     }
     assert "replicas" not in rendered.one("Deployment")["spec"]
 
@@ -35,3 +40,13 @@ def test_on_it_scales_the_deployment_and_the_deployment_sets_no_replicas(tmp_pat
 def test_it_carries_the_release_labels(tmp_path):
     rendered = render_chart(example="single-gpu", values=AUTOSCALED)
     assert rendered.one("HorizontalPodAutoscaler")["metadata"]["labels"] == rendered.one("Deployment")["metadata"]["labels"]
+
+
+@pytest.mark.parametrize("percent", [1, 80])
+def test_a_cpu_target_is_refused_naming_the_keys_that_replace_it(percent):
+    with pytest.raises(harness.RenderError) as refused:
+        render_chart(example="single-gpu", values={"autoscaling": {"enabled": True, "targetCPUUtilizationPercentage": percent}})
+    assert (f"vllm-models: autoscaling.targetCPUUtilizationPercentage ({percent}) is set, but the autoscaler no longer "
+            "scales on CPU: vLLM's engine loop keeps a core busy whatever the queue, so CPU says nothing about a GPU "
+            "server's load; drop the key and set autoscaling.waitingRequestsPerReplica (waiting requests per pod, from "
+            "the custom metrics API), or use keda.enabled") in str(refused.value)

@@ -188,6 +188,38 @@ class TestTheDownloadContainer:
         assert capacity.footprint(larger).per_pod["limits.memory"] == capacity.quantity("400Gi"), "the init container's"
 
 
+class TestAdapterDownloads:
+    """lora.yaml: an adapter with a source is fetched by one more init container, after the weights."""
+
+    def test_each_adapter_with_a_source_is_fetched_after_the_weights_into_its_path(self):
+        rendered = render_chart(example="lora")
+        containers = rendered.workload().template["spec"]["initContainers"]
+        fetched = [(i, a) for i, a in enumerate(values("lora")["lora"]["adapters"]) if a.get("source")]
+        assert [c["name"] for c in containers] == ["model-download"] + [f"lora-download-{i}" for i, _ in fetched]
+        download = values("lora")["storage"]["download"]
+        for container, (_, adapter) in zip(containers[1:], fetched):
+            env = env_of(container)
+            assert env["MODEL_DIR"] == adapter["path"], f"{where('lora')}: {container['name']} env {env}"
+            assert env["SOURCE_ID"] == f"{adapter['s3']['uri']} at {download['s3']['endpoint']}"
+            assert container["args"][:5] == ["aws", "s3", "sync", adapter["s3"]["uri"], f"{adapter['path']}.partial"]
+            assert container["image"] == containers[0]["image"] and container["command"] == containers[0]["command"]
+
+    def test_a_hugging_face_adapter_is_fetched_at_its_revision(self):
+        adapter = {"name": "sql", "path": "/models/adapters/sql", "rank": 8, "source": "huggingface",
+                   "huggingface": {"repo": "org/sql-lora", "revision": "b" * 40}}
+        rendered = render_chart({"lora": {"enabled": True, "adapters": [adapter]}}, example=HF)
+        [_, container] = rendered.workload().template["spec"]["initContainers"]
+        assert container["args"][3:] == ["org/sql-lora", "b" * 40, "/models/adapters/sql.partial", "[]"], container["args"]
+        assert env_of(container)["SOURCE_ID"] == f"hf://org/sql-lora@{'b' * 40}"
+
+    def test_the_rollout_waits_for_every_download_one_after_another(self):
+        deployment = render_chart(example="lora").one("Deployment")
+        budget = int(deployment["metadata"]["annotations"]["vllm-models.io/startup-budget-seconds"])
+        seconds = values("lora")["storage"]["download"]["timeoutSeconds"]
+        downloads = 1 + sum(1 for a in values("lora")["lora"]["adapters"] if a.get("source"))
+        assert deployment["spec"]["progressDeadlineSeconds"] == budget + downloads * seconds + 600
+
+
 # --- The script itself -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

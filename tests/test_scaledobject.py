@@ -72,3 +72,58 @@ def test_keda_max_replicas_not_above_min_replicas_is_refused(tmp_path):
 def test_a_fallback_outside_the_replica_range_is_refused(tmp_path):
     message = refusal(with_keda(tmp_path, "staging", "llms-v2-qwen3-32b", maxReplicas=3, fallback={"replicas": 4}))
     assert "keda.fallback.replicas (4) must lie between keda.minReplicas (1) and keda.maxReplicas (3)" in message
+
+
+# --- Scale to zero: an opt-in, woken by requests seen in front of the pods ------------------------------
+
+ACTIVATION = 'sum(envoy_cluster_upstream_rq_pending_active{envoy_cluster_name="llms_qwen3"})'
+
+
+def zero(**more) -> dict:
+    return {"keda": {"enabled": True, "scaleToZero": {"enabled": True, "activationQuery": ACTIVATION, **more}}}
+
+
+def budget_of(rendered: harness.Rendered) -> int:
+    return int(rendered.one("Deployment")["metadata"]["annotations"]["vllm-models.io/startup-budget-seconds"])
+
+
+def test_scale_to_zero_is_off_unless_asked_and_keeps_min_replicas():
+    spec = render_chart({"keda": {"enabled": True}}, example="single-gpu").one("ScaledObject")["spec"]
+    assert "idleReplicaCount" not in spec and "cooldownPeriod" not in spec, spec
+    assert [t["name"] for t in spec["triggers"]] == ["requests-waiting", "kv-cache-usage"]
+
+
+@pytest.mark.parametrize("example", ["single-gpu", "huggingface-delivery"])
+def test_scale_to_zero_idles_at_zero_wakes_on_the_activation_query_and_waits_out_download_and_load(example):
+    rendered = render_chart(zero(activationThreshold=2), example=example)
+    spec = rendered.one("ScaledObject")["spec"]
+    containers = rendered.workload().template["spec"].get("initContainers", [])
+    download = int(containers[0]["command"][1]) * len(containers) if containers else 0
+    polling = spec["pollingInterval"]
+    assert (spec["idleReplicaCount"], spec["minReplicaCount"]) == (0, 1)
+    assert spec["cooldownPeriod"] == spec["initialCooldownPeriod"] == download + budget_of(rendered) + polling
+    activation = {t["name"]: t for t in spec["triggers"]}["requests-activation"]
+    assert activation["metadata"]["query"] == ACTIVATION and activation["metadata"]["activationThreshold"] == "2"
+    assert kube_validate.crd_violations(rendered.one("ScaledObject")) == []
+
+
+def test_an_explicit_cooldown_equal_to_download_and_load_is_kept():
+    budget = budget_of(render_chart(example="single-gpu"))
+    spec = render_chart(zero(cooldownSeconds=budget), example="single-gpu").one("ScaledObject")["spec"]
+    assert spec["cooldownPeriod"] == budget
+
+
+def test_a_cooldown_one_second_short_of_the_load_is_refused():
+    budget = budget_of(render_chart(example="single-gpu"))
+    with pytest.raises(harness.RenderError) as refused:
+        render_chart(zero(cooldownSeconds=budget - 1), example="single-gpu")
+    assert (f"vllm-models: keda.scaleToZero.cooldownSeconds ({budget - 1}) is below the download time limit + the "
+            f"startup budget ({budget} s): a pod woken for a request the client then gave up would be removed while it "
+            f"still loads; raise it to at least {budget} or leave it null") in str(refused.value)
+
+
+def test_scale_to_zero_without_an_activation_query_is_refused_naming_key_and_fix():
+    with pytest.raises(harness.RenderError) as refused:
+        render_chart({"keda": {"enabled": True, "scaleToZero": {"enabled": True}}}, example="single-gpu")
+    assert ("vllm-models: keda.scaleToZero.enabled is true but keda.scaleToZero.activationQuery is empty: with no pod "
+            "left, vLLM exports no metric, so nothing would ever bring the release back") in str(refused.value)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from . import capacity, fit, modelfacts, ports, promote, scaffold, semdiff, toolchain, upgrade, verify, yamledit
+from . import adapters, capacity, fit, modelfacts, ports, promote, scaffold, semdiff, toolchain, upgrade, verify, yamledit
 from . import render as harness
 
 OK, PROBLEMS, REFUSED = 0, 1, 2
@@ -253,6 +253,32 @@ def command_new_model(args: argparse.Namespace) -> int:
     print(f"  {verify_command}")
     if promote_command:
         print(f"  {promote_command}")
+    return OK
+
+
+def command_add_adapter(args: argparse.Namespace) -> int:
+    with Progress(f"adding adapter {args.adapter} to {args.name} in {args.env}"):
+        added = adapters.add(args.name, args.env, args.adapter, args.rank, path=args.path, base_model=args.base_model,
+                             s3_uri=args.s3_uri, hf_repo=args.hf_repo, hf_revision=args.hf_revision)
+    verify_command = f"vllm-models verify --env {args.env} {added.file}"
+    if args.output == "json":
+        emit_json({"file": added.file, "release": added.release, "environment": args.env, "adapter": added.adapter,
+                   "maxLoraRank": added.max_lora_rank, "raisedFrom": added.raised_from, "next": [verify_command]})
+        return OK
+    entry = added.adapter
+    print(f"add-adapter: wrote lora.adapters entry {entry['name']} in {added.file}")
+    rank = f"{entry['rank']} (lora.maxLoraRank {added.max_lora_rank}"
+    rank += f", raised from {added.raised_from})" if added.raised_from else ")"
+    where = (entry.get("s3") or {}).get("uri") or (entry.get("huggingface") or {}).get("repo")
+    print(pairs([
+        ["release", f"{added.release} (renders, fits its GPUs with the adapter slots, passes every policy)"],
+        ["model", f"clients send \"model\": \"{entry['name']}\"; trained on {entry['baseModel']}"],
+        ["rank", rank],
+        ["path", entry["path"] + (f", fetched from {where} by the download init container" if where
+                                  else ": copy the adapter there (adapter_config.json and its weights)")],
+    ]))
+    print("next:")
+    print(f"  {verify_command}")
     return OK
 
 
@@ -491,6 +517,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tool-call-parser", help="enable tool calling with this parser (function-calling: hermes)")
     listing(p)
     p.set_defaults(func=command_new_model)
+
+    p = sub.add_parser("add-adapter", help="serve one more LoRA adapter from a model of an environment")
+    p.add_argument("name", help="the model serving it: environments/ENV/CATEGORY/NAME.yaml")
+    p.add_argument("--env", required=True, choices=envs)
+    p.add_argument("--adapter", required=True, help="the adapter's name: what clients send as the model")
+    p.add_argument("--rank", required=True, type=int, help="the adapter's rank r (adapter_config.json)")
+    p.add_argument("--path", help="its directory below storage.mountPath (default: <mountPath>/adapters/ADAPTER)")
+    p.add_argument("--base-model", help="the model it was trained on (adapter_config.json base_model_name_or_path; "
+                                        "default: the release's checkpoint)")
+    p.add_argument("--s3-uri", help="fetch it from s3://bucket/prefix with the release's storage.download")
+    p.add_argument("--hf-repo", help="fetch it from this Hugging Face repository with the release's storage.download")
+    p.add_argument("--hf-revision", help="the commit to fetch (production refuses a branch)")
+    listing(p)
+    p.set_defaults(func=command_add_adapter)
 
     p = sub.add_parser("model-facts", help="add a checkpoint's facts to environments/models.yaml from its config.json")
     p.add_argument("checkpoint", help="the id releases find it by: deployment.model below /models, e.g. Qwen/Qwen3-32B-FP8")

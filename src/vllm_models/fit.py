@@ -30,7 +30,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from . import capacity, toolchain
+from . import capacity, rules, toolchain
 from . import render as harness
 from .render import environment_file, load_yaml
 
@@ -94,6 +94,8 @@ class Inputs:
     legacy_sampler: bool = True  # vLLM < 0.17 profiled the sampler with more copies of the logits
     communicators_in_budget: bool = True  # vLLM measured NCCL communicators as non-torch memory
     communicators_beside_budget: bool = True  # vLLM created them before its memory snapshot
+    lora_slots: int = 0  # --max-loras with --enable-lora: adapters a batch may hold at once (0: no LoRA)
+    lora_rank: int = 0  # --max-lora-rank: every slot is allocated at this rank
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,6 +181,29 @@ def non_torch_bytes(inputs: Inputs) -> float:
     return table["parallel" if inputs.tensor_parallel * inputs.pipeline_parallel > 1 else "single"] * GiB
 
 
+def lora_bytes(inputs: Inputs) -> float:
+    """GPU memory vLLM allocates at start for LoRA: every slot (--max-loras) at --max-lora-rank, an A (in x rank)
+    and a B (rank x out) matrix per target module and layer, in the model's dtype. vLLM targets every linear
+    layer: q, k, v and o of attention, gate, up and down of the MLP (each expert's, for a MoE). Tensor
+    parallelism splits one side of each pair: B of the column-parallel modules, A of the row-parallel ones."""
+    if not inputs.lora_slots:
+        return 0.0
+    model, tp = inputs.model, inputs.tensor_parallel
+    hidden = int(model["hiddenSize"])
+    head_dim = int(model.get("headDim") or hidden // int(model["attentionHeads"]))
+    q, kv = int(model["attentionHeads"]) * head_dim, int(model.get("kvHeads") or model["attentionHeads"]) * head_dim
+    if is_moe(model):
+        mlp, copies = int(model["moeIntermediateSize"]), int(model["experts"]) + int(model.get("sharedExperts", 0))
+    else:
+        mlp, copies = int(model["intermediateSize"]), 1
+    # (in, out) of each module; column-parallel ones (q, k, v, gate, up) keep A whole, row-parallel (o, down) keep B.
+    column = [(hidden, q), (hidden, kv), (hidden, kv)] + [(hidden, mlp)] * 2 * copies
+    row = [(q, hidden)] + [(mlp, hidden)] * copies
+    per_rank = sum(i + o / tp for i, o in column) + sum(i / tp + o for i, o in row)
+    layers = math.ceil(int(model["layers"]) / inputs.pipeline_parallel)
+    return inputs.lora_slots * inputs.lora_rank * per_rank * layers * dtype_bytes("auto", model)
+
+
 def estimate(inputs: Inputs) -> Estimate:
     """vLLM's start-up arithmetic for one GPU of the first pipeline stage."""
     model, constants = inputs.model, runtime()
@@ -194,9 +219,9 @@ def estimate(inputs: Inputs) -> Estimate:
     non_torch = non_torch_bytes(inputs) + (communicator if inputs.communicators_in_budget else 0)
     full, sliding = _layers(model, inputs.pipeline_parallel)
     graphs = constants["cudaGraphsGiBPerLayer"]["moe" if is_moe(model) else "dense"] * (full + sliding) * GiB
-    kv = budget - weights - activation - non_torch - (graphs if inputs.graphs_in_budget else 0)
     beside = constants["cudaContextGiB"] * GiB + (communicator if inputs.communicators_beside_budget else 0)
     loading = float(model.get("loadWeightsGiB") or model["weightsGiB"]) * GiB / parallel
+    kv = budget - weights - activation - non_torch - (graphs if inputs.graphs_in_budget else 0) - lora_bytes(inputs)
     layer = _layer_bytes(model, inputs.tensor_parallel, element)
     if sliding and not inputs.hybrid_kv_cache:
         full, sliding = full + sliding, 0
@@ -419,7 +444,10 @@ def release_inputs(rendered: harness.Rendered, workload: Serving, model: Mapping
         chunked_prefill="--no-enable-chunked-prefill" not in given,
         kv_cache_dtype=str(given.get("--kv-cache-dtype", "auto")),
         hybrid_kv_cache="--kv-transfer-config" not in given and "--disable-hybrid-kv-cache-manager" not in given,
-        nvlink=bool(gpu.get("nvlink")), **version_inputs(version))
+        nvlink=bool(gpu.get("nvlink")), **version_inputs(version),
+        # vLLM's defaults for a flag the command line leaves out: one slot, rank 16 (rules.yaml lora).
+        lora_slots=number("--max-loras", 1) if "--enable-lora" in given else 0,
+        lora_rank=number("--max-lora-rank", int(rules.data()["lora"]["defaultMaxRank"])) if "--enable-lora" in given else 0)
 
 
 # --- Node pools ------------------------------------------------------------------------------------
@@ -519,7 +547,9 @@ def fit_problems(rel: harness.Release, key: str, gpu: Mapping, e: Estimate, pool
     parallel = f"tensorParallel {i.tensor_parallel} x pipelineParallel {i.pipeline_parallel}"
     spent = (f"weights take {e.weights_gib:.1f} GiB per GPU ({float(i.model['weightsGiB']):g} GiB over {parallel}), "
              f"activations ~{e.activation_gib:.1f} GiB, non-torch ~{e.non_torch_gib:.1f} GiB"
-             + (f", CUDA graphs ~{e.graphs_gib:.1f} GiB" if i.graphs_in_budget else ""))
+             + (f", CUDA graphs ~{e.graphs_gib:.1f} GiB" if i.graphs_in_budget else "")
+             + (f", LoRA ~{lora_bytes(i) / GiB:.2f} GiB (lora.maxLoras {i.lora_slots} x lora.maxLoraRank "
+                f"{i.lora_rank})" if i.lora_slots else ""))
     problems = []
     if not e.fits:
         left = max(e.kv_gib, 0)

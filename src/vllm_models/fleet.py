@@ -379,6 +379,73 @@ def priority_classes(renders: Sequence[harness.Rendered], namespace: harness.Ren
     return problems
 
 
+# --- LoRA adapters -------------------------------------------------------------------------------
+
+def adapters(rel: harness.Release) -> list[tuple[str, dict]]:
+    """The adapters a release serves, each with the key that names it (lora.adapters[i])."""
+    values = rel.values()
+    if harness.lookup(values, "lora.enabled") is not True:
+        return []
+    return [(f"lora.adapters[{index}]", adapter)
+            for index, adapter in enumerate(harness.lookup(values, "lora.adapters") or [])]
+
+
+def adapter_names(releases: Iterable[harness.Release]) -> list[str]:
+    """An adapter is a model of /v1/models: its name is unique against every served model name and every adapter
+    of its environment (two releases' names alone are served_model_names' concern)."""
+    owners: dict[tuple[str, str], list[tuple[harness.Release, str]]] = collections.defaultdict(list)
+    for rel in releases:
+        served = harness.lookup(rel.values(), "deployment.servedModelName")
+        if served:
+            owners[(rel.environment, served)].append((rel, "deployment.servedModelName"))
+        for key, adapter in adapters(rel):
+            owners[(rel.environment, str(adapter.get("name")))].append((rel, f"{key}.name"))
+    problems = []
+    for (env, name), holders in sorted(owners.items()):
+        if len(holders) > 1 and any(key.startswith("lora.") for _, key in holders):
+            named = ", ".join(f"{key} of {rel.name} ({rel.model_file})" for rel, key in holders)
+            problems.append(f"environment {env}: model name {name!r} is {named}; clients pick a model or adapter by "
+                            f"this name in one /v1/models list, so rename the adapter (lora.adapters[].name) to a "
+                            f"name no release of {env} serves")
+    return problems
+
+
+def base_name(model: str) -> str:
+    """A checkpoint's repository name, lowercased, without its organisation and quantization suffix."""
+    name = model.rstrip("/").rsplit("/", 1)[-1].lower()
+    for suffix in sorted(rules.data()["lora"]["quantizedSuffixes"], key=len, reverse=True):
+        if name.endswith(suffix.lower()):
+            return name[:-len(suffix)]
+    return name
+
+
+def release_checkpoint(values: Mapping) -> str:
+    """modelInfo.checkpoint, else deployment.model below storage.mountPath (the id fit finds the facts by)."""
+    explicit = harness.lookup(values, "modelInfo.checkpoint")
+    if explicit:
+        return str(explicit)
+    mount = str(harness.lookup(values, "storage.mountPath") or "/models").rstrip("/") + "/"
+    model = str(harness.lookup(values, "deployment.model") or "")
+    return model[len(mount):] if model.startswith(mount) else model
+
+
+def adapter_base_models(releases: Iterable[harness.Release]) -> list[str]:
+    """An adapter serves the model it was trained on: its baseModel is the release's checkpoint (or the original
+    of a quantized copy); an adapter of another model loads into mismatched layers or fails at start."""
+    problems = []
+    for rel in releases:
+        checkpoint = release_checkpoint(rel.values())
+        for key, adapter in adapters(rel):
+            base = adapter.get("baseModel")
+            if base and base_name(str(base)) != base_name(checkpoint):
+                problems.append(f"{at(rel)}: {key}.baseModel is {base}, but the release serves {checkpoint} "
+                                f"(modelInfo.checkpoint, else deployment.model); adapter {adapter.get('name')} was "
+                                f"trained on another model: serve it from a release of {base}, or give "
+                                f"{key} an adapter trained on {checkpoint} (rules.yaml lora.quantizedSuffixes counts "
+                                f"a quantized copy as its original)")
+    return problems
+
+
 # --- Model delivery ------------------------------------------------------------------------------
 
 HF_COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -394,14 +461,20 @@ def pinned_revisions(releases: Iterable[harness.Release]) -> list[str]:
         if not (rel.environment.startswith("production") and harness.lookup(values, "storage.download.enabled") is True
                 and harness.lookup(values, "storage.download.source") == "huggingface"):
             continue
-        revision = str(harness.lookup(values, REVISION_KEY) or "")
-        if HF_COMMIT.match(revision):
-            continue
-        repo = harness.lookup(values, "storage.download.huggingface.repo") or "the repository"
-        shown = f"{revision!r}, not a commit" if revision else "unset, so the Hub's moving main"
-        problems.append(f"{at(rel)}: {REVISION_KEY} is {shown}; a production environment downloads {repo} only at "
-                        f"a commit (40 hexadecimal characters) so it serves what staging tested: set {REVISION_KEY} "
-                        f"in {rel.model_file} to the commit id (the Hub's \"Files and versions\" history)")
+        fetched = [(REVISION_KEY, harness.lookup(values, "storage.download.huggingface.repo"),
+                    harness.lookup(values, REVISION_KEY))]
+        fetched += [(f"{key}.huggingface.revision", (adapter.get("huggingface") or {}).get("repo"),
+                     (adapter.get("huggingface") or {}).get("revision"))
+                    for key, adapter in adapters(rel) if adapter.get("source") == "huggingface"]
+        for revision_key, repo, revision in fetched:
+            revision = str(revision or "")
+            if HF_COMMIT.match(revision):
+                continue
+            shown = f"{revision!r}, not a commit" if revision else "unset, so the Hub's moving main"
+            problems.append(f"{at(rel)}: {revision_key} is {shown}; a production environment downloads "
+                            f"{repo or 'the repository'} only at a commit (40 hexadecimal characters) so it serves "
+                            f"what staging tested: set {revision_key} in {rel.model_file} to the commit id (the "
+                            f"Hub's \"Files and versions\" history)")
     return problems
 
 
@@ -488,6 +561,8 @@ def check_environment(env: str, renders: Sequence[harness.Rendered] | None = Non
         *ports.nodeport_ranges(configured, ports.port_ranges(fleet)),
         *release_names(configured),
         *served_model_names(installed),
+        *adapter_names(installed),
+        *adapter_base_models(installed),
         *selector_overlaps(renders),
         *unread_files(env, toolchain.ENVIRONMENTS_DIR / env, configured, categories),
         *releases_without_file(configured, toolchain.ROOT),

@@ -57,6 +57,10 @@ ManifestLoader.add_constructor("tag:yaml.org,2002:merge", FastSafeLoader.constru
 CHART_PREFIX = "vllm-models: "  # how the chart's `fail` and `required` messages start, one refusal a line
 
 
+def _render_error(command, stderr, environment, release, sources) -> "RenderError":
+    return RenderError(command, stderr, environment=environment, release=release, sources=sources)
+
+
 class RenderError(Exception):
     """helm or helmfile refused. str() leads with what the chart says and where (environment, release,
     file, the keys and the files that set them); for anything but the chart's own refusals, the command
@@ -70,6 +74,10 @@ class RenderError(Exception):
         self.release = release
         self.sources = list(sources)
         super().__init__(str(self))
+
+    def __reduce__(self):
+        # A render refused in a worker process (Workers) comes back pickled: rebuild it whole, keyword arguments too.
+        return (_render_error, (self.command, self.stderr, self.environment, self.release, tuple(self.sources)))
 
     @property
     def refusals(self) -> list[str]:

@@ -10,6 +10,9 @@ data/vllm/ (each generated from that vLLM's real parser), the facts the template
   candidate the version exports and does not hide;
 - `reasoningParsers`: the names `--reasoning-parser` accepts (deployment.reasoningParser is checked
   against them);
+- `loraRanks`: the values `--max-lora-rank` accepts, where the parser lists them (empty: any integer);
+- `loraModulesJson`: whether `--lora-modules` takes the JSON form (name, path, base_model_name), which the
+  chart then renders so `/v1/models` names each adapter's base model;
 - `lmcache`: per image repository, whether the published image carries LMCache (data/vllm_images.yaml,
   read from vLLM's release build files).
 
@@ -39,6 +42,11 @@ GATED_FLAGS = (
     "--mm-processor-cache-type",  # deployment.kvOffloading.mmProcessorCacheType
     "--kv-offloading-size",  # deployment.kvOffloading.backend native
     "--kv-offloading-backend",
+    "--enable-lora",  # lora.enabled, with the four flags below
+    "--lora-modules",
+    "--max-loras",
+    "--max-lora-rank",
+    "--max-cpu-loras",
 )
 # Environment variables the chart sets only where the version still reads them.
 GATED_ENV = ("VLLM_ATTENTION_BACKEND",)
@@ -121,6 +129,9 @@ def entry(version: str) -> dict:
         "attentionBackendNames": renames,
         "metrics": metric_names(catalog),
         "reasoningParsers": sorted(catalog.get("reasoning_parsers") or []),
+        "loraRanks": [int(rank) for rank in (flags.get("--max-lora-rank") or {}).get("choices") or []],
+        # vLLM's LoRAParserAction reads `name=path` and, from the same version, a JSON object.
+        "loraModulesJson": (flags.get("--lora-modules") or {}).get("action_class") == "LoRAParserAction",
         "lmcache": {repository: carries(repository, "lmcache", version) for repository in sorted(images())},
     }
 

@@ -191,6 +191,29 @@ def remove_items(text: str, key: str, drop: Callable[[dict], bool], *, label: st
     return result
 
 
+def set_block(text: str, key: str, value: dict, *, label: str) -> str:
+    """Set the top-level mapping `key` to `value`, written as a block where the old one stood (or at the end);
+    comments inside the old block go with it, every other line is kept byte for byte."""
+    rendered = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=False, width=120)
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    entries = _entries(lines, 0, len(lines), 0)
+    found = [(i, index) for i, (k, index) in enumerate(entries) if k == key]
+    if not found:
+        lines += ["\n", rendered]
+    else:
+        position, index = found[0]
+        span_end = entries[position + 1][1] if position + 1 < len(entries) else len(lines)
+        lines[index:_last_content(lines, index + 1, span_end)] = [rendered]
+    result = "".join(lines)
+    expected = copy.deepcopy(yaml.safe_load(text) or {})
+    expected[key] = value
+    if yaml.safe_load(result) != expected:
+        raise EditError(f"{label}: rewriting {key} textually would change other keys; set it by hand")
+    return result
+
+
 def enable(env: str, category: str, name: str) -> tuple[str, list[str]]:
     """The env's values.yaml text with `<category>.models.<name>.enabled: true`, and warnings."""
     label = f"environments/{env}/values.yaml"

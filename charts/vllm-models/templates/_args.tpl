@@ -34,6 +34,12 @@
 -O: deployment.cudaGraphMode
 --attention-backend: deployment.attentionBackend
 --shutdown-timeout: deployment.shutdownTimeoutSeconds
+--enable-lora: lora.enabled
+--no-enable-lora: lora.enabled
+--lora-modules: lora.adapters
+--max-loras: lora.maxLoras
+--max-lora-rank: lora.maxLoraRank
+--max-cpu-loras: lora.maxCpuLoras
 --data-parallel-size: replicaCount
 -dp: replicaCount
 --hf-token: huggingface.tokenSecret
@@ -96,6 +102,21 @@
 {{- end -}}
 {{- if $d.reasoningParser -}}
 {{- $args = concat $args (list "--reasoning-parser" $d.reasoningParser) -}}
+{{- end -}}
+{{- $lora := .Values.lora -}}
+{{- /* Where the version lacks a flag, vllm-models.validateVllmVersion has refused lora.enabled already. */ -}}
+{{- if and $lora.enabled (index $facts.flags "--enable-lora") -}}
+{{- $args = concat $args (list "--enable-lora" "--max-loras" (toString (int $lora.maxLoras)) "--max-lora-rank" (toString (int $lora.maxLoraRank))) -}}
+{{- if not (kindIs "invalid" $lora.maxCpuLoras) -}}
+{{- $args = concat $args (list "--max-cpu-loras" (toString (int $lora.maxCpuLoras))) -}}
+{{- end -}}
+{{- with $lora.adapters -}}
+{{- $args = append $args "--lora-modules" -}}
+{{- range . -}}
+{{- /* The JSON form names the base model, which /v1/models reports as each adapter's parent. */ -}}
+{{- $args = append $args (ternary (dict "name" .name "path" .path "base_model_name" $d.servedModelName | toJson) (printf "%s=%s" .name .path) (eq (toString $facts.loraModulesJson) "true")) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- $kv := $d.kvOffloading -}}
 {{- if and $kv.enabled (eq $kv.backend "native") -}}
@@ -192,6 +213,9 @@
 {{- end -}}
 {{- if and $d.kvOffloading.enabled (eq $d.kvOffloading.backend "lmcache") -}}
 {{- $env = concat $env (list (dict "name" "LMCACHE_LOCAL_CPU" "value" "True") (dict "name" "LMCACHE_MAX_LOCAL_CPU_SIZE" "value" (toString $d.kvOffloading.cpuOffloadingBufferSize))) -}}
+{{- end -}}
+{{- if and .Values.lora.enabled .Values.lora.runtimeUpdating -}}
+{{- $env = append $env (dict "name" (include "vllm-models.rules" . | fromYaml).lora.runtimeUpdatingEnv "value" "1") -}}
 {{- end -}}
 {{- with .Values.huggingface.tokenSecret.name -}}
 {{- $env = append $env (dict "name" "HF_TOKEN" "valueFrom" (dict "secretKeyRef" (dict "name" . "key" $.Values.huggingface.tokenSecret.key))) -}}

@@ -46,6 +46,11 @@ vllm-models.io/served-model-name: {{ .Values.deployment.servedModelName | quote 
 {{- if .Values.deployment.trustRemoteCode }}
 {{ (include "vllm-models.rules" . | fromYaml).remoteCode.reasonAnnotation }}: {{ .Values.deployment.trustRemoteCodeReason | trim | quote }}
 {{- end }}
+{{- if and .Values.lora.enabled .Values.lora.adapters }}
+{{- $ranks := dict -}}
+{{- range .Values.lora.adapters }}{{ $_ := set $ranks .name (int .rank) }}{{ end }}
+{{ (include "vllm-models.rules" . | fromYaml).lora.ranksAnnotation }}: {{ toJson $ranks | quote }}
+{{- end }}
 {{- end -}}
 
 {{/* vllm-models.podAnnotations: the annotations the chart puts on every pod (model facts, Prometheus scrape). */}}
@@ -98,4 +103,12 @@ prometheus.io/path: /metrics
 {{- else if and (eq (include "vllm-models.networkPolicyEnabled" .) "true") (include "vllm-models.clientCIDRs" . | fromYamlArray) -}}
 Local
 {{- end -}}
+{{- end -}}
+
+{{/* vllm-models.servingSelector: the labels of the pods that serve the API, for the Service and the InferencePool: every pod of a Deployment, a group's leader only (LWS labels it worker-index "0", as its own leader StatefulSet selects it). */}}
+{{- define "vllm-models.servingSelector" -}}
+{{ include "vllm-models.selectorLabels" . }}
+{{- if eq (include "vllm-models.isGroup" .) "true" }}
+leaderworkerset.sigs.k8s.io/worker-index: "0"
+{{- end }}
 {{- end -}}

@@ -103,7 +103,9 @@ spec:
   {{- if eq (include "vllm-models.downloadEnabled" .) "true" }}
   {{- /* Every pod fetches (or finds) the weights before vLLM starts; see files/model-download.sh. */}}
   initContainers:
-    - {{- include "vllm-models.downloadContainer" . | nindent 6 }}
+    {{- range include "vllm-models.downloadItems" . | fromYamlArray }}
+    - {{- include "vllm-models.downloadContainer" (dict "root" $root "fetch" .) | nindent 6 }}
+    {{- end }}
   {{- end }}
   containers:
     - name: vllm

@@ -69,3 +69,13 @@
 {{- $unit := regexFind "[a-zA-Z]+$" $quantity -}}
 {{- mulf (float64 (trimSuffix $unit $quantity)) (get $units $unit) -}}
 {{- end -}}
+
+{{/* vllm-models.scaleToZeroCooldown: keda.scaleToZero.cooldownSeconds, or when null the download time limit + the startup budget + one KEDA polling interval, so a woken pod outlives its own load. */}}
+{{- define "vllm-models.scaleToZeroCooldown" -}}
+{{- $zero := .Values.keda.scaleToZero | default dict -}}
+{{- if not (kindIs "invalid" $zero.cooldownSeconds) -}}
+{{- int $zero.cooldownSeconds -}}
+{{- else -}}
+{{- add (include "vllm-models.downloadSeconds" . | int) (include "vllm-models.startupBudgetSeconds" . | int) (int .Values.keda.pollingInterval) -}}
+{{- end -}}
+{{- end -}}

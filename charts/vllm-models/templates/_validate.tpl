@@ -170,6 +170,9 @@
 {{- end -}}
 
 {{- $replicas := int .Values.replicaCount -}}
+{{- if not (kindIs "invalid" .Values.autoscaling.targetCPUUtilizationPercentage) -}}
+{{- $errors = append $errors (printf "vllm-models: autoscaling.targetCPUUtilizationPercentage (%v) is set, but the autoscaler no longer scales on CPU: vLLM's engine loop keeps a core busy whatever the queue, so CPU says nothing about a GPU server's load; drop the key and set autoscaling.waitingRequestsPerReplica (waiting requests per pod, from the custom metrics API), or use keda.enabled" .Values.autoscaling.targetCPUUtilizationPercentage) -}}
+{{- end -}}
 {{- if .Values.autoscaling.enabled -}}
 {{- $replicas = int .Values.autoscaling.minReplicas -}}
 {{- if le (int .Values.autoscaling.maxReplicas) $replicas -}}
@@ -191,6 +194,7 @@
 
 {{- $errors = concat $errors (include "vllm-models.validateMultiNode" . | fromJsonArray) -}}
 {{- $errors = concat $errors (include "vllm-models.validateStorage" . | fromJsonArray) -}}
+{{- $errors = concat $errors (include "vllm-models.validateLora" . | fromJsonArray) -}}
 
 {{- $budget := int (include "vllm-models.startupBudgetSeconds" .) -}}
 {{- $grace := int (include "vllm-models.terminationGracePeriodSeconds" .) -}}
@@ -391,7 +395,7 @@
 {{- $errors = append $errors (printf "vllm-models: deployment.model (%s) must be a directory below storage.mountPath (%s) when storage.download.enabled is true: the weights are downloaded there and vLLM reads them offline; write it as %s/<org>/<model>" .Values.deployment.model $s.mountPath $root) -}}
 {{- end -}}
 {{- $budget := include "vllm-models.startupBudgetSeconds" . | int -}}
-{{- if gt (include "vllm-models.downloadSeconds" . | int) $budget -}}
+{{- if gt (include "vllm-models.downloadAttemptSeconds" . | int) $budget -}}
 {{- $errors = append $errors (printf "vllm-models: storage.download.timeoutSeconds (%v) exceeds the startup budget (%d s, from probes.startup or slowStart.maxStartupSeconds): the download must fit inside it (a group's leader waits for its slowest node); lower it, or raise slowStart.maxStartupSeconds" $dl.timeoutSeconds $budget) -}}
 {{- end -}}
 {{- end -}}
@@ -457,6 +461,68 @@
 {{- if get .lmcache $.Values.image.repository }}{{ $carrying = append $carrying .version }}{{ end -}}
 {{- end -}}
 {{- $errors = append $errors (printf "vllm-models: deployment.kvOffloading.backend lmcache needs the lmcache package in the image, and vllm-versions.yaml records none in %s:%s (vLLM %s; it records LMCache in vLLM %s, src/vllm_models/data/vllm_images.yaml); use an image tag that carries it, an image.repository that installs lmcache, or kvOffloading.backend native (vLLM %s or newer)" .Values.image.repository $tag $version (ternary (printf "%s to %s" (first $carrying | default "") (last $carrying | default "")) "none" (gt (len $carrying) 0)) (include "vllm-models.firstVersionWith" (dict "root" $ "flag" "--kv-offloading-backend"))) -}}
+{{- end -}}
+{{- toJson $errors -}}
+{{- end -}}
+
+{{/* vllm-models.validateLora: lora.* the schema cannot judge: names, ranks against --max-lora-rank and the version's accepted ranks, where each adapter comes from; its refusals as a JSON list. */}}
+{{- define "vllm-models.validateLora" -}}
+{{- $errors := list -}}
+{{- $lora := .Values.lora -}}
+{{- if not $lora.enabled -}}
+{{- range $key := list "adapters" "runtimeUpdating" -}}
+{{- if get $lora $key -}}
+{{- $errors = append $errors (printf "vllm-models: lora.%s is set but lora.enabled is false, so vLLM would serve no adapter; set lora.enabled: true, or drop lora.%s" $key $key) -}}
+{{- end -}}
+{{- end -}}
+{{- else -}}
+{{- $facts := include "vllm-models.vllmFacts" . | fromYaml -}}
+{{- $tag := include "vllm-models.imageTag" . -}}
+{{- range $flag, $key := dict "--enable-lora" "lora.enabled" "--max-loras" "lora.maxLoras" "--max-lora-rank" "lora.maxLoraRank" "--max-cpu-loras" "lora.maxCpuLoras" "--lora-modules" "lora.adapters" -}}
+{{- if not (index $facts.flags $flag) -}}
+{{- $errors = append $errors (printf "vllm-models: %s needs %s, which vLLM %s (image.tag %s) does not have (vllm-versions.yaml: from vLLM %s on); raise image.tag or set lora.enabled: false" $key $flag $facts.version $tag (include "vllm-models.firstVersionWith" (dict "root" $ "flag" $flag) | default "none")) -}}
+{{- end -}}
+{{- end -}}
+{{- $maxRank := int $lora.maxLoraRank -}}
+{{- $ranks := list -}}
+{{- range $facts.loraRanks }}{{ $ranks = append $ranks (int .) }}{{ end -}}
+{{- if and $ranks (not (has $maxRank $ranks)) -}}
+{{- $errors = append $errors (printf "vllm-models: lora.maxLoraRank (%d) is not a rank vLLM %s (image.tag %s) accepts for --max-lora-rank (vllm-versions.yaml loraRanks: %s); use the smallest of them at or above your largest adapter's rank" $maxRank $facts.version $tag (join ", " $ranks)) -}}
+{{- end -}}
+{{- if and (not (kindIs "invalid" $lora.maxCpuLoras)) (lt (int $lora.maxCpuLoras) (int $lora.maxLoras)) -}}
+{{- $errors = append $errors (printf "vllm-models: lora.maxCpuLoras (%v) is below lora.maxLoras (%v), which vLLM refuses at start (the CPU cache holds every adapter a batch uses); raise maxCpuLoras to at least %v or leave it null" $lora.maxCpuLoras $lora.maxLoras $lora.maxLoras) -}}
+{{- end -}}
+{{- $served := .Values.deployment.servedModelName -}}
+{{- $root := trimSuffix "/" .Values.storage.mountPath -}}
+{{- $dl := .Values.storage.download -}}
+{{- $seen := dict -}}
+{{- range $index, $a := $lora.adapters -}}
+{{- $key := printf "lora.adapters[%d]" $index -}}
+{{- if eq $a.name $served -}}
+{{- $errors = append $errors (printf "vllm-models: %s.name (%s) is deployment.servedModelName: the adapter and the base model would share one name in /v1/models; rename the adapter" $key $a.name) -}}
+{{- end -}}
+{{- if hasKey $seen $a.name -}}
+{{- $errors = append $errors (printf "vllm-models: %s.name (%s) repeats lora.adapters[%v].name: clients choose an adapter by name, so each is listed once; rename or remove one" $key $a.name (get $seen $a.name)) -}}
+{{- end -}}
+{{- $_ := set $seen $a.name $index -}}
+{{- if gt (int $a.rank) $maxRank -}}
+{{- $errors = append $errors (printf "vllm-models: %s.rank (%v) of adapter %s is above lora.maxLoraRank (%d), so vLLM refuses to load it; raise lora.maxLoraRank to at least %v (it sizes the GPU memory reserved per adapter slot) or serve a lower-rank adapter" $key $a.rank $a.name $maxRank $a.rank) -}}
+{{- end -}}
+{{- if not (hasPrefix (printf "%s/" $root) (trimSuffix "/" $a.path)) -}}
+{{- $errors = append $errors (printf "vllm-models: %s.path (%s) of adapter %s is not below storage.mountPath (%s), the only volume vLLM reads weights from; write it as %s/<dir>" $key $a.path $a.name $.Values.storage.mountPath $root) -}}
+{{- end -}}
+{{- if eq (trimSuffix "/" $a.path) (trimSuffix "/" $.Values.deployment.model) -}}
+{{- $errors = append $errors (printf "vllm-models: %s.path (%s) of adapter %s is deployment.model, the base weights' directory; give the adapter its own directory" $key $a.path $a.name) -}}
+{{- end -}}
+{{- if $a.source -}}
+{{- if not (and $dl.enabled (eq $dl.source $a.source)) -}}
+{{- $errors = append $errors (printf "vllm-models: %s.source is %s, but storage.download is %s: an adapter is fetched by the weights' download (its image, credentials and egress); set storage.download.enabled: true with source %s, or copy the adapter to %s and drop its source" $key $a.source (ternary (printf "source %s" ($dl.source | default "empty")) "disabled" (eq (toString $dl.enabled) "true")) $a.source $a.path) -}}
+{{- end -}}
+{{- if not (dig $a.source (ternary "uri" "repo" (eq $a.source "s3")) "" $a) -}}
+{{- $errors = append $errors (printf "vllm-models: %s.%s.%s is required for source %s: where adapter %s comes from (%s)" $key $a.source (ternary "uri" "repo" (eq $a.source "s3")) $a.source $a.name (ternary "s3://bucket/prefix" "the Hub repository, e.g. org/adapter" (eq $a.source "s3"))) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- toJson $errors -}}
 {{- end -}}
