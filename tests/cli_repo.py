@@ -151,6 +151,26 @@ def unused_model_name(root: Path, name: str) -> str:
     return next(candidate for candidate in candidates if candidate not in taken)
 
 
+
+CONFIGS = REPOSITORY / "tests" / "fixtures" / "hf_configs"
+
+
+def model(org: str, config: str) -> list[str]:
+    """--model-path and --hf-config for a checkpoint whose config.json is a fixture."""
+    return ["--model-path", f"/models/{org}/{config}", "--hf-config", str(CONFIGS / f"{config}.json")]
+
+
+# One model per seed template (new-model --shape): (shape, name, new-model's other arguments); each model's
+# facts come from its config.json, its GPUs from the fit.
+SHAPES = [
+    ("single-gpu", "mistral-7b-instruct", model("mistralai", "mistral-7b-instruct")),
+    ("multi-gpu", "llama-3-1-70b-instruct", model("meta-llama", "llama-3.1-70b-instruct")),
+    ("vision", "qwen2-5-vl-7b-instruct", model("Qwen", "qwen2.5-vl-7b-instruct")),
+    ("moe", "qwen3-30b-a3b", [*model("Qwen", "qwen3-30b-a3b"), "--tp", "2"]),
+    ("function-calling", "hermes-3-8b", model("NousResearch", "llama-3.1-8b-instruct")),
+    ("lmcache", "qwen3-8b-lmcache", model("Qwen", "qwen3-8b")),
+]
+
 def set_gpu_quota(root: Path, env: str, gpus: int) -> None:
     """Set environments/<env>/values.yaml namespace.quota requests.nvidia.com/gpu to `gpus` in the copy."""
     path = root / f"environments/{env}/values.yaml"

@@ -33,12 +33,13 @@ def rendered_namespace(env: str) -> harness.Rendered:
     return render_chart(release=harness.namespace_release(env))
 
 
-FLEET_MODULES = {"test_fleet.py", "test_fit.py", "test_golden.py", "test_namespace_chart.py", "test_policies.py"}
+FLEET_MODULES = {"test_fleet.py", "test_fit.py", "test_golden.py", "test_helmfile.py", "test_namespace_chart.py",
+                 "test_policies.py"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """`fleet` marks the tests that read the environments as they are: the fleet-wide rules, the policies,
-    the golden renders, and every test run over each installed release (the workflow test reruns them in a
+    the golden renders, helmfile's releases, and every test run over each installed release (the workflow test reruns them in a
     copy after new-model, promote and upgrade, so a documented workflow can never leave them failing)."""
     for item in items:
         callspec = getattr(item, "callspec", None)

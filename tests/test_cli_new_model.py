@@ -2,36 +2,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
 
-from cli_repo import (copy_repository, described, fleet_problems, make_gpu_room, run, run_json, said, set_gpu_quota,
-                      snapshot, unused_model_name)
+from cli_repo import (CONFIGS, SHAPES, copy_repository, described, fleet_problems, make_gpu_room, model, run, run_json,
+                      said, set_gpu_quota, snapshot, unused_model_name)
 
 from vllm_models import modelfacts, scaffold
 
-CONFIGS = Path(__file__).parent / "fixtures" / "hf_configs"
 # The size class new-model reads from Llama 3.1 70B's config.json (its parameter count, to the nearest billion).
 LLAMA_70B_SIZE = modelfacts.size_class_parameters(
     modelfacts.facts(modelfacts.read_config(CONFIGS / "llama-3.1-70b-instruct.json")))
-
-
-def model(org: str, config: str) -> list[str]:
-    """--model-path and --hf-config for a checkpoint whose config.json is a fixture."""
-    return ["--model-path", f"/models/{org}/{config}", "--hf-config", str(CONFIGS / f"{config}.json")]
-
-
-# One case per seed template; each model's facts come from its config.json, its GPUs from the fit.
-SHAPES = [
-    ("single-gpu", "mistral-7b-instruct", model("mistralai", "mistral-7b-instruct")),
-    ("multi-gpu", "llama-3-1-70b-instruct", model("meta-llama", "llama-3.1-70b-instruct")),
-    ("vision", "qwen2-5-vl-7b-instruct", model("Qwen", "qwen2.5-vl-7b-instruct")),
-    ("moe", "qwen3-30b-a3b", [*model("Qwen", "qwen3-30b-a3b"), "--tp", "2"]),
-    ("function-calling", "hermes-3-8b", model("NousResearch", "llama-3.1-8b-instruct")),
-    ("lmcache", "qwen3-8b-lmcache", model("Qwen", "qwen3-8b")),
-]
 
 
 @pytest.mark.parametrize("shape, name, extra", SHAPES, ids=[s[0] for s in SHAPES])
@@ -146,7 +128,8 @@ def test_new_model_refuses_a_quantization_the_chart_does_not_know_and_names_none
 
 def test_new_model_caps_gpu_memory_utilization_in_development(tmp_path):
     root = copy_repository(tmp_path)
-    code, out = run_json(root, "new-model", "gemma-3-4b-it", "--env", "development", "--shape", "vision",
+    make_gpu_room(root, "development")
+    code, out = run_json(root, "new-model", unused_model_name(root, "gemma-3-4b-it"), "--env", "development", "--shape", "vision",
                          *model("google", "gemma-3-4b-it"))
     assert code == 0, out
     assert out["values"]["deployment"]["gpuMemoryUtilization"] == 0.8, "sizing.yaml developmentMax is 0.80"

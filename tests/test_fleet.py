@@ -299,15 +299,19 @@ def test_an_enable_flag_naming_a_missing_model_or_category_is_reported():
     values = fleet.environment_values("development")
     values["language"]["models"]["qwen3-33b"] = {"enabled": True}
     values["vision_language"] = values.pop("vision-language")
+    language = sorted(r.labels["model"] for r in configured("development") if r.category == "language")
+    vision = [r.labels["model"] for r in configured("development") if r.category == "vision-language"]
+    assert language and vision, f"environment development: the case needs a language and a vision-language model, " \
+                                f"configured: {language}, {vision}"
     assert fleet.enable_flags("development", values, configured("development"), ["language", "vision-language"]) == [
         "environment development: environments/development/values.yaml vision_language is not a category "
         "(environments/fleet.yaml categories: language, vision-language), so its flags enable nothing; rename it",
         "environment development: environments/development/values.yaml language.models.qwen3-33b.enabled names "
-        "no model: there is no environments/development/language/qwen3-33b.yaml (models here: qwen3-32b, "
-        "qwen3-32b-lmcache); fix the name or add the file",
-        "environment development: environments/development/vision-language/gemma-3-27b-it.yaml has no enable flag, "
-        "so helmfile never installs it; add vision-language.models.gemma-3-27b-it.enabled: true (or false to keep "
-        "it configured but off) to environments/development/values.yaml"]
+        f"no model: there is no environments/development/language/qwen3-33b.yaml (models here: {', '.join(language)}); "
+        "fix the name or add the file",
+        *(f"environment development: environments/development/vision-language/{model}.yaml has no enable flag, "
+          f"so helmfile never installs it; add vision-language.models.{model}.enabled: true (or false to keep "
+          f"it configured but off) to environments/development/values.yaml" for model in vision)]
 
 
 def test_a_model_file_without_an_enable_flag_is_reported():
@@ -359,24 +363,24 @@ def test_every_namespace_enforces_the_level_of_its_most_demanding_release(env):
 
 
 def test_a_baseline_namespace_is_reported_to_reject_every_hostpath_model():
-    problems = fleet.pod_security(installed_renders("development"), enforcing("development", "baseline"))
-    assert len(problems) == len(harness.model_releases("development"))
-    assert problems[0] == (
-        "environment development, release llms-v2-qwen3-32b-lmcache "
-        "(environments/development/language/qwen3-32b-lmcache.yaml): needs Pod Security privileged (Deployment "
-        "llms-v2-qwen3-32b-lmcache: hostPath volume models, which baseline refuses), and namespace llms enforces "
-        "baseline (environments/development/values.yaml namespace.podSecurity.enforce): the API server would reject "
-        "its pods; set namespace.podSecurity.enforce: privileged, or move the model off hostPath (storage.type "
-        "existingClaim or pvc)")
+    renders = installed_renders("development")
+    assert renders and all(r.workload().kind == "Deployment" for r in renders), \
+        f"environment development: the case needs Deployments on hostPath, has {[r.release.name for r in renders]}"
+    assert fleet.pod_security(renders, enforcing("development", "baseline")) == [
+        f"{harness.where(r)}: needs Pod Security privileged (Deployment {r.release.name}: hostPath volume models, "
+        f"which baseline refuses), and namespace llms enforces baseline (environments/development/values.yaml "
+        f"namespace.podSecurity.enforce): the API server would reject its pods; set namespace.podSecurity.enforce: "
+        f"privileged, or move the model off hostPath (storage.type existingClaim or pvc)" for r in renders]
 
 
 def test_a_namespace_more_permissive_than_its_most_demanding_release_is_reported_naming_it_and_its_level():
     renders = [off_hostpath(r) for r in installed_renders("development")]
     problems = fleet.pod_security(renders, enforcing("development", "privileged"))
+    first = renders[0].release  # all need restricted: the first release, in helmfile's order, is named
     assert problems == [
         "environment development: namespace llms enforces Pod Security privileged (environments/development/values.yaml "
         "namespace.podSecurity.enforce), more than its releases need: the most demanding release, "
-        "llms-v2-qwen3-32b-lmcache (environments/development/language/qwen3-32b-lmcache.yaml), needs restricted; set "
+        f"{first.name} ({first.model_file}), needs restricted; set "
         "namespace.podSecurity.enforce: restricted, so pods that need more are refused"]
     assert fleet.pod_security(renders, enforcing("development", "restricted")) == []
 

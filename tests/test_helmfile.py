@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_repo import unused_model_name
 
 from vllm_models import render as harness
 from vllm_models import toolchain
@@ -88,9 +89,10 @@ def test_every_model_release_is_installed_after_the_namespace_release(env):
 def test_the_namespace_release_gets_the_environments_namespace_block_and_the_model_namespace():
     rel = harness.release("production-jp", "llms-namespace")
     values = rel.values()
-    assert values["name"] == "llms"
-    assert values["quota"]["requests.nvidia.com/gpu"] == 24
-    assert values["podSecurity"]["enforce"] == "privileged"
+    block = yaml.safe_load((toolchain.ENVIRONMENTS_DIR / "production-jp" / "values.yaml").read_text())["namespace"]
+    assert values == {**block, "name": "llms"}, (
+        f"environment production-jp, release llms-namespace: values {values}, environments/production-jp/values.yaml "
+        f"namespace {block}")
 
 
 # --- Robust to what git does to folders, and "add a file, flip a flag" -----------------------------
@@ -104,36 +106,43 @@ def repo_copy(tmp_path) -> Path:
     return tmp_path
 
 
+def without_category(env: str, category: str, root: Path) -> dict[str, bool]:
+    """expected_releases(env) with none from `category`: what removing its folder leaves (read before removing)."""
+    files = {f"llms-v2-{path.stem}" for path in (root / "environments" / env / category).glob("*.yaml")}
+    assert files, f"environment {env}: the case needs a model in environments/{env}/{category}/"
+    return {name: installed for name, installed in expected_releases(env, root).items() if name not in files}
+
+
 def test_a_missing_category_folder_yields_no_releases_for_it_and_no_error(repo_copy):
+    expected = without_category("development", "vision-language", repo_copy)
     shutil.rmtree(repo_copy / "environments" / "development" / "vision-language")
-    assert listed("development", repo_copy) == {
-        "llms-namespace": True, "llms-v2-qwen3-32b-lmcache": True, "llms-v2-qwen3-32b": True}
+    assert listed("development", repo_copy) == expected
     result = helmfile("development", "template", root=repo_copy)
     assert result.returncode == 0, result.stderr
-    assert instances(result.stdout) == {"llms-namespace", "llms-v2-qwen3-32b-lmcache", "llms-v2-qwen3-32b"}
+    assert instances(result.stdout) == {name for name, installed in expected.items() if installed}
 
 
 def test_an_empty_category_folder_yields_no_releases_for_it(repo_copy):
     folder = repo_copy / "environments" / "development" / "vision-language"
+    expected = without_category("development", "vision-language", repo_copy)
     shutil.rmtree(folder)
     folder.mkdir()
-    assert listed("development", repo_copy) == {
-        "llms-namespace": True, "llms-v2-qwen3-32b-lmcache": True, "llms-v2-qwen3-32b": True}
+    assert listed("development", repo_copy) == expected
 
 
 def test_adding_a_model_is_adding_a_file_and_flipping_its_flag(repo_copy):
     env_dir = repo_copy / "environments" / "development"
+    name = unused_model_name(repo_copy, "qwen3-8b")
     model = yaml.safe_load((env_dir / "language" / "qwen3-32b.yaml").read_text())
-    model.update(fullnameOverride="llms-v2-qwen3-8b", modelName="qwen3-8b")
-    model["deployment"]["servedModelName"] = "Qwen3-8B"
-    model["service"]["nodePort"] = 30026
-    (env_dir / "language" / "qwen3-8b.yaml").write_text(yaml.safe_dump(model, sort_keys=False))
-    assert listed("development", repo_copy)["llms-v2-qwen3-8b"] is False
+    model.update(fullnameOverride=f"llms-v2-{name}", modelName=name)
+    model["deployment"]["servedModelName"] = name
+    (env_dir / "language" / f"{name}.yaml").write_text(yaml.safe_dump(model, sort_keys=False))
+    assert listed("development", repo_copy) == expected_releases("development", repo_copy) | {f"llms-v2-{name}": False}
 
     values = yaml.safe_load((env_dir / "values.yaml").read_text())
-    values["language"]["models"]["qwen3-8b"] = {"enabled": True}
+    values["language"]["models"][name] = {"enabled": True}
     (env_dir / "values.yaml").write_text(yaml.safe_dump(values, sort_keys=False))
-    assert listed("development", repo_copy)["llms-v2-qwen3-8b"] is True
+    assert listed("development", repo_copy) == expected_releases("development", repo_copy) | {f"llms-v2-{name}": True}
 
 
 def test_a_disabled_category_uninstalls_its_models_whatever_their_flags(repo_copy):
