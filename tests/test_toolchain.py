@@ -1,10 +1,14 @@
 """The pinned toolchain: verified downloads, idempotent setup, real binaries."""
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import lzma
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 from vllm_models import toolchain
@@ -163,3 +167,39 @@ def test_a_module_version_the_proxy_refuses_stops_setup_with_its_reply(tmp_path)
                               "one it lists (`go list -m -versions github.com/rhysd/actionlint`)"), message
     assert f"github.com/rhysd/actionlint@{unknown}" in message.split("The Go toolchain said:")[1]
     assert not list((tools / "bin").iterdir())
+
+
+def deb(members: dict[str, bytes]) -> bytes:
+    """A Debian package as dpkg-deb writes it: an ar archive of debian-binary, control and data tarballs (xz)."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    out = b"!<arch>\n"
+    for name, content in (("debian-binary", b"2.0\n"), ("control.tar.xz", lzma.compress(b"")),
+                          ("data.tar.xz", lzma.compress(data.getvalue()))):
+        out += f"{name:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(content):<10}`\n".encode() + content
+        out += b"\n" if len(content) % 2 else b""
+    return out
+
+
+def test_a_debian_package_of_the_live_group_installs_its_member_into_a_folder_and_only_for_that_group(tmp_path):
+    tools = tmp_path / "tools"
+    (tools / "cache").mkdir(parents=True)
+    plugin = b"#!/bin/sh\necho bridge\n"
+    package = deb({"./usr/lib/cni/bridge": plugin})
+    (tools / "cache" / "fake_1.0_amd64.deb").write_bytes(package)
+    pins = tmp_path / "toolchain.toml"
+    pins.write_text(
+        '[[artifact]]\nname = "fake-plugins"\nregistry = "deb"\npackage = "fake"\nversion = "1.0"\n'
+        f'filename = "fake_1.0_amd64.deb"\nsha256 = "{hashlib.sha256(package).hexdigest()}"\ngroup = "live"\n'
+        '[[artifact.binary]]\ninstall_as = "cni/bridge"\nversion = "1.0"\n'
+        f'members = ["data.tar.xz", "./usr/lib/cni/bridge"]\nsha256 = "{hashlib.sha256(plugin).hexdigest()}"\n')
+    other = run_installer("--toolchain", str(pins), "--tools-dir", str(tools), "--group", "test")
+    assert other.returncode == 0, other.stderr
+    assert not (tools / "bin" / "cni" / "bridge").exists(), "setup of the test group installed a live-group package"
+    result = run_installer("--toolchain", str(pins), "--tools-dir", str(tools), "--group", "live")
+    assert result.returncode == 0, result.stderr
+    assert (tools / "bin" / "cni" / "bridge").read_bytes() == plugin
