@@ -268,8 +268,10 @@ def make_cgroup_root(root: str) -> None:
 
 
 def cgroup_hierarchies() -> list[Path]:
-    return [p for p in sorted(CGROUP_FS.iterdir()) if p.is_dir() and p.name != "unified"
-            and (p / "cgroup.procs").exists()]
+    """Every mounted hierarchy: on a hybrid host runc also makes each cgroup in the v2 one (unified/)."""
+    if (CGROUP_FS / "cgroup.controllers").exists():  # cgroup v2 only
+        return [CGROUP_FS]
+    return [p for p in sorted(CGROUP_FS.iterdir()) if p.is_dir() and (p / "cgroup.procs").exists()]
 
 
 def bridge_up() -> None:
