@@ -67,7 +67,6 @@ class Cluster:
         """One Ready node per node of each pool: GPU product labels, GPU count, allocatable CPU and memory."""
         documents, names = [], []
         for pool in pools:
-            gpu = fit.product(pool.product)
             for index in range(pool.nodes):
                 name = f"{pool.name}-{index}"
                 names.append(name)
@@ -77,11 +76,8 @@ class Cluster:
                     "apiVersion": "v1", "kind": "Node",
                     "metadata": {"name": name, "annotations": {**FAKE_NODE, "node.alpha.kubernetes.io/ttl": "0"},
                                  "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                                            "kubernetes.io/arch": "amd64", "type": "kwok",
-                                            "nvidia.com/gpu.present": "true", "nvidia.com/gpu.product": pool.product,
-                                            "nvidia.com/gpu.count": str(pool.gpus_per_node),
-                                            "nvidia.com/gpu.memory": str(gpu["memoryMiB"])}},
-                    "spec": {"taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]},
+                                            "kubernetes.io/arch": "amd64", "type": "kwok", **gpu_labels(pool)}},
+                    "spec": {"taints": [GPU_TAINT]},
                     "status": {"capacity": resources, "allocatable": resources}})
         self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(documents), doing="creating the simulated GPU nodes")
         self.kubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=120s", doing="waiting for the nodes")
@@ -133,6 +129,16 @@ class Cluster:
     def warnings(self, name: str) -> list[str]:
         return [e.get("message", "") for e in self.get("events") if e.get("type") == "Warning"
                 and e["involvedObject"].get("name", "").startswith(name)]
+
+
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+
+
+def gpu_labels(pool: fit.Pool) -> dict[str, str]:
+    """The labels a GPU node of the pool carries (as NVIDIA's GPU feature discovery sets them)."""
+    return {"nvidia.com/gpu.present": "true", "nvidia.com/gpu.product": pool.product,
+            "nvidia.com/gpu.count": str(pool.gpus_per_node),
+            "nvidia.com/gpu.memory": str(fit.product(pool.product)["memoryMiB"])}
 
 
 def pod_gpus(pod: dict) -> int:

@@ -93,6 +93,8 @@ def make_pki(pki: Path) -> None:
     leaf("scheduler", "/CN=system:kube-scheduler", "clientAuth")
     # kwok patches node/pod status, node leases and deletes pods: simplest is system:masters.
     leaf("kwok", "/O=system:masters/CN=kwok-controller", "clientAuth")
+    # the API server's identity towards a real kubelet (e2e/node.py): logs, exec, port-forward
+    leaf("apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", "clientAuth")
     # front-proxy (requestheader) CA + the apiserver's proxy client cert, as kubeadm does: without
     # --requestheader-client-ca-file the controller-manager and scheduler log "missing content for CA
     # bundle ...requestheader-client-ca-file" every few seconds, and aggregated APIs could not work.
@@ -168,8 +170,10 @@ class Plane:
     def stop(self, grace: float = 10.0) -> None:
         t0 = time.monotonic()
         procs = self.state.get("procs", {})
-        order = ["kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"]
+        order = ["kwok", "kube-proxy", "kubelet", "containerd", "kube-scheduler", "kube-controller-manager",
+                 "kube-apiserver", "etcd"]
         names = [n for n in order if n in procs] + [n for n in procs if n not in order]
+        names = [n for n in names if procs[n]["pgid"] != os.getpgid(0)]  # the janitor (node.py) stopping it
         for n in names:
             _signal_group(procs[n]["pgid"], signal.SIGTERM)
             _wait_gone(procs[n]["pgid"], grace if n in ("kube-apiserver", "etcd") else 3.0)
@@ -178,6 +182,10 @@ class Plane:
                 log(f"{n}: still alive after SIGTERM, SIGKILL")
                 _signal_group(procs[n]["pgid"], signal.SIGKILL)
                 _wait_gone(procs[n]["pgid"], 5.0)
+        if self.state.get("node"):  # a real node's containers, shims, mounts, cgroups, bridge (e2e/node.py)
+            import node
+            for done in node.clean(self.state["node"]):
+                log(f"node: {done}")
         # fallback: any process whose argv names this (unique, mkdtemp'd) run dir
         for pid in _pids_mentioning(str(self.dir)):
             log(f"stray pid {pid} mentions {self.dir}: SIGKILL")
@@ -388,6 +396,8 @@ def up(d: Path, bin_dir: Path = DEFAULT_BIN, tie: bool = True, timeout: float = 
             "--requestheader-extra-headers-prefix=X-Remote-Extra-",
             f"--proxy-client-cert-file={pki}/front-proxy-client.crt",
             f"--proxy-client-key-file={pki}/front-proxy-client.key",
+            f"--kubelet-client-certificate={pki}/apiserver-kubelet-client.crt",
+            f"--kubelet-client-key={pki}/apiserver-kubelet-client.key",
             # 127.0.0.1 cannot be published in the default/kubernetes Endpoints ("may not be in the
             # loopback range"); the "lease" reconciler then logs an error every 10 s. Nothing in-cluster
             # needs that endpoint here (no real pods), so do not reconcile it.

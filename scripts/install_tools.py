@@ -121,10 +121,13 @@ def download(artifact: dict, folder: Path) -> Path:
     elif artifact["registry"] == "pypi":
         command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                    "--only-binary=:all:", "--dest", str(folder), f"{spec}=={artifact['version']}"]
+    elif artifact["registry"] == "deb":
+        # a Debian package of the machine's apt sources, fetched (not installed) with `apt-get download`
+        command = ["apt-get", "download", f"{spec}={artifact['version']}"]  # into the working directory
     else:
         raise SetupError(f"artifact {describe(artifact)}: unknown registry {artifact['registry']!r} in toolchain.toml")
     say(f"downloading {describe(artifact)}")
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=folder)
     if result.returncode != 0 or not target.exists():
         raise SetupError(
             f"could not download artifact {describe(artifact)}: {' '.join(command)} exited "
@@ -175,10 +178,18 @@ def fetch_artifact(artifact: dict, cache: Path) -> Path:
 
 
 def read_member(archive: bytes, member: str) -> bytes:
-    """Read one member of a zip (also .whl) or gzipped tar held in memory."""
+    """Read one member of a zip (also .whl), an ar archive (a .deb) or a compressed tar held in memory."""
     if zipfile.is_zipfile(io.BytesIO(archive)):
         with zipfile.ZipFile(io.BytesIO(archive)) as zf:
             return zf.read(member)
+    if archive.startswith(b"!<arch>\n"):
+        offset = 8
+        while offset + 60 <= len(archive):
+            name, size = archive[offset:offset + 16].decode().strip().rstrip("/"), int(archive[offset + 48:offset + 58])
+            if name == member:
+                return archive[offset + 60:offset + 60 + size]
+            offset += 60 + size + size % 2
+        raise KeyError(member)
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tf:
         extracted = tf.extractfile(member)
         if extracted is None:
@@ -207,6 +218,7 @@ def install_binary(artifact: dict, archive: bytes, binary: dict, bindir: Path) -
             f"{describe(artifact)}: expected sha256 {binary['sha256']}, actual {actual}. Nothing was installed."
         )
     target = bindir / binary["install_as"]
+    target.parent.mkdir(exist_ok=True)  # install_as may name a folder: the CNI plugins' cni/
     with tempfile.NamedTemporaryFile(dir=bindir, delete=False) as handle:
         handle.write(data)
     os.chmod(handle.name, 0o755)
@@ -258,6 +270,8 @@ def install(toolchain_path: Path, tools_dir: Path, groups: set[str], cache: Path
     stamps.mkdir(parents=True, exist_ok=True)
     installed = 0
     for artifact in toolchain.get("artifact", []):
+        if artifact.get("group", "test") not in groups:
+            continue
         stamp = stamps / artifact["name"]
         binaries_present = all((bindir / b["install_as"]).exists() for b in artifact["binary"])
         if binaries_present and stamp.exists() and stamp.read_text() == artifact_digest(artifact):

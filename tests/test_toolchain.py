@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import io
 import json
+import lzma
 import os
 import socket
 import subprocess
@@ -415,3 +416,39 @@ def test_a_release_binary_other_than_the_pinned_binary_stops_setup(tmp_path):
     assert (f"checksum mismatch for binary fake v1 inside artifact fake-layer (pypi fake@1.0): expected sha256 "
             f"{hashlib.sha256(binary).hexdigest()}") in result.stderr
     assert not (tmp_path / ".tools" / "bin" / "fake").exists()
+
+
+def deb(members: dict[str, bytes]) -> bytes:
+    """A Debian package as dpkg-deb writes it: an ar archive of debian-binary, control and data tarballs (xz)."""
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    out = b"!<arch>\n"
+    for name, content in (("debian-binary", b"2.0\n"), ("control.tar.xz", lzma.compress(b"")),
+                          ("data.tar.xz", lzma.compress(data.getvalue()))):
+        out += f"{name:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(content):<10}`\n".encode() + content
+        out += b"\n" if len(content) % 2 else b""
+    return out
+
+
+def test_a_debian_package_of_the_live_group_installs_its_member_into_a_folder_and_only_for_that_group(tmp_path):
+    tools, cache = tmp_path / "tools", tmp_path / "cache"
+    (cache / "artifacts").mkdir(parents=True)
+    plugin = b"#!/bin/sh\necho bridge\n"
+    package = deb({"./usr/lib/cni/bridge": plugin})
+    (cache / "artifacts" / "fake_1.0_amd64.deb").write_bytes(package)
+    pins = tmp_path / "toolchain.toml"
+    pins.write_text(
+        '[[artifact]]\nname = "fake-plugins"\nregistry = "deb"\npackage = "fake"\nversion = "1.0"\n'
+        f'filename = "fake_1.0_amd64.deb"\nsha256 = "{hashlib.sha256(package).hexdigest()}"\ngroup = "live"\n'
+        '[[artifact.binary]]\ninstall_as = "cni/bridge"\nversion = "1.0"\n'
+        f'members = ["data.tar.xz", "./usr/lib/cni/bridge"]\nsha256 = "{hashlib.sha256(plugin).hexdigest()}"\n')
+    other = run_installer("--toolchain", str(pins), "--tools-dir", str(tools), "--group", "test", cache=cache)
+    assert other.returncode == 0, other.stderr
+    assert not (tools / "bin" / "cni" / "bridge").exists(), "setup of the test group installed a live-group package"
+    result = run_installer("--toolchain", str(pins), "--tools-dir", str(tools), "--group", "live", cache=cache)
+    assert result.returncode == 0, result.stderr
+    assert (tools / "bin" / "cni" / "bridge").read_bytes() == plugin

@@ -1,0 +1,43 @@
+"""The live tier (`make live`): the e2e control plane plus one real node (e2e/node.py), where pods run.
+
+The node stands for the first GPU pool of LIVE_ENV: its labels, its taint and its GPU count (advertised as an
+extended resource; no device exists). Fixture `live` joins the node to e2e/conftest.py's `cluster`, whose
+stop removes the node too, passing or failing; FIGURES collects what the run measured.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+import cluster as clusters  # e2e/ is on sys.path: e2e/conftest.py's folder
+import node as nodes
+from livenode import FIGURES, LIVE_ENV, Live, node_images
+from vllm_models import fit
+
+
+def pytest_sessionstart(session) -> None:
+    if os.geteuid() != 0:
+        pytest.exit("the live tier runs containerd and a kubelet: it needs root (and Linux)", returncode=2)
+
+
+@pytest.fixture
+def live(cluster: clusters.Cluster) -> Live:
+    """The plane of `cluster` with one real node of LIVE_ENV's first GPU pool, Ready."""
+    pool = fit.node_pools(LIVE_ENV)[0]
+    name = f"{pool.name}-live-0"
+    started = time.monotonic()
+    wanted = node_images(cluster.plane.bin)
+    FIGURES.setdefault("images built or cached (s)", []).append(round(time.monotonic() - started, 1))
+    nodes.join(cluster.plane, name, clusters.gpu_labels(pool), [clusters.GPU_TAINT], pool.gpus_per_node, wanted)
+    timings = cluster.plane.state["timings"]
+    for key in ("containerd_ready_s", "images_import_s", "kubelet_to_ready_s", "node_total_s"):
+        FIGURES.setdefault(key, []).append(timings.get(key))
+    return Live(cluster, name, pool)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    terminalreporter.section("live figures")
+    for name, value in FIGURES.items():
+        terminalreporter.write_line(f"{name}: {value}")
