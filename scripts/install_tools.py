@@ -277,7 +277,7 @@ def main() -> int:
     parser.add_argument("--toolchain", type=Path, default=ROOT / "toolchain.toml")
     parser.add_argument("--tools-dir", type=Path, default=ROOT / ".tools")
     parser.add_argument("--group", action="append", default=None,
-                        help="Go tool groups to build: test (make setup, the default) and e2e (make e2e)")
+                        help="Go tool groups to build: test (make setup, the default), e2e (make e2e) and live (make live)")
     args = parser.parse_args()
     try:
         installed = install(args.toolchain, args.tools_dir, set(args.group or ["test"]))
