@@ -215,6 +215,12 @@ def vllm_identity(venv: Path) -> None:
                                  f"vllm-{VLLM_DIST_VERSION}.dist-info/RECORD,,\n")
 
 
+def image_env(spec: dict) -> dict[str, str]:
+    """The image config's environment: the venv first on PATH, then the spec's own."""
+    path = ":".join([spec["venv"] + "/bin", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+    return {"PATH": path, **spec["env"]}
+
+
 def pack(layer: Path, tarball: Path, spec: dict) -> None:
     """One-layer image with the spec's config, written as a tar of an OCI image layout (what the
     node's `ctr images import --index-name NAME` takes). crane mutate and crane pull read only from
@@ -234,8 +240,7 @@ def pack(layer: Path, tarball: Path, spec: dict) -> None:
                 break
             time.sleep(0.1)
         staged, image = f"127.0.0.1:{port}/live:layer", f"127.0.0.1:{port}/live:image"
-        path = ":".join([spec["venv"] + "/bin", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
-        env = {"PATH": path, **spec["env"]}
+        env = image_env(spec)
         run(crane, "append", "--oci-empty-base", "-f", layer, "-t", staged)
         # --set-platform: containerd unpacks only an image whose config names the node's os/architecture.
         run(crane, "mutate", staged, "--set-platform", "linux/amd64",

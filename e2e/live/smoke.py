@@ -4,7 +4,10 @@ GID 0, the root filesystem read-only, writable HOME, /tmp and a sized /dev/shm â
 live tests ask: /health, /v1/models, a completion, a chat completion. Prints the seconds to /health
 and the server's RSS. A check of the image and the model, not of the chart (make live is that).
 
-    python3.11 e2e/live/smoke.py IMAGE_TAR MODEL_DIR [--port 8000] [--shm 256m]
+    python3.11 e2e/live/smoke.py IMAGE MODEL_DIR [--port 8000] [--shm 256m]
+
+IMAGE is the image's tarball (build.py vllm-image), or a root filesystem directory of it (its
+environment then from build.py's recipe), served in place and left as it was.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import build
 
 
 def unpack(image: Path, into: Path) -> dict:
@@ -86,20 +91,26 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=600)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vllm-live-smoke-"))
-    root = work / "rootfs"
-    started = time.monotonic()
-    config = unpack(args.image, root)
-    print(f"smoke: unpacked {args.image.name} in {time.monotonic() - started:.0f} s", flush=True)
-    env = {k: v for k, v in (e.split("=", 1) for e in config.get("Env", []))}
+    if args.image.is_dir():
+        root = args.image
+        env = build.image_env(build.IMAGES["vllm"])
+    else:
+        root = work / "rootfs"
+        started = time.monotonic()
+        config = unpack(args.image, root)
+        print(f"smoke: unpacked {args.image.name} in {time.monotonic() - started:.0f} s", flush=True)
+        env = {k: v for k, v in (e.split("=", 1) for e in config.get("Env", []))}
     env |= {"HOME": "/home/vllm", "USER": "vllm", "VLLM_CPU_KVCACHE_SPACE": "1"}
     mounts = " && ".join([
-        'mount --bind "$R" "$R"', 'mount -t proc proc "$R/proc"',
+        'mount --bind "$R" "$R"', 'mount -t proc proc "$R/proc"', 'mount -t sysfs -o ro sysfs "$R/sys"',
         'mount -t tmpfs -o size=16m tmpfs "$R/dev"',
         *[f'touch "$R/dev/{d}" && mount --bind /dev/{d} "$R/dev/{d}"' for d in ("null", "zero", "urandom", "random")],
         f'mkdir -p "$R/dev/shm" && mount -t tmpfs -o size={args.shm},mode=1777 tmpfs "$R/dev/shm"',
         'mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"',
         'mkdir -p "$R/home/vllm" "$R/models/tiny" && mount -t tmpfs -o mode=0770,uid=2000,gid=0 tmpfs "$R/home/vllm"',
         f'mount --bind -o ro {args.model} "$R/models/tiny"',
+        # as the kubelet does: the node's /etc/hosts and resolv.conf (localhost must resolve)
+        *[f'touch "$R/etc/{f}" && mount --bind -o ro /etc/{f} "$R/etc/{f}"' for f in ("hosts", "resolv.conf")],
         'mount -o remount,bind,ro "$R"',
     ])
     serve = ["vllm", "serve", "/models/tiny", "--served-model-name", "tiny", "--port", str(args.port),
@@ -152,7 +163,8 @@ def main() -> int:
             process.wait()
         print(f"smoke: exited {process.returncode} {time.monotonic() - stopped:.1f} s after SIGTERM; "
               f"log {work / 'serve.log'}", flush=True)
-        shutil.rmtree(root, ignore_errors=True)
+        if root != args.image:
+            shutil.rmtree(root, ignore_errors=True)
     return 0 if ok else 1
 
 
