@@ -65,6 +65,10 @@ lock: ## Recompile requirements.lock (pinned, hashed) from requirements.in
 	@/tmp/vllm-models-piptools/bin/pip-compile --quiet --allow-unsafe --generate-hashes --strip-extras \
 		--no-emit-index-url --no-emit-find-links --output-file=requirements.lock requirements.in
 
+.PHONY: lock-live
+lock-live: ## Recompile the live tier's locks (e2e/live/*.lock: the vLLM and AWS CLI images, the tiny model's and the S3 server's venvs)
+	@e2e/live/lock.sh
+
 .PHONY: clean
 clean: ## Remove the render cache (keeps .tools and .venv)
 	rm -rf .render

@@ -560,7 +560,7 @@ def main() -> int:
     parser.add_argument("--toolchain", type=Path, default=ROOT / "toolchain.toml")
     parser.add_argument("--tools-dir", type=Path, default=ROOT / ".tools")
     parser.add_argument("--group", action="append", default=None,
-                        help="Go tool groups to install: test (make setup, the default) and e2e (make e2e)")
+                        help="Go tool groups to install: test (make setup, the default), e2e (make e2e) and live (make live)")
     parser.add_argument("--print-cache", action="store_true", help="print the per-user cache's path and exit")
     args = parser.parse_args()
     if args.print_cache:

@@ -1,0 +1,144 @@
+"""The live tier's tiny model: a Llama-architecture checkpoint with random weights and a tokenizer
+trained here, made offline and byte for byte the same on every run (no hub, no download).
+
+Run in the venv of e2e/live/model.lock (numpy, safetensors, tokenizers; no torch):
+    python e2e/live/model.py OUT_DIR
+It writes config.json, generation_config.json, model.safetensors, tokenizer.json,
+tokenizer_config.json and special_tokens_map.json: what `vllm serve OUT_DIR` reads. The sizes are
+the smallest vLLM's CPU engine serves: its attention kernels take head_dim 32 (not 16).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import save_file
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+SEED = 26
+HIDDEN = 128
+HEADS = 4
+KV_HEADS = 2
+HEAD_DIM = HIDDEN // HEADS  # 32
+LAYERS = 2
+INTERMEDIATE = 256
+VOCAB = 1024
+MAX_POSITIONS = 2048
+BOS, EOS, PAD = "<|begin_of_text|>", "<|im_end|>", "<|pad|>"
+SPECIAL = [BOS, "<|end_of_text|>", "<|im_start|>", EOS, PAD]
+# ChatML, the shape most chat templates take; add_generation_prompt opens the assistant's turn.
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+WORDS = (
+    "the a model serves tokens from weights on a node kubelet runs containers pod ready probe "
+    "health metrics request answer stream chat completion user assistant system hello world "
+    "cluster image volume download bucket object copy restart rolling update shutdown drain "
+    "one two three four five six seven eight nine ten fast slow small large red green blue"
+).split()
+
+
+def corpus(lines: int = 4000) -> list[str]:
+    """Sentences drawn from WORDS by a seeded generator, with digits and punctuation: the
+    tokenizer's training text (the same every run)."""
+    rng = random.Random(SEED)
+    out = []
+    for _ in range(lines):
+        words = [rng.choice(WORDS) for _ in range(rng.randint(4, 14))]
+        out.append(" ".join(words).capitalize() + rng.choice([".", "?", "!", f" {rng.randint(0, 999)}."]))
+    return out
+
+
+def tokenizer() -> Tokenizer:
+    """A byte-level BPE (every string encodes, no unknown token) trained on corpus()."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(vocab_size=VOCAB, special_tokens=SPECIAL, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(corpus(), trainer=trainer)
+    return tok
+
+
+def weights(vocab: int) -> dict[str, np.ndarray]:
+    """Llama's tensors under Hugging Face's names, normal(0, 0.02) from a seeded generator."""
+    rng = np.random.default_rng(SEED)
+
+    def normal(*shape: int) -> np.ndarray:
+        return rng.normal(0.0, 0.02, size=shape).astype(np.float32)
+
+    tensors = {"model.embed_tokens.weight": normal(vocab, HIDDEN)}
+    for i in range(LAYERS):
+        p = f"model.layers.{i}."
+        tensors |= {
+            p + "self_attn.q_proj.weight": normal(HEADS * HEAD_DIM, HIDDEN),
+            p + "self_attn.k_proj.weight": normal(KV_HEADS * HEAD_DIM, HIDDEN),
+            p + "self_attn.v_proj.weight": normal(KV_HEADS * HEAD_DIM, HIDDEN),
+            p + "self_attn.o_proj.weight": normal(HIDDEN, HEADS * HEAD_DIM),
+            p + "mlp.gate_proj.weight": normal(INTERMEDIATE, HIDDEN),
+            p + "mlp.up_proj.weight": normal(INTERMEDIATE, HIDDEN),
+            p + "mlp.down_proj.weight": normal(HIDDEN, INTERMEDIATE),
+            p + "input_layernorm.weight": np.ones(HIDDEN, np.float32),
+            p + "post_attention_layernorm.weight": np.ones(HIDDEN, np.float32),
+        }
+    tensors["model.norm.weight"] = np.ones(HIDDEN, np.float32)
+    tensors["lm_head.weight"] = normal(vocab, HIDDEN)
+    return tensors
+
+
+def write(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    tok = tokenizer()
+    tok.save(str(out / "tokenizer.json"))
+    vocab = tok.get_vocab_size()
+    ids = {name: tok.token_to_id(name) for name in SPECIAL}
+    config = {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "hidden_size": HIDDEN,
+        "intermediate_size": INTERMEDIATE,
+        "num_hidden_layers": LAYERS,
+        "num_attention_heads": HEADS,
+        "num_key_value_heads": KV_HEADS,
+        "head_dim": HEAD_DIM,
+        "hidden_act": "silu",
+        "max_position_embeddings": MAX_POSITIONS,
+        "rms_norm_eps": 1e-5,
+        "rope_theta": 10000.0,
+        "vocab_size": vocab,
+        "bos_token_id": ids[BOS],
+        "eos_token_id": ids[EOS],
+        "pad_token_id": ids[PAD],
+        "tie_word_embeddings": False,
+        "torch_dtype": "float32",
+    }
+    generation = {"bos_token_id": ids[BOS], "eos_token_id": ids[EOS], "pad_token_id": ids[PAD]}
+    special = {"bos_token": BOS, "eos_token": EOS, "pad_token": PAD}
+    tokenizer_config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "model_max_length": MAX_POSITIONS,
+        "clean_up_tokenization_spaces": False,
+        "chat_template": CHAT_TEMPLATE,
+        **special,
+    }
+    for name, data in (("config.json", config), ("generation_config.json", generation),
+                       ("special_tokens_map.json", special), ("tokenizer_config.json", tokenizer_config)):
+        (out / name).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    save_file(weights(vocab), str(out / "model.safetensors"), metadata={"format": "pt"})
+    for path in out.iterdir():
+        path.chmod(0o644)  # safetensors writes 0600; the server runs as another user (UID 2000)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if len(sys.argv) != 2:
+        sys.exit("usage: model.py OUT_DIR")
+    write(Path(sys.argv[1]))
