@@ -419,7 +419,7 @@ def from_release(tool: dict, entry: Entry, scratch: Path) -> bool:
     url = release["url"]
     archive = fetch_release(f"{tool['binary']} {tool['version']}", release)
     if archive is None:
-        say(f"building {tool['binary']} from the Go module proxy instead")
+        say(f"falling back to the Go build of {tool['binary']} (the per-user cache's, or a new one)")
         return False
     files = {}
     for name, members in [(tool["binary"], release.get("members", []))] + (
