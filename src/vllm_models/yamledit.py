@@ -109,14 +109,20 @@ def set_key(text: str, path: list[str], value: str, *, label: str) -> str:
     return result
 
 
-def append_item(text: str, key: str, item: dict, *, label: str) -> str:
-    """Append `item` to the top-level list `key` (block style, or an empty `[]`), keeping everything else."""
-    rendered = yaml.safe_dump([item], sort_keys=False, default_flow_style=False)
+def _top_level(text: str, key: str) -> tuple[list[str], list, list[tuple[int, int]]]:
+    """The text's lines (the last one ended), its top-level entries, and (position, line) of `key` among them."""
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     entries = _entries(lines, 0, len(lines), 0)
     found = [(i, index) for i, (k, index) in enumerate(entries) if k == key]
+    return lines, entries, found
+
+
+def append_item(text: str, key: str, item: dict, *, label: str) -> str:
+    """Append `item` to the top-level list `key` (block style, or an empty `[]`), keeping everything else."""
+    rendered = yaml.safe_dump([item], sort_keys=False, default_flow_style=False)
+    lines, entries, found = _top_level(text, key)
     if not found:
         lines += ["\n", f"{key}:\n", *[f"  {line}" for line in rendered.splitlines(keepends=True)]]
     else:
@@ -195,11 +201,7 @@ def set_block(text: str, key: str, value: dict, *, label: str) -> str:
     """Set the top-level mapping `key` to `value`, written as a block where the old one stood (or at the end);
     comments inside the old block go with it, every other line is kept byte for byte."""
     rendered = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=False, width=120)
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    entries = _entries(lines, 0, len(lines), 0)
-    found = [(i, index) for i, (k, index) in enumerate(entries) if k == key]
+    lines, entries, found = _top_level(text, key)
     if not found:
         lines += ["\n", rendered]
     else:
