@@ -223,9 +223,15 @@ def lint_edited(tmp_path, monkeypatch, edit) -> str:
 
 def test_lint_counts_a_refusal_that_helm_lint_only_logs_as_info(tmp_path, monkeypatch):
     message = lint_edited(tmp_path, monkeypatch, lambda values: values["deployment"].update(numGPUs=2))
-    assert message.startswith("release llms-v2-qwen3-32b: deployment.tensorParallel (1) must equal "
-                              "deployment.numGPUs (2): vLLM shards the model over exactly the pod's GPUs; set both to "
-                              "the same value\n"), message
+    # Every refusal of the release, in one message (helm lint logs the chart's one `fail` as INFO).
+    assert message.startswith(
+        "release llms-v2-qwen3-32b: 3 refusals:\n"
+        "  - deployment.tensorParallel (1) must equal deployment.numGPUs (2): vLLM shards the model over exactly the "
+        "pod's GPUs; set both to the same value\n"
+        "  - resources.limits.nvidia.com/gpu (1) must equal deployment.numGPUs (2); drop it to let the chart set it "
+        "from numGPUs\n"
+        "  - resources.requests.nvidia.com/gpu (1) must equal deployment.numGPUs (2); drop it to let the chart set it "
+        "from numGPUs\n"), message
     assert f"--values {tmp_path / 'single-gpu.yaml'}" in message, "without the helmfile's sources, the command names the file"
 
 

@@ -95,7 +95,7 @@ def test_the_suggested_promote_command_carries_the_digest_flags_where_rules_yaml
 def test_promote_json_lists_the_changed_fields_with_old_and_new_values(tmp_path):
     root = copy_repository(tmp_path)
     port = yaml.safe_load((root / "environments/production-vn/language/qwen3-32b.yaml").read_text())["service"]["nodePort"]
-    code, out = run_json(root, "promote", "qwen3-32b", "--from", "staging", "--to", "production-vn")
+    code, out = run_json(root, "promote", "qwen3-32b", "--from", "staging", "--to", "production-vn", *DIGESTS)
     assert code == 0, out
     assert out["replaced"] is True and out["nodePort"] == port, out
     assert f"kept {port}, the port llms-v2-qwen3-32b already has in production-vn" == out["portNote"]

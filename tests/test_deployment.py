@@ -24,7 +24,7 @@ def test_a_model_file_whose_gpus_differ_from_tensor_parallel_is_refused_naming_e
     assert message.startswith("environment staging, release llms-v2-qwen3-32b (environments/staging/language/qwen3-32b.yaml): "), message
     assert "deployment.numGPUs is set in environments/staging/language/qwen3-32b.yaml" in message
     assert "deployment.tensorParallel (1) must equal deployment.numGPUs (2)" in message
-    assert "helm4 template llms-v2-qwen3-32b" in message
+    assert "helm4 template" not in message, "a chart refusal with its files named needs no helm command dump"
 
 
 def quantity(text: str) -> float:

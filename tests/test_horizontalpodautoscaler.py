@@ -46,7 +46,7 @@ def test_it_carries_the_release_labels(tmp_path):
 def test_a_cpu_target_is_refused_naming_the_keys_that_replace_it(percent):
     with pytest.raises(harness.RenderError) as refused:
         render_chart(example="single-gpu", values={"autoscaling": {"enabled": True, "targetCPUUtilizationPercentage": percent}})
-    assert (f"vllm-models: autoscaling.targetCPUUtilizationPercentage ({percent}) is set, but the autoscaler no longer "
+    assert (f"autoscaling.targetCPUUtilizationPercentage ({percent}) is set, but the autoscaler no longer "
             "scales on CPU: vLLM's engine loop keeps a core busy whatever the queue, so CPU says nothing about a GPU "
             "server's load; drop the key and set autoscaling.waitingRequestsPerReplica (waiting requests per pod, from "
             "the custom metrics API), or use keda.enabled") in str(refused.value)

@@ -81,14 +81,14 @@ def test_the_crd_schemas_refuse_a_pool_without_target_ports():
 
 @pytest.mark.parametrize("values, message", [
     ({"inferencePool": {"enabled": True}},
-     "vllm-models: inferencePool.endpointPicker.name is required when inferencePool.enabled is true: the Service of "
+     "inferencePool.endpointPicker.name is required when inferencePool.enabled is true: the Service of "
      "the endpoint picker (EPP) the cluster runs for this pool"),
     ({"inferencePool": {"httpRoute": {"enabled": True, "gatewayName": "inference-gateway"}}},
-     "vllm-models: inferencePool.httpRoute.enabled is true but inferencePool.enabled is false: the route sends the "
+     "inferencePool.httpRoute.enabled is true but inferencePool.enabled is false: the route sends the "
      "Gateway's requests to the release's InferencePool; set inferencePool.enabled: true (with "
      "inferencePool.endpointPicker.name), or drop the route"),
     ({"inferencePool": {**POOL["inferencePool"], "httpRoute": {"enabled": True}}},
-     "vllm-models: inferencePool.httpRoute.gatewayName is required when inferencePool.httpRoute.enabled is true: the "
+     "inferencePool.httpRoute.gatewayName is required when inferencePool.httpRoute.enabled is true: the "
      "Gateway (an inference gateway: Envoy Gateway, Istio, GKE, kgateway) the route attaches to"),
 ], ids=["no-endpoint-picker", "route-without-pool", "route-without-gateway"])
 def test_a_pool_or_route_missing_what_it_points_at_is_refused_naming_key_and_fix(values, message):

@@ -117,7 +117,7 @@ def test_a_cooldown_one_second_short_of_the_load_is_refused():
     budget = budget_of(render_chart(example="single-gpu"))
     with pytest.raises(harness.RenderError) as refused:
         render_chart(zero(cooldownSeconds=budget - 1), example="single-gpu")
-    assert (f"vllm-models: keda.scaleToZero.cooldownSeconds ({budget - 1}) is below the download time limit + the "
+    assert (f"keda.scaleToZero.cooldownSeconds ({budget - 1}) is below the download time limit + the "
             f"startup budget ({budget} s): a pod woken for a request the client then gave up would be removed while it "
             f"still loads; raise it to at least {budget} or leave it null") in str(refused.value)
 
@@ -125,5 +125,5 @@ def test_a_cooldown_one_second_short_of_the_load_is_refused():
 def test_scale_to_zero_without_an_activation_query_is_refused_naming_key_and_fix():
     with pytest.raises(harness.RenderError) as refused:
         render_chart({"keda": {"enabled": True, "scaleToZero": {"enabled": True}}}, example="single-gpu")
-    assert ("vllm-models: keda.scaleToZero.enabled is true but keda.scaleToZero.activationQuery is empty: with no pod "
+    assert ("keda.scaleToZero.enabled is true but keda.scaleToZero.activationQuery is empty: with no pod "
             "left, vLLM exports no metric, so nothing would ever bring the release back") in str(refused.value)
