@@ -124,9 +124,31 @@ ROOM = 16
 
 def make_gpu_room(root: Path, env: str, gpus: int = ROOM) -> None:
     """Leave `gpus` GPUs free in env's quota and on each of its node pools in the copy, whatever env runs today
-    (a model added as the README says takes GPUs and node room a test's own model would otherwise find missing)."""
-    set_gpu_quota(root, env, peak_gpus(root, env) + gpus)
+    (a model added as the README says takes GPUs and node room a test's own model would otherwise find missing),
+    and with them the CPU, memory and pods those GPUs bring: each GPU's share of the roomiest node pool."""
+    code, plan = run_json(root, "plan", "--env", env)
+    path = root / f"environments/{env}/values.yaml"
+    pools = yaml.safe_load(path.read_text())["nodePools"]
+    per_gpu = {"cpu": max(quantity(pool["cpu"]) / pool["gpusPerNode"] for pool in pools),
+               "memory": max(quantity(pool["memory"]) / pool["gpusPerNode"] for pool in pools),
+               "nvidia.com/gpu": 1, "pods": 1}
+    text = path.read_text()
+    for key, peak in plan["peak"].items():
+        room = quantity(peak) + gpus * per_gpu[key.split(".", 1)[1] if key != "pods" else "pods"]
+        value = f"{int(room) // 2**30}Gi" if "memory" in key else str(-(-int(room * 1000) // 1000))
+        text, count = re.subn(rf"(\n    {re.escape(key)}: )\S+", rf"\g<1>{json.dumps(value) if 'cpu' in key else value}", text)
+        assert count == 1, f"{path}: expected one namespace.quota {key} line"
+    path.write_text(text)
     add_nodes(root, env, gpus)
+
+
+def quantity(value) -> float:
+    """A Kubernetes quantity as a number (memory in bytes): 256, "220", "1900Gi", "3Ti", "500m"."""
+    text = str(value)
+    for suffix, factor in (("Ki", 2**10), ("Mi", 2**20), ("Gi", 2**30), ("Ti", 2**40), ("m", 1e-3)):
+        if text.endswith(suffix):
+            return float(text[:-len(suffix)]) * factor
+    return float(text)
 
 
 def add_nodes(root: Path, env: str, gpus: int) -> None:

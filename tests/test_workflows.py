@@ -6,6 +6,12 @@ they name (`$IMAGE_DIGEST`: what the user reads from the registry) get well-form
 holds the repository's files (the pinned tools and the virtual environment are linked, not copied); after
 the workflow, `pytest -m fleet` runs there: every test that reads the environments (the fleet rules, the
 fit and placement, the policies, the golden renders, each test run over every installed release).
+
+The same copy then walks the property behind the README's example: a model of every shape (new-model
+--shape) enters the chain where new-model may add it (an environment whose images need no digest), is
+promoted along fleet.yaml's promotionOrder to the last environment, and the starting environments are
+upgraded to the newest catalogued vLLM; new-model into an environment that pins digests refuses and
+writes nothing. The fleet tests run once, after all of it.
 """
 from __future__ import annotations
 
@@ -17,8 +23,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_repo import copy_repository, environ, make_gpu_room, unused_model_name
+from cli_repo import ROOM, SHAPES, copy_repository, environ, make_gpu_room, snapshot, unused_model_name
 
+from vllm_models import promote, vllm_args
 from vllm_models import render as harness
 from vllm_models import toolchain
 
@@ -56,23 +63,74 @@ def test_the_readme_documents_the_new_model_and_promote_workflow():
     assert verbs[:2] == ["new-model", "promote"], f"README.md workflow commands: {verbs}"
 
 
+def copy_environ(root: Path) -> dict[str, str]:
+    """The copy runs its own package, as its tests do."""
+    return environ(root) | {"PYTHONPATH": str(root / "src")}
+
+
+def run_in(root: Path, command: list[str]) -> subprocess.CompletedProcess:
+    """`vllm-models COMMAND...` in the copy; asserts it exits 0, naming the command and what it printed."""
+    result = subprocess.run([sys.executable, "-m", "vllm_models.cli", *command], cwd=root, env=copy_environ(root),
+                            capture_output=True, text=True)
+    assert result.returncode == 0, (f"`vllm-models {shlex.join(command)}` exited {result.returncode} in the copy:\n"
+                                    f"{result.stdout}\n{result.stderr}")
+    return result
+
+
+CHAIN = harness.environments()  # environments/fleet.yaml promotionOrder
+DIGESTS = ["--image-digest", VARIABLES["IMAGE_DIGEST"], "--test-image-digest", VARIABLES["TEST_IMAGE_DIGEST"]]
+# new-model takes no digests, so a model enters the chain where images need none and reaches production by promote.
+STARTS = [env for env in CHAIN if not promote.pins_digests(env)]
+
+
+def journeys() -> list[tuple[str, tuple[str, str, list[str]]]]:
+    """(start, shape): every shape once, the starting environments taken in turn, so each start and each shape
+    is walked (derive, do not multiply: one model per shape, not one per shape and start)."""
+    return [(STARTS[index % len(STARTS)], shape) for index, shape in enumerate(SHAPES)]
+
+
+def test_every_start_and_every_shape_is_walked():
+    walked = journeys()
+    assert {start for start, _ in walked} == set(STARTS) and [shape for _, shape in walked] == SHAPES, walked
+    assert STARTS and STARTS == CHAIN[:len(STARTS)], f"promotionOrder {CHAIN}: digest-free environments first"
+
+
 @pytest.mark.slow
-def test_each_readme_workflow_leaves_the_fleet_tests_green_in_a_copy(tmp_path):
+def test_the_readme_workflow_then_a_model_of_every_shape_promoted_along_the_chain_leave_the_fleet_tests_green(
+        tmp_path):
+    # One copy and one run of the fleet tests after every documented workflow (derive, do not multiply).
     root = copy_of_the_repository(tmp_path)
-    env = environ(root) | {"PYTHONPATH": str(root / "src")}  # the copy runs its own package, as its tests do
     commands = readme_workflow()
-    # Someone who followed the README has the example's model already: the copy adds it again under a free
-    # name, with room for it in the quotas of the environments the workflow touches.
+    for env in CHAIN:
+        make_gpu_room(root, env, ROOM * (len(SHAPES) + 1))
+    # Someone who followed the README has the example's model already: the copy adds it again under a free name.
     example = next(command[2] for command in commands if command[1] == "new-model")
     name = unused_model_name(root, example)
-    for touched in sorted({word for command in commands for word in command} & set(harness.environments())):
-        make_gpu_room(root, touched)
     for command in [[name if word == example else word for word in command] for command in commands]:
-        result = subprocess.run([sys.executable, "-m", "vllm_models.cli", *command[1:]], cwd=root, env=env,
-                                capture_output=True, text=True)
-        assert result.returncode == 0, (f"README workflow `{shlex.join(command)}` exited {result.returncode}:\n"
-                                        f"{result.stdout}\n{result.stderr}")
+        run_in(root, command[1:])
+    done = [f"the README workflow ({name})"]
+    for start, (shape, example, arguments) in journeys():
+        name = unused_model_name(root, example)
+        run_in(root, ["new-model", name, "--env", start, "--shape", shape, *arguments])
+        chain = CHAIN[CHAIN.index(start):]
+        for source, target in zip(chain, chain[1:]):
+            run_in(root, ["promote", name, "--from", source, "--to", target,
+                          *(DIGESTS if promote.pins_digests(target) else [])])
+        done.append(f"{shape} {name} from {start}")
+    newest = f"v{vllm_args.available_versions()[-1]}"
+    for env in STARTS:  # what a user runs next: the environment moved to the newest vLLM the catalogs know
+        run_in(root, ["upgrade", "--env", env, "--to", newest])
+    done.append(f"upgrade of {', '.join(STARTS)} to {newest}")
+    before = snapshot(root)
+    for env in [env for env in CHAIN if env not in STARTS]:
+        shape, example, arguments = SHAPES[0]
+        name = unused_model_name(root, example)
+        refused = subprocess.run([sys.executable, "-m", "vllm_models.cli", "new-model", name, "--env", env, "--shape",
+                                  shape, *arguments], cwd=root, env=copy_environ(root), capture_output=True, text=True)
+        assert refused.returncode == 2 and "[image_digest]" in refused.stderr and snapshot(root) == before, (
+            f"new-model {name} --env {env}: a production model comes by promote, which pins its digests; new-model "
+            f"must refuse, writing nothing (exit {refused.returncode}):\n{refused.stdout}\n{refused.stderr}")
     suite = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "fleet", "-p", "no:cacheprovider", "-x",
-                            "-n", "2"], cwd=root, env=env, capture_output=True, text=True)
+                            "-n", "2"], cwd=root, env=copy_environ(root), capture_output=True, text=True)
     tail = "\n".join((suite.stdout + suite.stderr).splitlines()[-40:])
-    assert suite.returncode == 0, f"the fleet tests fail in a copy after the README workflow:\n{tail}"
+    assert suite.returncode == 0, f"the fleet tests fail in a copy after {'; '.join(done)}:\n{tail}"
