@@ -56,7 +56,7 @@ def cache_root() -> Path:
 
 IMAGES = {
     "vllm": {
-        "name": f"vllm-models.local/vllm-cpu:{VLLM_VERSION}",
+        "name": f"vllm-models.local/vllm-cpu:v{VLLM_VERSION}",  # vLLM's own tags: the chart reads the version from it
         "lock": ["vllm.lock", "vllm-cpu.lock"],
         "venv": "/opt/vllm",
         # libnuma: vLLM's CPU ops link it; tcmalloc: preloaded as vLLM's CPU Dockerfile does.
@@ -162,6 +162,7 @@ def build_image(kind: str) -> Path:
     final = cache_root() / "images" / f"{kind}-{key}.tar"
     if final.exists():
         return final
+    tool("crane")  # packs the image at the end: missing, it would cost the whole build first
     started = time.monotonic()
     wheel_dir = wheels(locks)
     with building(final) as tarball, scratch_dir(cache_root() / "work" / f"{kind}-{key}") as scratch:
