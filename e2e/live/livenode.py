@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import cluster as clusters
@@ -21,6 +26,20 @@ class Live:
 
 def node_images(bin_dir: Path) -> dict[str, Path]:
     """The pause image (the pod sandbox) and busybox, built or taken from the cache."""
+    return dict([images.pause(bin_dir, kubernetes_source()), images.busybox(bin_dir)])
+
+
+def kubernetes_source() -> Path:
+    """The kubelet's k8s.io/kubernetes module source (pause.c is in it), from the per-user cache's Go module
+    cache: already there when the kubelet was built from it, downloaded from the Go module proxy when the
+    kubelet came from a release archive."""
     version = next(t["version"] for t in toolchain.pins()["gotool"] if t["name"] == "kubelet")
-    module = bin_dir.parent / "go" / "mod" / f"k8s.io/kubernetes@{version}"
-    return dict([images.pause(bin_dir, module), images.busybox(bin_dir)])
+    cache = subprocess.run([sys.executable, str(toolchain.ROOT / "scripts" / "install_tools.py"), "--print-cache"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    env = dict(os.environ, GOMODCACHE=str(Path(cache) / "go" / "mod"), GOFLAGS="-mod=mod")
+    result = subprocess.run(["go", "mod", "download", "-json", f"k8s.io/kubernetes@{version}"], capture_output=True,
+                            text=True, env=env, cwd=tempfile.gettempdir())
+    if result.returncode != 0:
+        raise RuntimeError(f"the live node's pause image needs k8s.io/kubernetes@{version}'s source: `go mod download` "
+                           f"exited {result.returncode}:\n{(result.stderr or result.stdout).strip()[-2000:]}")
+    return Path(json.loads(result.stdout)["Dir"])
