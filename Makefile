@@ -46,8 +46,8 @@ e2e: setup ## The e2e tier: build the control plane (kube-apiserver, controller-
 live: setup ## The live tier (root, Linux): a real node (kubelet, kube-proxy, containerd, runc, CNI) joined to the e2e control plane, where pods run
 	@$(PYTHON) scripts/install_tools.py --group e2e --group live
 	@# kube-proxy and the CNI portmap plugin drive the host's iptables; the pause image is compiled static (gcc, libc.a)
-	@command -v iptables-restore >/dev/null && command -v gcc >/dev/null && test -e /usr/lib/x86_64-linux-gnu/libc.a \
-		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables gcc libc6-dev >/dev/null; }
+	@command -v iptables-restore >/dev/null && command -v mmdebstrap >/dev/null && command -v gcc >/dev/null && test -e /usr/lib/x86_64-linux-gnu/libc.a \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables gcc libc6-dev mmdebstrap >/dev/null; }
 	$(BIN)/pytest e2e/live -p no:cacheprovider -o testpaths=e2e/live
 
 .PHONY: render

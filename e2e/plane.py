@@ -398,6 +398,8 @@ def up(d: Path, bin_dir: Path = DEFAULT_BIN, tie: bool = True, timeout: float = 
             f"--proxy-client-key-file={pki}/front-proxy-client.key",
             f"--kubelet-client-certificate={pki}/apiserver-kubelet-client.crt",
             f"--kubelet-client-key={pki}/apiserver-kubelet-client.key",
+            # a live node's name resolves nowhere: exec and logs reach its kubelet by the InternalIP it registered
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
             # 127.0.0.1 cannot be published in the default/kubernetes Endpoints ("may not be in the
             # loopback range"); the "lease" reconciler then logs an error every 10 s. Nothing in-cluster
             # needs that endpoint here (no real pods), so do not reconcile it.

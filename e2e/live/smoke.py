@@ -4,7 +4,7 @@ GID 0, the root filesystem read-only, writable HOME, /tmp and a sized /dev/shm â
 live tests ask: /health, /v1/models, a completion, a chat completion. Prints the seconds to /health
 and the server's RSS. A check of the image and the model, not of the chart (make live is that).
 
-    python3.11 e2e/live/smoke.py IMAGE MODEL_DIR [--port 8000] [--shm 256m]
+    python3.11 e2e/live/smoke.py IMAGE MODEL_DIR [--port 8000] [--shm 256m] [-- VLLM_SERVE_ARGS...]
 
 IMAGE is the image's tarball (build.py vllm-image), or a root filesystem directory of it (its
 environment then from build.py's recipe), served in place and left as it was.
@@ -89,7 +89,9 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--shm", default="256m")
     parser.add_argument("--timeout", type=int, default=600)
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []  # more `vllm serve` arguments, e.g. --enforce-eager
+    args = parser.parse_args(argv[:len(argv) - len(extra) - (1 if extra or "--" in argv else 0)])
     work = Path(tempfile.mkdtemp(prefix="vllm-live-smoke-"))
     if args.image.is_dir():
         root = args.image
@@ -114,7 +116,7 @@ def main() -> int:
         'mount -o remount,bind,ro "$R"',
     ])
     serve = ["vllm", "serve", "/models/tiny", "--served-model-name", "tiny", "--port", str(args.port),
-             "--max-model-len", "512", "--dtype", "float32"]
+             "--max-model-len", "512", "--dtype", "float32", *extra]
     script = f'{mounts} && exec chroot --userspec=2000:0 "$R" env -i {" ".join(f"{k}={v}" for k, v in env.items())} ' \
              + " ".join(serve)
     log = (work / "serve.log").open("w")
