@@ -1,15 +1,20 @@
-"""The chart's own release of the tiny model runs on the live node: installed by helm from the chart, Ready
-through the chart's probes, answering as vLLM, under the chart's security context.
+"""The chart's own release of the tiny model runs on the live node: installed by helm from the chart, its
+weights downloaded by the chart's init container from a real S3 API into the node's model directory, Ready
+through the chart's probes, answering as vLLM under the chart's security context, draining a stream on
+SIGTERM, and skipping the completed download when it restarts.
 
-One release for the module (fixture `served`): a vLLM start is the expensive part, and every test here reads
-the same running pod. Its values are e2e/live/tiny-llama.yaml; the image (e2e/live/build.py vllm-image) and
-the tiny model (build.py model) are built once per machine and cached by content.
+One release for the module (fixture `served`): a vLLM start is the expensive part, and the tests read the
+same pod; the last two replace it, in file order. Its values are e2e/live/tiny-llama.yaml; the images
+(e2e/live/build.py vllm-image, awscli-image), the tiny model (build.py model) and the S3 server's venv
+(build.py s3-venv) are built once per machine and cached by content.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import shutil
+import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,8 +26,9 @@ import yaml
 import build
 import cluster as clusters
 import node as nodes
+import plane as planes
 from livenode import FIGURES, LIVE_ENV, node_images
-from vllm_models import fit, toolchain
+from vllm_models import fit, render, toolchain
 
 HERE = Path(__file__).resolve().parent
 VALUES = HERE / "tiny-llama.yaml"
@@ -30,6 +36,7 @@ NAMESPACE = "live"
 SPEC = yaml.safe_load(VALUES.read_text())
 RELEASE = SPEC["fullnameOverride"]
 MODELS = Path(SPEC["hps"]["models"]["path"])  # the release's hostPath: the node's model directory
+UID = render.chart_default("securityContext")["runAsUser"]  # the chart's user, whom the download writes as
 
 
 @dataclasses.dataclass
@@ -70,55 +77,91 @@ def call(url: str, body: dict | None = None, timeout: float = 120) -> tuple[int,
         return status, text
 
 
-def place_model(model: Path) -> None:
-    """The tiny model in the release's hostPath directory, readable by the chart's UID 2000 (no write needed:
-    vLLM mounts it read-only)."""
-    target = MODELS / Path(SPEC["deployment"]["model"]).relative_to(SPEC.get("storage", {}).get("mountPath", "/models"))
-    shutil.rmtree(MODELS, ignore_errors=True)
-    shutil.copytree(model, target)
-    for path in [MODELS.parent, *MODELS.parent.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
+def model_directory() -> None:
+    """The release's hostPath parent, made as the chart's storage.download documents for hostPath: writable by
+    group 0 (the chart's runAsGroup), so the download's UID 2000 can create the model's directory in it."""
+    shutil.rmtree(MODELS.parent, ignore_errors=True)
+    subprocess.run(["install", "-d", "-m", "0775", "-g", "0", str(MODELS)], check=True)
+    MODELS.parent.chmod(0o755)
+
+
+def start_s3(cluster: clusters.Cluster, model: Path) -> dict:
+    """The S3 API (moto, e2e/live/s3.py) on the node's address, holding the tiny model, with SigV4 keys; a
+    process of the plane, so it stops with it (or its janitor)."""
+    venv = build.build_venv("s3")
+    port = planes.free_ports(1)[0]
+    out = cluster.directory / "s3.json"
+    process = cluster.plane.spawn("s3", [str(venv / "bin" / "python"), str(HERE / "s3.py"), "--host", nodes.NODE_IP,
+                                         "--port", str(port), "--model", str(model), "--out", str(out)])
+    planes.wait_for("the S3 server's key file", out.exists, {"s3": process}, 120)
+    return json.loads(out.read_text())
+
+
+def pods_of(cluster: clusters.Cluster) -> list[dict]:
+    items = json.loads(cluster.kubectl("get", "pods", "-n", NAMESPACE, "-l", f"app.kubernetes.io/instance={RELEASE}",
+                                       "-o", "json").stdout)["items"]
+    return [pod for pod in items
+            if pod["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "inference-server"]
+
+
+def wait_rolled_out(cluster: clusters.Cluster, doing: str) -> dict:
+    """The release's one serving pod once the Deployment is rolled out and that pod is Ready."""
+    budget = int(SPEC["slowStart"]["maxStartupSeconds"]) + int(SPEC["storage"]["download"]["timeoutSeconds"])
+    rolled = cluster.kubectl("rollout", "status", "-n", NAMESPACE, f"deployment/{RELEASE}", f"--timeout={budget}s",
+                             doing=doing, check=False, timeout=budget + 60)
+    pods = [pod for pod in pods_of(cluster) if not pod["metadata"].get("deletionTimestamp")]
+    ready = [pod for pod in pods if any(c["type"] == "Ready" and c["status"] == "True"
+                                        for c in pod.get("status", {}).get("conditions", []))]
+    if rolled.returncode != 0 or len(ready) != 1:
+        logs = cluster.kubectl("logs", "-n", NAMESPACE, f"deployment/{RELEASE}", "--all-containers", "--tail=40",
+                               check=False)
+        raise AssertionError(f"environment {LIVE_ENV}, release {RELEASE}: {doing}: not rolled out within {budget} s "
+                             f"({len(ready)} Ready pod(s)): {rolled.stderr.strip()}\n"
+                             f"pods: {json.dumps([p.get('status') for p in pods])[:3000]}\n"
+                             f"log tail:\n{logs.stdout}{logs.stderr}")
+    return ready[0]
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> Served:
-    """A plane with the live node, the vLLM image imported, and the release installed by helm, Ready."""
+    """A plane with the live node, the images imported, the S3 server up, and the release installed by helm, Ready."""
     started = time.monotonic()
-    image, model = build.build_image("vllm"), build.build_model()
-    FIGURES.setdefault("vLLM image and tiny model built or cached (s)", []).append(round(time.monotonic() - started, 1))
+    images = {build.IMAGES[kind]["name"]: build.build_image(kind) for kind in ("vllm", "awscli")}
+    model = build.build_model()
+    FIGURES.setdefault("images and tiny model built or cached (s)", []).append(round(time.monotonic() - started, 1))
     cluster = clusters.start(tmp_path_factory.mktemp("plane"))
     try:
         pool = fit.node_pools(LIVE_ENV)[0]
         name = f"{pool.name}-live-0"
-        wanted = node_images(cluster.plane.bin) | {build.IMAGES["vllm"]["name"]: image}
+        wanted = node_images(cluster.plane.bin) | images
         nodes.join(cluster.plane, name, clusters.gpu_labels(pool), [clusters.GPU_TAINT], pool.gpus_per_node, wanted)
-        FIGURES.setdefault("vLLM image import (s)", []).append(cluster.plane.state["timings"].get("images_import_s"))
-        place_model(model)
+        FIGURES.setdefault("images imported into containerd (s)", []).append(
+            cluster.plane.state["timings"].get("images_import_s"))
+        model_directory()
+        s3 = start_s3(cluster, model)
+        cluster.kubectl("create", "namespace", NAMESPACE, doing="creating the namespace")
+        secret = SPEC["storage"]["download"]["s3"]["credentialsSecret"]["name"]
+        cluster.kubectl("create", "secret", "generic", "-n", NAMESPACE, secret,
+                        f"--from-literal=AWS_ACCESS_KEY_ID={s3['access_key_id']}",
+                        f"--from-literal=AWS_SECRET_ACCESS_KEY={s3['secret_access_key']}",
+                        doing=f"creating Secret {secret} from the S3 server's key")
         installed = time.monotonic()
         cluster.run([toolchain.tool("helm"), "install", RELEASE, str(toolchain.ROOT / "charts" / "vllm-models"),
-                     "--namespace", NAMESPACE, "--create-namespace", "-f", str(VALUES)],
+                     "--namespace", NAMESPACE, "-f", str(VALUES), "--set", f"storage.download.s3.endpoint={s3['endpoint']}"],
                     doing=f"helm install {RELEASE} into environment {LIVE_ENV}'s live node")
-        budget = int(SPEC["slowStart"]["maxStartupSeconds"])
-        rolled = cluster.kubectl("rollout", "status", "-n", NAMESPACE, f"deployment/{RELEASE}",
-                                 f"--timeout={budget + 120}s", doing="waiting for the rollout", check=False,
-                                 timeout=budget + 180)
-        pods = json.loads(cluster.kubectl("get", "pods", "-n", NAMESPACE, "-l",
-                                          f"app.kubernetes.io/instance={RELEASE}", "-o", "json").stdout)["items"]
-        serving = [pod for pod in pods if pod["metadata"].get("labels", {}).get("app.kubernetes.io/component")
-                   == "inference-server"]
-        if rolled.returncode != 0 or not serving:
-            logs = cluster.kubectl("logs", "-n", NAMESPACE, f"deployment/{RELEASE}", "-c", "vllm", "--tail=60",
-                                   check=False).stdout
-            raise AssertionError(f"environment {LIVE_ENV}, release {RELEASE}: not rolled out within {budget + 120} s: "
-                                 f"{rolled.stderr.strip()}\npods: {json.dumps([p.get('status') for p in pods])[:3000]}"
-                                 f"\nvllm log tail:\n{logs}")
-        ready = Served(cluster, name, serving[0], round(time.monotonic() - installed, 1))
-        FIGURES.setdefault("vLLM release installed to Ready (s)", []).append(ready.seconds_to_ready)
-        FIGURES.setdefault("startup budget the chart gave it (s)", []).append(budget)
+        pod = wait_rolled_out(cluster, "installing")
+        ready = Served(cluster, name, pod, round(time.monotonic() - installed, 1))
+        FIGURES.setdefault("helm install to Ready, download included (s)", []).append(ready.seconds_to_ready)
+        FIGURES.setdefault("startup budget the chart gave it (s)", []).append(int(SPEC["slowStart"]["maxStartupSeconds"]))
         yield ready
     finally:
         cluster.plane.stop()
         shutil.rmtree(MODELS.parent, ignore_errors=True)
+
+
+def init_log(served: Served, pod: dict) -> str:
+    return served.cluster.kubectl("logs", "-n", NAMESPACE, pod["metadata"]["name"], "-c", "model-download",
+                                  doing=f"{served.where}: reading the download's log").stdout
 
 
 def test_the_release_becomes_ready_through_the_charts_probes_within_its_startup_budget(served: Served):
@@ -178,6 +221,101 @@ def test_the_metrics_the_chart_reads_are_in_the_live_scrape(served: Served):
                if not any(p == name or p.startswith(f"{name}_") for p in present)}
     assert not missing, (f"{served.where}: vllm-versions.yaml names metrics of vLLM {version} its live /metrics "
                          f"lacks: {missing}")
+
+
+def test_the_weights_were_downloaded_by_the_charts_init_container_from_s3_into_the_nodes_directory(served: Served):
+    directory = MODELS / Path(SPEC["deployment"]["model"]).name
+    log = init_log(served, served.pod)
+    uri = SPEC["storage"]["download"]["s3"]["uri"]
+    assert f"now holds a complete copy of {uri}" in log, f"{served.where}: the download's log says:\n{log}"
+    marker = directory / ".vllm-models-complete"
+    assert marker.exists() and uri in marker.read_text(), f"{served.where}: no completion marker naming {uri} in {directory}"
+    model = build.build_model()
+    wanted = sorted(p.relative_to(model).as_posix() for p in model.rglob("*") if p.is_file())
+    got = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file() and p != marker)
+    assert got == wanted, f"{served.where}: {directory} holds {got}, the model is {wanted}"
+    owners = {p.stat().st_uid for p in directory.rglob("*")}
+    assert owners == {UID}, f"{served.where}: files in {directory} owned by UIDs {owners}, not the chart's {UID}"
+
+
+def stream(url: str, body: dict, chunks: list[tuple[float, str]], done: threading.Event) -> None:
+    """POST a streaming request; every server-sent line with its arrival time goes to `chunks`."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            for line in response:
+                text = line.decode().strip()
+                if text:
+                    chunks.append((time.monotonic(), text))
+    except OSError as error:
+        chunks.append((time.monotonic(), f"connection error: {error}"))
+    finally:
+        done.set()
+
+
+def test_sigterm_lets_a_stream_in_flight_finish_and_the_process_exits_within_the_grace_period(served: Served):
+    """preStop, then SIGTERM with a stream in flight: vLLM finishes it within --shutdown-timeout ([DONE], no
+    error chunk) and exits before terminationGracePeriodSeconds."""
+    pod = served.pod
+    grace = pod["spec"]["terminationGracePeriodSeconds"]
+    container = next(c for c in pod["spec"]["containers"] if c["name"] == "vllm")
+    args = container["args"]
+    shutdown = int(args[args.index("--shutdown-timeout") + 1])
+    pause = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
+    chunks: list[tuple[float, str]] = []
+    done = threading.Event()
+    body = {"model": SPEC["deployment"]["servedModelName"], "prompt": "The model", "stream": True,
+            "max_tokens": SPEC["deployment"]["maxModelLen"] - 16, "ignore_eos": True}
+    threading.Thread(target=stream, args=(f"{served.base}/v1/completions", body, chunks, done), daemon=True).start()
+    deadline = time.monotonic() + 60
+    while not chunks and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert chunks, f"{served.where}: no streamed chunk within 60 s"
+    deleted = time.monotonic()
+    served.cluster.kubectl("delete", "pod", "-n", NAMESPACE, pod["metadata"]["name"], "--wait=false",
+                           doing=f"{served.where}: deleting the pod")
+    sigterm = deleted + pause  # the kubelet runs preStop first, then sends SIGTERM
+    done.wait(grace + 30)
+    gone = wait_gone(served, pod, grace + 30)
+    last_at, last = chunks[-1]
+    errors = [text for _, text in chunks if "error" in text.lower()]
+    assert last == "data: [DONE]" and not errors, (
+        f"{served.where}: the stream in flight at SIGTERM ended with {last!r} ({len(chunks)} chunks; errors {errors[:2]})")
+    assert last_at > sigterm, (
+        f"{served.where}: the stream finished {sigterm - last_at:.1f} s before SIGTERM, so it proves no drain: "
+        f"lengthen it (max_tokens {body['max_tokens']})")
+    assert last_at - sigterm <= shutdown + 1, (
+        f"{served.where}: the stream finished {last_at - sigterm:.1f} s after SIGTERM, beyond --shutdown-timeout {shutdown}")
+    assert gone - deleted < grace, (
+        f"{served.where}: the pod was gone {gone - deleted:.1f} s after deletion, not before its grace period of {grace} s "
+        "(the kubelet killed it)")
+    FIGURES.setdefault("stream finished after SIGTERM (s)", []).append(round(last_at - sigterm, 1))
+    FIGURES.setdefault("pod deleted to gone (s); grace", []).append((round(gone - deleted, 1), grace))
+
+
+def wait_gone(served: Served, pod: dict, timeout: float) -> float:
+    """When the pod object is gone (the kubelet saw its containers exit); asserts it goes within timeout."""
+    name = pod["metadata"]["name"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if name not in {p["metadata"]["name"] for p in pods_of(served.cluster)}:
+            return time.monotonic()
+        time.sleep(0.25)
+    raise AssertionError(f"{served.where}: pod {name} still exists {timeout} s after its deletion")
+
+
+def test_a_replacement_pod_skips_the_completed_download_and_serves(served: Served):
+    first = served.pod
+    if first["metadata"]["name"] in {p["metadata"]["name"] for p in pods_of(served.cluster)}:
+        served.cluster.kubectl("delete", "pod", "-n", NAMESPACE, first["metadata"]["name"],
+                               doing=f"{served.where}: deleting the pod")
+    pod = wait_rolled_out(served.cluster, "replacing the deleted pod")
+    where = served.where.replace(first["metadata"]["name"], pod["metadata"]["name"])
+    log = init_log(served, pod)
+    assert "holds a complete copy" in log and "nothing to download" in log, f"{where}: the download's log says:\n{log}"
+    status, completion = call(f"{served.base}/v1/completions",
+                              {"model": SPEC["deployment"]["servedModelName"], "prompt": "Again", "max_tokens": 4})
+    assert status == 200, f"{where}: completion after the restart -> {status} {completion}"
 
 
 def parse_quantity(quantity: str) -> int:
