@@ -318,6 +318,51 @@ def test_a_replacement_pod_skips_the_completed_download_and_serves(served: Serve
     assert status == 200, f"{where}: completion after the restart -> {status} {completion}"
 
 
+def local_volume(served: Served, path: Path, claim: str) -> None:
+    """A local PersistentVolume on the live node at `path` (root 0755, as a new disk would be) and its claim:
+    the kubelet applies the pod's fsGroup to it, as to any claim, which is what lets UID 2000 write."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(mode=0o755, parents=True)
+    volume = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": f"{NAMESPACE}-{claim}"},
+              "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                       "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "live-local",
+                       "local": {"path": str(path)},
+                       "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                           {"key": "kubernetes.io/hostname", "operator": "In", "values": [served.node]}]}]}}}}
+    request = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": claim, "namespace": NAMESPACE},
+               "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "live-local",
+                        "volumeName": volume["metadata"]["name"], "resources": {"requests": {"storage": "1Gi"}}}}
+    served.cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all([volume, request]),
+                           doing=f"{served.where}: creating the local PersistentVolume and claim {claim}")
+
+
+def test_the_weights_download_into_a_claim_on_a_local_persistent_volume_and_serve(served: Served):
+    """The release moved to storage.type existingClaim: the download writes into the claim (the chart mounts it
+    writable for the init container, read-only for vLLM), and the new pod serves from it. Recreate: this node
+    has room for one pod of the release at a time (see the README's live tier)."""
+    claim, path = "tiny-llama-weights", MODELS.parent / "claim"
+    local_volume(served, path, claim)
+    endpoint = served.cluster.run([toolchain.tool("helm"), "get", "values", RELEASE, "-n", NAMESPACE, "-o", "json"],
+                                  doing="reading the release's values").stdout
+    endpoint = json.loads(endpoint)["storage"]["download"]["s3"]["endpoint"]
+    served.cluster.run([toolchain.tool("helm"), "upgrade", RELEASE, str(toolchain.ROOT / "charts" / "vllm-models"),
+                        "--namespace", NAMESPACE, "-f", str(VALUES), "--set", f"storage.download.s3.endpoint={endpoint}",
+                        "--set", "storage.type=existingClaim", "--set", f"storage.existingClaim={claim}",
+                        "--set", "deployment.updateStrategy.type=Recreate"],
+                       doing=f"helm upgrade {RELEASE} onto claim {claim}")
+    pod = wait_rolled_out(served.cluster, f"moving onto claim {claim}")
+    where = served.where.replace(served.pod["metadata"]["name"], pod["metadata"]["name"])
+    uri = SPEC["storage"]["download"]["s3"]["uri"]
+    log = init_log(served, pod)
+    assert f"now holds a complete copy of {uri}" in log, f"{where}: the download's log says:\n{log}"
+    directory = path / Path(SPEC["deployment"]["model"]).name
+    owners = {p.stat().st_uid for p in directory.rglob("*")}
+    assert owners == {UID}, f"{where}: files in the claim's {directory} owned by UIDs {owners}, not the chart's {UID}"
+    status, completion = call(f"{served.base}/v1/completions",
+                              {"model": SPEC["deployment"]["servedModelName"], "prompt": "Claim", "max_tokens": 4})
+    assert status == 200, f"{where}: completion from the claim's weights -> {status} {completion}"
+
+
 def parse_quantity(quantity: str) -> int:
     units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
     for suffix, factor in units.items():
