@@ -42,13 +42,17 @@ e2e: setup ## The e2e tier: build the control plane (kube-apiserver, controller-
 	@$(PYTHON) scripts/install_tools.py --group e2e
 	$(BIN)/pytest e2e -p no:cacheprovider -o testpaths=e2e --ignore=e2e/live
 
+# The live node (containerd, kubelet, mounts, iptables) needs root: sudo where make runs as another user
+# (a hosted runner), keeping the environment (PATH, HOME: the per-user cache).
+AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo -E env "PATH=$$PATH")
+
 .PHONY: live
 live: setup ## The live tier (root, Linux): a real node (kubelet, kube-proxy, containerd, runc, CNI) joined to the e2e control plane, where pods run
 	@$(PYTHON) scripts/install_tools.py --group e2e --group live
-	@# kube-proxy and the CNI portmap plugin drive the host's iptables; the pause image is compiled static (gcc, libc.a)
+	@# kube-proxy and the CNI portmap plugin drive the host's iptables; the pause image is compiled static (gcc, libc.a); the vLLM and aws-cli images start from mmdebstrap root filesystems
 	@command -v iptables-restore >/dev/null && command -v mmdebstrap >/dev/null && command -v gcc >/dev/null && test -e /usr/lib/x86_64-linux-gnu/libc.a \
-		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables gcc libc6-dev mmdebstrap >/dev/null; }
-	$(BIN)/pytest e2e/live -p no:cacheprovider -o testpaths=e2e/live
+		|| { $(AS_ROOT) apt-get update -qq && $(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables gcc libc6-dev mmdebstrap >/dev/null; }
+	$(AS_ROOT) $(BIN)/pytest e2e/live -p no:cacheprovider -o testpaths=e2e/live
 
 .PHONY: render
 render: setup ## Render ENV (default staging; RELEASE=name for one release) after verifying it; NO_HOOKS=1 leaves out the helm test Pods

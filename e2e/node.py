@@ -365,8 +365,9 @@ def clean(info: dict) -> list[str]:
             Path("/proc/sys", key).write_text(value)
         except OSError:
             pass
-    # the directories, unless a mount is left in them: never delete through a mount (a local volume's data)
-    for directory in (run, base):
+    # the directories, unless a mount is left in them: never delete through a mount (a local volume's data);
+    # host_dirs: what the node's workloads used on the host (hostPath model directories, local volumes)
+    for directory in (run, base, *map(Path, info.get("host_dirs", []))):
         if directory.exists() and not any(m.startswith(f"{directory}/") for m in mount_points()):
             shutil.rmtree(directory, ignore_errors=True)
             done.append(f"removed {directory}")
@@ -435,7 +436,7 @@ def leftovers(info: dict) -> list[str]:
               if (h / info["cgroup_root"].lstrip("/")).exists()]
     if subprocess.run(["ip", "link", "show", info["bridge"]], capture_output=True).returncode == 0:
         found.append(f"bridge {info['bridge']}")
-    found += [f"directory {p}" for p in (run, base) if p.exists()]
+    found += [f"directory {p}" for p in (run, base, *map(Path, info.get("host_dirs", []))) if p.exists()]
     return found
 
 

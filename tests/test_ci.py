@@ -36,10 +36,10 @@ def test_actionlint_refuses_a_workflow_with_an_unknown_expression(tmp_path):
     assert result.returncode == 1 and "nosuchkey" in result.stdout, result.stdout + result.stderr
 
 
-def test_ci_runs_the_readme_test_command_then_the_e2e_tier():
+def test_ci_runs_the_readme_test_command_then_the_e2e_and_live_tiers():
     commands = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
                 if line.strip().startswith("make ")]
-    assert commands == ["make test", "make e2e"], f".ci/run runs {commands}"
+    assert commands == ["make test", "make e2e", "make live"], f".ci/run runs {commands}"
     assert "make test" in (ROOT / "README.md").read_text()
 
 

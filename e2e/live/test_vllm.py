@@ -104,21 +104,34 @@ def pods_of(cluster: clusters.Cluster) -> list[dict]:
             if pod["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "inference-server"]
 
 
+def failed_containers(pod: dict) -> list[str]:
+    """The containers of `pod` (init containers included) that exited non-zero and were restarted: a rollout
+    waiting for them waits for nothing (CrashLoopBackOff), so the wait stops at once."""
+    statuses = pod.get("status", {}).get("initContainerStatuses", []) + pod.get("status", {}).get("containerStatuses", [])
+    return [status["name"] for status in statuses if status.get("restartCount", 0) >= 1 and
+            (status.get("lastState", {}).get("terminated", {}).get("exitCode") or 0) != 0]
+
+
 def wait_rolled_out(cluster: clusters.Cluster, doing: str) -> dict:
-    """The release's one serving pod once the Deployment is rolled out and that pod is Ready."""
+    """The release's one serving pod once the Deployment is rolled out and that pod is Ready; stops early, with
+    the failing container's log, when a container of the new pod has failed and restarts."""
     budget = int(SPEC["slowStart"]["maxStartupSeconds"]) + int(SPEC["storage"]["download"]["timeoutSeconds"])
-    rolled = cluster.kubectl("rollout", "status", "-n", NAMESPACE, f"deployment/{RELEASE}", f"--timeout={budget}s",
-                             doing=doing, check=False, timeout=budget + 60)
-    pods = [pod for pod in pods_of(cluster) if not pod["metadata"].get("deletionTimestamp")]
-    ready = [pod for pod in pods if any(c["type"] == "Ready" and c["status"] == "True"
-                                        for c in pod.get("status", {}).get("conditions", []))]
-    if rolled.returncode != 0 or len(ready) != 1:
-        logs = cluster.kubectl("logs", "-n", NAMESPACE, f"deployment/{RELEASE}", "--all-containers", "--tail=40",
-                               check=False)
-        raise AssertionError(f"environment {LIVE_ENV}, release {RELEASE}: {doing}: not rolled out within {budget} s "
-                             f"({len(ready)} Ready pod(s)): {rolled.stderr.strip()}\n"
-                             f"pods: {json.dumps([p.get('status') for p in pods])[:3000]}\n"
-                             f"log tail:\n{logs.stdout}{logs.stderr}")
+    deadline = time.monotonic() + budget
+    while True:
+        pods = [pod for pod in pods_of(cluster) if not pod["metadata"].get("deletionTimestamp")]
+        ready = [pod for pod in pods if any(c["type"] == "Ready" and c["status"] == "True"
+                                            for c in pod.get("status", {}).get("conditions", []))]
+        failed = [(pod["metadata"]["name"], name) for pod in pods for name in failed_containers(pod)]
+        if len(ready) == 1 and len(pods) == 1 or failed or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    if failed or not (len(ready) == 1 and len(pods) == 1):
+        logs = "".join(cluster.kubectl("logs", "-n", NAMESPACE, pod, "-c", container, "--previous", "--tail=20",
+                                       check=False).stdout for pod, container in failed)
+        raise AssertionError(f"environment {LIVE_ENV}, release {RELEASE}: {doing}: "
+                             + (f"container(s) {failed} failed and restart; their log:\n{logs}" if failed else
+                                f"{len(ready)} of {len(pods)} pod(s) Ready after {budget} s: "
+                                f"{json.dumps([p.get('status') for p in pods])[:3000]}"))
     return ready[0]
 
 
@@ -137,6 +150,8 @@ def served(tmp_path_factory) -> Served:
         nodes.join(cluster.plane, name, clusters.gpu_labels(pool), [clusters.GPU_TAINT], pool.gpus_per_node, wanted)
         FIGURES.setdefault("images imported into containerd (s)", []).append(
             cluster.plane.state["timings"].get("images_import_s"))
+        cluster.plane.state["node"]["host_dirs"] = [str(MODELS.parent)]  # removed with the node, even by its janitor
+        cluster.plane.save()
         model_directory()
         s3 = start_s3(cluster, model)
         cluster.kubectl("create", "namespace", NAMESPACE, doing="creating the namespace")
@@ -156,7 +171,6 @@ def served(tmp_path_factory) -> Served:
         yield ready
     finally:
         cluster.plane.stop()
-        shutil.rmtree(MODELS.parent, ignore_errors=True)
 
 
 def init_log(served: Served, pod: dict) -> str:
