@@ -126,13 +126,22 @@ def wait_rolled_out(cluster: clusters.Cluster, doing: str) -> dict:
             break
         time.sleep(2)
     if failed or not (len(ready) == 1 and len(pods) == 1):
-        logs = "".join(cluster.kubectl("logs", "-n", NAMESPACE, pod, "-c", container, "--previous", "--tail=20",
-                                       check=False).stdout for pod, container in failed)
+        logs = "".join(container_log(cluster, pod, container) for pod, container in failed)
         raise AssertionError(f"environment {LIVE_ENV}, release {RELEASE}: {doing}: "
                              + (f"container(s) {failed} failed and restart; their log:\n{logs}" if failed else
                                 f"{len(ready)} of {len(pods)} pod(s) Ready after {budget} s: "
                                 f"{json.dumps([p.get('status') for p in pods])[:3000]}"))
     return ready[0]
+
+
+def container_log(cluster: clusters.Cluster, pod: str, container: str) -> str:
+    """The last lines a restarting container wrote: its previous run's, else its current one's (the kubelet
+    keeps one previous log, and removes it when the next run starts)."""
+    for previous in (["--previous"], []):
+        result = cluster.kubectl("logs", "-n", NAMESPACE, pod, "-c", container, *previous, "--tail=20", check=False)
+        if result.returncode == 0 and result.stdout.strip():
+            return f"--- {pod}/{container}\n{result.stdout}"
+    return f"--- {pod}/{container}: no log kept ({result.stderr.strip()})\n"
 
 
 @pytest.fixture(scope="module")
