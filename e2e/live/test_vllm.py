@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 import shutil
 import subprocess
 import threading
@@ -244,6 +246,49 @@ def test_the_metrics_the_chart_reads_are_in_the_live_scrape(served: Served):
                if not any(p == name or p.startswith(f"{name}_") for p in present)}
     assert not missing, (f"{served.where}: vllm-versions.yaml names metrics of vLLM {version} its live /metrics "
                          f"lacks: {missing}")
+
+
+SAMPLE = re.compile(r"^(vllm:[a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
+
+
+def scraped_series(scrape: str, extra: dict[str, str]) -> dict[str, float]:
+    """Every finite vllm:* sample of a /metrics scrape as a PromQL series (with `extra` labels, as Prometheus's
+    Kubernetes discovery adds namespace and pod) and its value."""
+    series = {}
+    for line in scrape.splitlines():
+        match = SAMPLE.match(line)
+        if not match or not math.isfinite(value := float(match.group(3))):
+            continue
+        labels = match.group(2)[1:-1].rstrip(",") if match.group(2) else ""
+        added = ",".join(f"{key}={json.dumps(val)}" for key, val in extra.items())
+        series[f"{match.group(1)}{{{labels + ',' if labels else ''}{added}}}"] = value
+    return series
+
+
+def test_no_alert_of_the_releases_rules_fires_on_the_idle_pods_live_scrape(served: Served, tmp_path):
+    """promtool evaluates the release's PrometheusRule (rendered by the chart) over two real scrapes of the idle,
+    healthy pod, a minute apart in promtool's time and held for 30 minutes: no alert fires."""
+    rendered = served.cluster.run([toolchain.tool("helm"), "template", RELEASE, str(toolchain.ROOT / "charts" / "vllm-models"),
+                                   "--namespace", NAMESPACE, "-f", str(VALUES), "--set", "prometheusRule.enabled=true",
+                                   "--show-only", "templates/prometheusrule.yaml"], doing="rendering the release's rules").stdout
+    groups = yaml.safe_load(rendered)["spec"]["groups"]
+    alerts = [rule["alert"] for group in groups for rule in group["rules"] if "alert" in rule]
+    assert alerts, f"{served.where}: the chart rendered no alert for the release"
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
+    extra = {"namespace": NAMESPACE, "pod": served.pod["metadata"]["name"]}
+    first = scraped_series(call(f"{served.base}/metrics")[1], extra)
+    time.sleep(5)
+    second = scraped_series(call(f"{served.base}/metrics")[1], extra)
+    assert first and set(first) <= set(second) | set(first), f"{served.where}: no vllm:* sample in /metrics"
+    series = [{"series": name, "values": f"{first[name]} {second.get(name, first[name])}+0x29"} for name in sorted(first)]
+    tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m",
+             "tests": [{"interval": "1m", "input_series": series,
+                        "alert_rule_test": [{"eval_time": "30m", "alertname": name, "exp_alerts": []} for name in alerts]}]}
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = subprocess.run([toolchain.tool("promtool"), "test", "rules", "tests.yaml"], cwd=tmp_path,
+                            capture_output=True, text=True, env=toolchain.tool_env())
+    assert result.returncode == 0, (f"{served.where}: promtool test rules over {len(series)} scraped series, alerts "
+                                    f"{alerts} expected silent:\n{result.stdout}{result.stderr}")
 
 
 def test_the_weights_were_downloaded_by_the_charts_init_container_from_s3_into_the_nodes_directory(served: Served):
