@@ -10,6 +10,7 @@ same pod; the last two replace it, in file order. Its values are e2e/live/tiny-l
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import math
@@ -21,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Collection
 
 import pytest
 import yaml
@@ -114,13 +116,15 @@ def failed_containers(pod: dict) -> list[str]:
             (status.get("lastState", {}).get("terminated", {}).get("exitCode") or 0) != 0]
 
 
-def wait_rolled_out(cluster: clusters.Cluster, doing: str) -> dict:
+def wait_rolled_out(cluster: clusters.Cluster, doing: str, replaced: Collection[str] = ()) -> dict:
     """The release's one serving pod once the Deployment is rolled out and that pod is Ready; stops early, with
-    the failing container's log, when a container of the new pod has failed and restarts."""
+    the failing container's log, when a container of the new pod has failed and restarts. The pods named in
+    `replaced` (those before an upgrade or a deletion) never count, however long the controller takes to act."""
     budget = int(SPEC["slowStart"]["maxStartupSeconds"]) + int(SPEC["storage"]["download"]["timeoutSeconds"])
     deadline = time.monotonic() + budget
     while True:
-        pods = [pod for pod in pods_of(cluster) if not pod["metadata"].get("deletionTimestamp")]
+        pods = [pod for pod in pods_of(cluster)
+                if not pod["metadata"].get("deletionTimestamp") and pod["metadata"]["name"] not in replaced]
         ready = [pod for pod in pods if any(c["type"] == "Ready" and c["status"] == "True"
                                             for c in pod.get("status", {}).get("conditions", []))]
         failed = [(pod["metadata"]["name"], name) for pod in pods for name in failed_containers(pod)]
@@ -377,7 +381,7 @@ def test_a_replacement_pod_skips_the_completed_download_and_serves(served: Serve
     if first["metadata"]["name"] in {p["metadata"]["name"] for p in pods_of(served.cluster)}:
         served.cluster.kubectl("delete", "pod", "-n", NAMESPACE, first["metadata"]["name"],
                                doing=f"{served.where}: deleting the pod")
-    pod = wait_rolled_out(served.cluster, "replacing the deleted pod")
+    pod = wait_rolled_out(served.cluster, "replacing the deleted pod", {first["metadata"]["name"]})
     where = served.where.replace(first["metadata"]["name"], pod["metadata"]["name"])
     log = init_log(served, pod)
     assert "holds a complete copy" in log and "nothing to download" in log, f"{where}: the download's log says:\n{log}"
@@ -410,6 +414,7 @@ def test_the_weights_download_into_a_claim_on_a_local_persistent_volume_and_serv
     has room for one pod of the release at a time (see the README's live tier)."""
     claim, path = "tiny-llama-weights", MODELS.parent / "claim"
     local_volume(served, path, claim)
+    before = {pod["metadata"]["name"] for pod in pods_of(served.cluster)}
     endpoint = served.cluster.run([toolchain.tool("helm"), "get", "values", RELEASE, "-n", NAMESPACE, "-o", "json"],
                                   doing="reading the release's values").stdout
     endpoint = json.loads(endpoint)["storage"]["download"]["s3"]["endpoint"]
@@ -418,7 +423,7 @@ def test_the_weights_download_into_a_claim_on_a_local_persistent_volume_and_serv
                         "--set", "storage.type=existingClaim", "--set", f"storage.existingClaim={claim}",
                         "--set", "deployment.updateStrategy.type=Recreate"],
                        doing=f"helm upgrade {RELEASE} onto claim {claim}")
-    pod = wait_rolled_out(served.cluster, f"moving onto claim {claim}")
+    pod = wait_rolled_out(served.cluster, f"moving onto claim {claim}", before)
     where = served.where.replace(served.pod["metadata"]["name"], pod["metadata"]["name"])
     uri = SPEC["storage"]["download"]["s3"]["uri"]
     log = init_log(served, pod)
@@ -429,6 +434,37 @@ def test_the_weights_download_into_a_claim_on_a_local_persistent_volume_and_serv
     status, completion = call(f"{served.base}/v1/completions",
                               {"model": SPEC["deployment"]["servedModelName"], "prompt": "Claim", "max_tokens": 4})
     assert status == 200, f"{where}: completion from the claim's weights -> {status} {completion}"
+
+
+def test_a_download_with_a_wrong_secret_key_fails_naming_the_s3_error_and_marks_nothing_complete(served: Served):
+    """The release pointed at a Secret whose key S3 does not know, for a model directory not yet downloaded:
+    the init container fails with S3's own error (SignatureDoesNotMatch, as on AWS), vLLM never starts and no
+    completion marker is written."""
+    secret, model = "tiny-llama-s3-wrong", "/models/tiny-llama-wrong-key"
+    right = json.loads(served.cluster.kubectl("get", "secret", "-n", NAMESPACE,
+                                              SPEC["storage"]["download"]["s3"]["credentialsSecret"]["name"], "-o",
+                                              "json").stdout)["data"]
+    served.cluster.kubectl("create", "secret", "generic", "-n", NAMESPACE, secret,
+                           f"--from-literal=AWS_ACCESS_KEY_ID={base64.b64decode(right['AWS_ACCESS_KEY_ID']).decode()}",
+                           "--from-literal=AWS_SECRET_ACCESS_KEY=not-the-key-s3-issued",
+                           doing=f"creating Secret {secret} with a wrong secret key")
+    endpoint = json.loads(served.cluster.run([toolchain.tool("helm"), "get", "values", RELEASE, "-n", NAMESPACE, "-o",
+                                              "json"], doing="reading the release's values").stdout)
+    before = {pod["metadata"]["name"] for pod in pods_of(served.cluster)}
+    served.cluster.run([toolchain.tool("helm"), "upgrade", RELEASE, str(toolchain.ROOT / "charts" / "vllm-models"),
+                        "--namespace", NAMESPACE, "-f", str(VALUES),
+                        "--set", f"storage.download.s3.endpoint={endpoint['storage']['download']['s3']['endpoint']}",
+                        "--set", f"storage.download.s3.credentialsSecret.name={secret}",
+                        "--set", f"deployment.model={model}", "--set", "deployment.updateStrategy.type=Recreate"],
+                       doing=f"helm upgrade {RELEASE} with Secret {secret}")
+    with pytest.raises(AssertionError) as failed:
+        wait_rolled_out(served.cluster, f"downloading with Secret {secret}", before)
+    message = str(failed.value)
+    assert "model-download" in message and "SignatureDoesNotMatch" in message, (
+        f"environment {LIVE_ENV}, release {RELEASE}, container model-download: a wrong secret key should fail the "
+        f"download naming S3's error; the wait said:\n{message}")
+    directory = MODELS / Path(model).name
+    assert not (directory / ".vllm-models-complete").exists(), f"{served.where}: {directory} was marked complete"
 
 
 def parse_quantity(quantity: str) -> int:
