@@ -27,7 +27,8 @@ tools: ## Install helm v3/v4 and kubectl (verified digests) and conftest, opa, p
 	@$(PYTHON) scripts/install_tools.py
 
 $(VENV)/.installed: requirements.lock pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# a venv whose creation was interrupted has a python but no pip: made again, never half-used
+	@$(BIN)/python -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	@$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 	@$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
