@@ -109,11 +109,13 @@ def pods_of(cluster: clusters.Cluster) -> list[dict]:
 
 
 def failed_containers(pod: dict) -> list[str]:
-    """The containers of `pod` (init containers included) that exited non-zero and were restarted: a rollout
-    waiting for them waits for nothing (CrashLoopBackOff), so the wait stops at once."""
+    """The containers of `pod` (init containers included) that exited non-zero, now or in their last run: a
+    rollout waiting for them waits for nothing (CrashLoopBackOff), so the wait stops at once (and early: the
+    kubelet removes a failed init container, and its log, when it starts the next attempt)."""
     statuses = pod.get("status", {}).get("initContainerStatuses", []) + pod.get("status", {}).get("containerStatuses", [])
-    return [status["name"] for status in statuses if status.get("restartCount", 0) >= 1 and
-            (status.get("lastState", {}).get("terminated", {}).get("exitCode") or 0) != 0]
+    return [status["name"] for status in statuses
+            if any((status.get(state, {}).get("terminated", {}).get("exitCode") or 0) != 0
+                   for state in ("state", "lastState"))]
 
 
 def wait_rolled_out(cluster: clusters.Cluster, doing: str, replaced: Collection[str] = ()) -> dict:
@@ -141,11 +143,10 @@ def wait_rolled_out(cluster: clusters.Cluster, doing: str, replaced: Collection[
 
 
 def container_log(cluster: clusters.Cluster, pod: str, container: str) -> str:
-    """The last lines a restarting container wrote: its previous run's, else its current one's (the kubelet
-    keeps one previous log, and removes it when the next run starts)."""
-    for previous in (["--previous"], []):
+    """The last lines a failed container wrote: its current (terminated) run's, else its previous run's."""
+    for previous in ([], ["--previous"]):
         result = cluster.kubectl("logs", "-n", NAMESPACE, pod, "-c", container, *previous, "--tail=20", check=False)
-        if result.returncode == 0 and result.stdout.strip():
+        if result.returncode == 0 and result.stdout.strip() and "unable to retrieve container logs" not in result.stdout:
             return f"--- {pod}/{container}\n{result.stdout}"
     return f"--- {pod}/{container}: no log kept ({result.stderr.strip()})\n"
 
