@@ -7,6 +7,7 @@ there; the pinned tools stay in the real .tools/bin, and the copy shares the rep
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -15,6 +16,8 @@ import sys
 from pathlib import Path
 
 import yaml
+
+from vllm_models.capacity import QUOTA_RESOURCES, quantity
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 COPIED = ("environments", "charts", "policies", "helmfile.yaml.gotmpl")
@@ -126,29 +129,16 @@ def make_gpu_room(root: Path, env: str, gpus: int = ROOM) -> None:
     """Leave `gpus` GPUs free in env's quota and on each of its node pools in the copy, whatever env runs today
     (a model added as the README says takes GPUs and node room a test's own model would otherwise find missing),
     and with them the CPU, memory and pods those GPUs bring: each GPU's share of the roomiest node pool."""
-    code, plan = run_json(root, "plan", "--env", env)
-    path = root / f"environments/{env}/values.yaml"
-    pools = yaml.safe_load(path.read_text())["nodePools"]
-    per_gpu = {"cpu": max(quantity(pool["cpu"]) / pool["gpusPerNode"] for pool in pools),
-               "memory": max(quantity(pool["memory"]) / pool["gpusPerNode"] for pool in pools),
-               "nvidia.com/gpu": 1, "pods": 1}
-    text = path.read_text()
+    _, plan = run_json(root, "plan", "--env", env)
+    pools = yaml.safe_load((root / f"environments/{env}/values.yaml").read_text())["nodePools"]
+    per_gpu = {resource: max(quantity(pool[resource]) / pool["gpusPerNode"] for pool in pools)
+               for resource in ("cpu", "memory")} | {"nvidia.com/gpu": 1, "pods": 1}
     for key, peak in plan["peak"].items():
-        room = quantity(peak) + gpus * per_gpu[key.split(".", 1)[1] if key != "pods" else "pods"]
-        value = f"{int(room) // 2**30}Gi" if "memory" in key else str(-(-int(room * 1000) // 1000))
-        text, count = re.subn(rf"(\n    {re.escape(key)}: )\S+", rf"\g<1>{json.dumps(value) if 'cpu' in key else value}", text)
-        assert count == 1, f"{path}: expected one namespace.quota {key} line"
-    path.write_text(text)
+        resource = QUOTA_RESOURCES.get(key, (None, key))[1]
+        room = math.ceil((quantity(peak) + gpus * per_gpu[resource]) / (2**30 if resource == "memory" else 1))
+        set_quota(root, env, key, f"{room}Gi" if resource == "memory" else json.dumps(str(room)) if resource == "cpu"
+                  else room)
     add_nodes(root, env, gpus)
-
-
-def quantity(value) -> float:
-    """A Kubernetes quantity as a number (memory in bytes): 256, "220", "1900Gi", "3Ti", "500m"."""
-    text = str(value)
-    for suffix, factor in (("Ki", 2**10), ("Mi", 2**20), ("Gi", 2**30), ("Ti", 2**40), ("m", 1e-3)):
-        if text.endswith(suffix):
-            return float(text[:-len(suffix)]) * factor
-    return float(text)
 
 
 def add_nodes(root: Path, env: str, gpus: int) -> None:
@@ -195,7 +185,12 @@ SHAPES = [
 
 def set_gpu_quota(root: Path, env: str, gpus: int) -> None:
     """Set environments/<env>/values.yaml namespace.quota requests.nvidia.com/gpu to `gpus` in the copy."""
+    set_quota(root, env, "requests.nvidia.com/gpu", gpus)
+
+
+def set_quota(root: Path, env: str, key: str, value) -> None:
+    """Set environments/<env>/values.yaml namespace.quota `key` to `value` (written as given) in the copy."""
     path = root / f"environments/{env}/values.yaml"
-    text, count = re.subn(r"(\n    requests\.nvidia\.com/gpu: )\S+", rf"\g<1>{gpus}", path.read_text())
-    assert count == 1, f"{path}: expected one namespace.quota requests.nvidia.com/gpu line"
+    text, count = re.subn(rf"(\n    {re.escape(key)}: )\S+", lambda m: f"{m.group(1)}{value}", path.read_text())
+    assert count == 1, f"{path}: expected one namespace.quota {key} line"
     path.write_text(text)
