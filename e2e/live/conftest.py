@@ -7,14 +7,12 @@ stop removes the node too, passing or failing; FIGURES collects what the run mea
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
 import cluster as clusters  # e2e/ is on sys.path: e2e/conftest.py's folder
-import node as nodes
-from livenode import FIGURES, LIVE_ENV, Live, node_images
-from vllm_models import fit
+import livenode
+from livenode import FIGURES
 
 
 def pytest_sessionstart(session) -> None:
@@ -23,18 +21,9 @@ def pytest_sessionstart(session) -> None:
 
 
 @pytest.fixture
-def live(cluster: clusters.Cluster) -> Live:
+def live(cluster: clusters.Cluster) -> livenode.Live:
     """The plane of `cluster` with one real node of LIVE_ENV's first GPU pool, Ready."""
-    pool = fit.node_pools(LIVE_ENV)[0]
-    name = f"{pool.name}-live-0"
-    started = time.monotonic()
-    wanted = node_images(cluster.plane.bin)
-    FIGURES.setdefault("images built or cached (s)", []).append(round(time.monotonic() - started, 1))
-    nodes.join(cluster.plane, name, clusters.gpu_labels(pool), [clusters.GPU_TAINT], pool.gpus_per_node, wanted)
-    timings = cluster.plane.state["timings"]
-    for key in ("containerd_ready_s", "images_import_s", "kubelet_to_ready_s", "node_total_s"):
-        FIGURES.setdefault(key, []).append(timings.get(key))
-    return Live(cluster, name, pool)
+    return livenode.join(cluster)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import cluster as clusters
 import images
+import node as nodes
 from vllm_models import fit, toolchain
 
 LIVE_ENV = "development"
@@ -22,6 +24,21 @@ class Live:
     cluster: clusters.Cluster
     node: str
     pool: fit.Pool
+
+
+def join(cluster: clusters.Cluster, more_images: dict[str, Path] | None = None) -> Live:
+    """One real node of LIVE_ENV's first GPU pool joined to `cluster`'s plane, Ready, with the pause and busybox
+    images and `more_images` (name: archive) imported; its start-up figures go to FIGURES."""
+    pool = fit.node_pools(LIVE_ENV)[0]
+    name = f"{pool.name}-live-0"
+    started = time.monotonic()
+    wanted = node_images(cluster.plane.bin) | (more_images or {})
+    FIGURES.setdefault("images built or cached (s)", []).append(round(time.monotonic() - started, 1))
+    nodes.join(cluster.plane, name, clusters.gpu_labels(pool), [clusters.GPU_TAINT], pool.gpus_per_node, wanted)
+    timings = cluster.plane.state["timings"]
+    for key in ("containerd_ready_s", "images_import_s", "kubelet_to_ready_s", "node_total_s"):
+        FIGURES.setdefault(key, []).append(timings.get(key))
+    return Live(cluster, name, pool)
 
 
 def node_images(bin_dir: Path) -> dict[str, Path]:

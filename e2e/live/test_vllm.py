@@ -10,7 +10,6 @@ same pod; the last two replace it, in file order. Its values are e2e/live/tiny-l
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import math
@@ -19,7 +18,6 @@ import shutil
 import subprocess
 import threading
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Collection
@@ -28,11 +26,13 @@ import pytest
 import yaml
 
 import build
+import livenode
+import smoke
 import cluster as clusters
 import node as nodes
 import plane as planes
-from livenode import FIGURES, LIVE_ENV, node_images
-from vllm_models import fit, render, toolchain
+from livenode import FIGURES, LIVE_ENV
+from vllm_models import capacity, render, toolchain
 
 HERE = Path(__file__).resolve().parent
 VALUES = HERE / "tiny-llama.yaml"
@@ -47,13 +47,24 @@ UID = render.chart_default("securityContext")["runAsUser"]  # the chart's user, 
 class Served:
     cluster: clusters.Cluster
     node: str
-    pod: dict
-    seconds_to_ready: float
+    s3: dict  # the S3 server's endpoint and the key it issued (e2e/live/s3.py)
+    pod: dict = dataclasses.field(default_factory=dict)
+    seconds_to_ready: float = 0.0
 
     @property
     def where(self) -> str:
+        return self.at(self.pod)
+
+    def at(self, pod: dict) -> str:
         return (f"environment {LIVE_ENV} (live node {self.node}), release {RELEASE}, "
-                f"pod {NAMESPACE}/{self.pod['metadata']['name']}, container vllm")
+                f"pod {NAMESPACE}/{pod['metadata']['name']}, container vllm")
+
+    def apply(self, *sets: str, doing: str) -> None:
+        """helm upgrade --install of the release: its values file, the S3 endpoint, then `sets` (key=value)."""
+        self.cluster.run([toolchain.tool("helm"), "upgrade", "--install", RELEASE,
+                          str(toolchain.ROOT / "charts" / "vllm-models"), "--namespace", NAMESPACE, "-f", str(VALUES),
+                          *[a for item in (f"storage.download.s3.endpoint={self.s3['endpoint']}", *sets)
+                            for a in ("--set", item)]], doing=doing)
 
     @property
     def base(self) -> str:
@@ -67,14 +78,8 @@ class Served:
 
 
 def call(url: str, body: dict | None = None, timeout: float = 120) -> tuple[int, dict | str]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            text = response.read().decode()
-            status = response.status
-    except urllib.error.HTTPError as error:
-        text, status = error.read().decode(), error.code
+    """smoke.call's status and body, the body parsed when it is JSON."""
+    status, text = smoke.call(url, body, timeout)
     try:
         return status, json.loads(text)
     except ValueError:
@@ -99,6 +104,10 @@ def start_s3(cluster: clusters.Cluster, model: Path) -> dict:
                                          "--port", str(port), "--model", str(model), "--out", str(out)])
     planes.wait_for("the S3 server's key file", out.exists, {"s3": process}, 120)
     return json.loads(out.read_text())
+
+
+def pod_names(cluster: clusters.Cluster) -> set[str]:
+    return {pod["metadata"]["name"] for pod in pods_of(cluster)}
 
 
 def pods_of(cluster: clusters.Cluster) -> list[dict]:
@@ -160,31 +169,24 @@ def served(tmp_path_factory) -> Served:
     FIGURES.setdefault("images and tiny model built or cached (s)", []).append(round(time.monotonic() - started, 1))
     cluster = clusters.start(tmp_path_factory.mktemp("plane"))
     try:
-        pool = fit.node_pools(LIVE_ENV)[0]
-        name = f"{pool.name}-live-0"
-        wanted = node_images(cluster.plane.bin) | images
-        nodes.join(cluster.plane, name, clusters.gpu_labels(pool), [clusters.GPU_TAINT], pool.gpus_per_node, wanted)
-        FIGURES.setdefault("images imported into containerd (s)", []).append(
-            cluster.plane.state["timings"].get("images_import_s"))
+        node = livenode.join(cluster, images).node
         cluster.plane.state["node"]["host_dirs"] = [str(MODELS.parent)]  # removed with the node, even by its janitor
         cluster.plane.save()
         model_directory()
-        s3 = start_s3(cluster, model)
+        served = Served(cluster, node, start_s3(cluster, model))
         cluster.kubectl("create", "namespace", NAMESPACE, doing="creating the namespace")
         secret = SPEC["storage"]["download"]["s3"]["credentialsSecret"]["name"]
         cluster.kubectl("create", "secret", "generic", "-n", NAMESPACE, secret,
-                        f"--from-literal=AWS_ACCESS_KEY_ID={s3['access_key_id']}",
-                        f"--from-literal=AWS_SECRET_ACCESS_KEY={s3['secret_access_key']}",
+                        f"--from-literal=AWS_ACCESS_KEY_ID={served.s3['access_key_id']}",
+                        f"--from-literal=AWS_SECRET_ACCESS_KEY={served.s3['secret_access_key']}",
                         doing=f"creating Secret {secret} from the S3 server's key")
         installed = time.monotonic()
-        cluster.run([toolchain.tool("helm"), "install", RELEASE, str(toolchain.ROOT / "charts" / "vllm-models"),
-                     "--namespace", NAMESPACE, "-f", str(VALUES), "--set", f"storage.download.s3.endpoint={s3['endpoint']}"],
-                    doing=f"helm install {RELEASE} into environment {LIVE_ENV}'s live node")
-        pod = wait_rolled_out(cluster, "installing")
-        ready = Served(cluster, name, pod, round(time.monotonic() - installed, 1))
-        FIGURES.setdefault("helm install to Ready, download included (s)", []).append(ready.seconds_to_ready)
+        served.apply(doing=f"helm install {RELEASE} into environment {LIVE_ENV}'s live node")
+        served.pod = wait_rolled_out(cluster, "installing")
+        served.seconds_to_ready = round(time.monotonic() - installed, 1)
+        FIGURES.setdefault("helm install to Ready, download included (s)", []).append(served.seconds_to_ready)
         FIGURES.setdefault("startup budget the chart gave it (s)", []).append(int(SPEC["slowStart"]["maxStartupSeconds"]))
-        yield ready
+        yield served
     finally:
         cluster.plane.stop()
 
@@ -233,7 +235,7 @@ def test_the_container_runs_as_the_charts_user_on_a_read_only_root_with_shm_as_s
     for directory in ("/home/vllm", "/tmp", "/dev/shm"):
         assert facts[directory] == "writable", f"{served.where}: {directory} is not writable by UID {facts['uid']}"
     shm = next(v for v in served.pod["spec"]["volumes"] if v["name"] == "dshm")["emptyDir"]["sizeLimit"]
-    assert int(facts["shm-kib"]) * 1024 == parse_quantity(shm), (
+    assert int(facts["shm-kib"]) * 1024 == capacity.quantity(shm), (
         f"{served.where}: /dev/shm is {facts['shm-kib']} KiB, the chart sized it {shm}")
 
 
@@ -371,7 +373,7 @@ def wait_gone(served: Served, pod: dict, timeout: float) -> float:
     name = pod["metadata"]["name"]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if name not in {p["metadata"]["name"] for p in pods_of(served.cluster)}:
+        if name not in pod_names(served.cluster):
             return time.monotonic()
         time.sleep(0.25)
     raise AssertionError(f"{served.where}: pod {name} still exists {timeout} s after its deletion")
@@ -379,11 +381,11 @@ def wait_gone(served: Served, pod: dict, timeout: float) -> float:
 
 def test_a_replacement_pod_skips_the_completed_download_and_serves(served: Served):
     first = served.pod
-    if first["metadata"]["name"] in {p["metadata"]["name"] for p in pods_of(served.cluster)}:
+    if first["metadata"]["name"] in pod_names(served.cluster):
         served.cluster.kubectl("delete", "pod", "-n", NAMESPACE, first["metadata"]["name"],
                                doing=f"{served.where}: deleting the pod")
     pod = wait_rolled_out(served.cluster, "replacing the deleted pod", {first["metadata"]["name"]})
-    where = served.where.replace(first["metadata"]["name"], pod["metadata"]["name"])
+    where = served.at(pod)
     log = init_log(served, pod)
     assert "holds a complete copy" in log and "nothing to download" in log, f"{where}: the download's log says:\n{log}"
     status, completion = call(f"{served.base}/v1/completions",
@@ -415,17 +417,11 @@ def test_the_weights_download_into_a_claim_on_a_local_persistent_volume_and_serv
     has room for one pod of the release at a time (see the README's live tier)."""
     claim, path = "tiny-llama-weights", MODELS.parent / "claim"
     local_volume(served, path, claim)
-    before = {pod["metadata"]["name"] for pod in pods_of(served.cluster)}
-    endpoint = served.cluster.run([toolchain.tool("helm"), "get", "values", RELEASE, "-n", NAMESPACE, "-o", "json"],
-                                  doing="reading the release's values").stdout
-    endpoint = json.loads(endpoint)["storage"]["download"]["s3"]["endpoint"]
-    served.cluster.run([toolchain.tool("helm"), "upgrade", RELEASE, str(toolchain.ROOT / "charts" / "vllm-models"),
-                        "--namespace", NAMESPACE, "-f", str(VALUES), "--set", f"storage.download.s3.endpoint={endpoint}",
-                        "--set", "storage.type=existingClaim", "--set", f"storage.existingClaim={claim}",
-                        "--set", "deployment.updateStrategy.type=Recreate"],
-                       doing=f"helm upgrade {RELEASE} onto claim {claim}")
+    before = pod_names(served.cluster)
+    served.apply("storage.type=existingClaim", f"storage.existingClaim={claim}", "deployment.updateStrategy.type=Recreate",
+                 doing=f"helm upgrade {RELEASE} onto claim {claim}")
     pod = wait_rolled_out(served.cluster, f"moving onto claim {claim}", before)
-    where = served.where.replace(served.pod["metadata"]["name"], pod["metadata"]["name"])
+    where = served.at(pod)
     uri = SPEC["storage"]["download"]["s3"]["uri"]
     log = init_log(served, pod)
     assert f"now holds a complete copy of {uri}" in log, f"{where}: the download's log says:\n{log}"
@@ -442,22 +438,13 @@ def test_a_download_with_a_wrong_secret_key_fails_naming_the_s3_error_and_marks_
     the init container fails with S3's own error (SignatureDoesNotMatch, as on AWS), vLLM never starts and no
     completion marker is written."""
     secret, model = "tiny-llama-s3-wrong", "/models/tiny-llama-wrong-key"
-    right = json.loads(served.cluster.kubectl("get", "secret", "-n", NAMESPACE,
-                                              SPEC["storage"]["download"]["s3"]["credentialsSecret"]["name"], "-o",
-                                              "json").stdout)["data"]
     served.cluster.kubectl("create", "secret", "generic", "-n", NAMESPACE, secret,
-                           f"--from-literal=AWS_ACCESS_KEY_ID={base64.b64decode(right['AWS_ACCESS_KEY_ID']).decode()}",
+                           f"--from-literal=AWS_ACCESS_KEY_ID={served.s3['access_key_id']}",
                            "--from-literal=AWS_SECRET_ACCESS_KEY=not-the-key-s3-issued",
                            doing=f"creating Secret {secret} with a wrong secret key")
-    endpoint = json.loads(served.cluster.run([toolchain.tool("helm"), "get", "values", RELEASE, "-n", NAMESPACE, "-o",
-                                              "json"], doing="reading the release's values").stdout)
-    before = {pod["metadata"]["name"] for pod in pods_of(served.cluster)}
-    served.cluster.run([toolchain.tool("helm"), "upgrade", RELEASE, str(toolchain.ROOT / "charts" / "vllm-models"),
-                        "--namespace", NAMESPACE, "-f", str(VALUES),
-                        "--set", f"storage.download.s3.endpoint={endpoint['storage']['download']['s3']['endpoint']}",
-                        "--set", f"storage.download.s3.credentialsSecret.name={secret}",
-                        "--set", f"deployment.model={model}", "--set", "deployment.updateStrategy.type=Recreate"],
-                       doing=f"helm upgrade {RELEASE} with Secret {secret}")
+    before = pod_names(served.cluster)
+    served.apply(f"storage.download.s3.credentialsSecret.name={secret}", f"deployment.model={model}",
+                 "deployment.updateStrategy.type=Recreate", doing=f"helm upgrade {RELEASE} with Secret {secret}")
     with pytest.raises(AssertionError) as failed:
         wait_rolled_out(served.cluster, f"downloading with Secret {secret}", before)
     message = str(failed.value)
@@ -466,11 +453,3 @@ def test_a_download_with_a_wrong_secret_key_fails_naming_the_s3_error_and_marks_
         f"download naming S3's error; the wait said:\n{message}")
     directory = MODELS / Path(model).name
     assert not (directory / ".vllm-models-complete").exists(), f"{served.where}: {directory} was marked complete"
-
-
-def parse_quantity(quantity: str) -> int:
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
-    for suffix, factor in units.items():
-        if quantity.endswith(suffix):
-            return int(quantity[:-len(suffix)]) * factor
-    return int(quantity)
