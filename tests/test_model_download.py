@@ -56,8 +56,9 @@ class TestTheDownloadContainer:
         container = init_container(render_chart(example=S3))
         model = values(S3)["deployment"]["model"]
         assert container["image"] == f"{download['s3'].get('image', {}).get('repository', 'amazon/aws-cli')}:2.36.7"
-        assert container["args"] == ["aws", "s3", "sync", download["s3"]["uri"], f"{model}.partial", "--no-progress",
-                                     "--only-show-errors", "--endpoint-url", download["s3"]["endpoint"]], container["args"]
+        assert container["args"] == ["aws", "s3", "sync", download["s3"]["uri"], f"{model}.partial", "--delete",
+                                     "--no-progress", "--only-show-errors", "--endpoint-url", download["s3"]["endpoint"]], (
+            f"{where(S3)}: {container['args']}")
         env = env_of(container)
         secret = download["s3"]["credentialsSecret"]["name"]
         assert env["AWS_ACCESS_KEY_ID"] == {"secretKeyRef": {"name": secret, "key": "AWS_ACCESS_KEY_ID"}}
@@ -119,6 +120,8 @@ class TestTheDownloadContainer:
         seconds = values(example)["storage"]["download"]["timeoutSeconds"]
         assert container["command"][:5] == ["timeout", str(seconds), "/bin/sh", "-c", container["command"][4]]
         assert env_of(container)["LOCK_STALE_MINUTES"] == str(-(-seconds // 60) + 1)
+        assert env_of(container)["POD_UID"] == {"fieldRef": {"fieldPath": "metadata.uid"}}, (
+            f"{where(example)}: the lock names its pod by UID, so the pod's next attempt knows its own lock")
         mount = values(example)["storage"]["mountPath"]
         assert {"name": "models", "mountPath": mount} in container["volumeMounts"], "the download writes the volume"
         assert {"name": "models", "mountPath": mount, "readOnly": True} in rendered.container()["volumeMounts"]
@@ -310,6 +313,40 @@ def test_a_lock_older_than_the_time_limit_is_taken_over(script, tmp_path, age_mi
     else:
         assert result.returncode == 124, f"a fresh lock holds the pod back until the time limit: {result}"
         assert not model.exists()
+
+
+@pytest.mark.parametrize("lock_uid, pod_uid, taken_over", [
+    ("uid-a", "uid-a", True), ("uid-b", "uid-a", False), ("", "", False)], ids=["this-pod", "another-pod", "no-uid"])
+def test_a_lock_this_very_pod_left_when_it_was_killed_is_taken_over_at_once(script, tmp_path, lock_uid, pod_uid,
+                                                                            taken_over):
+    # An earlier attempt killed whole (its EXIT trap never ran) left a fresh lock naming this pod's UID: the kubelet
+    # restarts an init container only once the last attempt is dead, so nobody holds it. Another pod's lock, or one
+    # without a UID (a pod of an older chart, or a script run outside Kubernetes), is held until it is stale.
+    model = tmp_path / "model"
+    lock = tmp_path / "model.lock"
+    lock.mkdir()
+    (lock / "owner").write_text("pod-a\n")
+    (lock / "pod-uid").write_text(f"{lock_uid}\n")
+    (tmp_path / "model.partial").mkdir()
+    (tmp_path / "model.partial" / "weights.safetensors.1a2b3c4d").write_text("half")
+    result = run(script, model, "s3://b/m", writes("v1", model), limit=3, POD_UID=pod_uid)
+    if taken_over:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.startswith(f"vllm-models: taking over {lock}, left by an earlier attempt of this pod that "
+                                        f"was killed; resuming from {tmp_path / 'model.partial'}"), result.stdout
+        assert (model / ".vllm-models-complete").read_text() == "s3://b/m"
+        assert not lock.exists(), "the new attempt's lock is released when it ends"
+    else:
+        assert result.returncode == 124, f"a fresh lock of another pod holds this one back until the time limit: {result}"
+        assert "taking over" not in result.stdout and not model.exists(), result.stdout
+
+
+def test_the_lock_records_the_uid_of_the_pod_that_holds_it(script, tmp_path):
+    model = tmp_path / "model"
+    seen = tmp_path / "seen"
+    command = ["/bin/sh", "-c", f'cat "{tmp_path}/model.lock/pod-uid" > "{seen}"; echo v1 > "{model}.partial/w"']
+    assert run(script, model, "s3://b/m", command, POD_UID="uid-a").returncode == 0
+    assert seen.read_text() == "uid-a\n"
 
 
 SETPRIV = shutil.which("setpriv")

@@ -8,7 +8,9 @@
 # source downloads again, and an interrupted download never counts as complete (the marker is
 # written last and the directory moved into place at once). Pods sharing the volume (replicas, a
 # group's nodes) download once: the first takes a lock directory, the others wait for its marker; a
-# lock older than the time limit (LOCK_STALE_MINUTES) outlived its pod and is taken over.
+# lock older than the time limit (LOCK_STALE_MINUTES) outlived its pod and is taken over, and so is one
+# this very pod (POD_UID) took in an earlier attempt: the kubelet restarts an init container only once
+# the last attempt is dead, and one killed whole (an OOM kill of its cgroup) never ran its EXIT trap.
 set -eu
 : "${MODEL_DIR:?}" "${SOURCE_ID:?}" "${LOCK_STALE_MINUTES:?}"
 mark="$MODEL_DIR/.vllm-models-complete"
@@ -33,6 +35,11 @@ until mkdir "$lock" 2>/dev/null; do
     echo "vllm-models: $MODEL_DIR holds a complete copy of $SOURCE_ID (downloaded by $(cat "$lock/owner" 2>/dev/null || echo another pod))"
     exit 0
   fi
+  if [ -n "${POD_UID:-}" ] && [ "$(cat "$lock/pod-uid" 2>/dev/null)" = "$POD_UID" ]; then
+    echo "vllm-models: taking over $lock, left by an earlier attempt of this pod that was killed; resuming from $partial"
+    rm -rf "$lock"
+    continue
+  fi
   if [ -n "$(find "$lock" -maxdepth 0 -mmin +"$LOCK_STALE_MINUTES" 2>/dev/null)" ]; then
     echo "vllm-models: taking over $lock, older than the download time limit"
     rm -rf "$lock"
@@ -44,6 +51,7 @@ done
 trap 'rm -rf "$lock"' EXIT
 trap 'exit 143' TERM INT
 echo "${POD_NAME:-$(hostname)}" > "$lock/owner"
+echo "${POD_UID:-}" > "$lock/pod-uid"
 if complete; then
   exit 0
 fi

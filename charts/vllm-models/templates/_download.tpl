@@ -78,6 +78,7 @@
 {{- /* A lock older than one attempt's time limit outlived the pod that took it. */ -}}
 {{- $env = append $env (dict "name" "LOCK_STALE_MINUTES" "value" (toString (add1 (div (add $seconds 59) 60)))) -}}
 {{- $env = append $env (dict "name" "POD_NAME" "valueFrom" (dict "fieldRef" (dict "fieldPath" "metadata.name"))) -}}
+{{- $env = append $env (dict "name" "POD_UID" "valueFrom" (dict "fieldRef" (dict "fieldPath" "metadata.uid"))) -}}
 {{- $env = append $env (dict "name" "HOME" "value" "/tmp") -}}
 {{- $command := list -}}
 {{- if eq $dl.source "s3" -}}
@@ -89,7 +90,10 @@
   (dict "name" "AWS_SECRET_ACCESS_KEY" "valueFrom" (dict "secretKeyRef" (dict "name" $secret.name "key" $secret.secretAccessKeyKey)))) -}}
 {{- end -}}
 {{- $env = append $env (dict "name" "AWS_DEFAULT_REGION" "value" $s3.region) -}}
-{{- $command = list "aws" "s3" "sync" $item.s3.uri $partial "--no-progress" "--only-show-errors" -}}
+{{- /* --delete: the partial directory is the sync's alone, and a killed attempt leaves its half-written
+       NAME.XXXXXXXX temporary files there (s3transfer renames them only when complete); the next attempt
+       removes them instead of moving them into the model's directory. */ -}}
+{{- $command = list "aws" "s3" "sync" $item.s3.uri $partial "--delete" "--no-progress" "--only-show-errors" -}}
 {{- with $s3.endpoint -}}
 {{- /* An S3-compatible store: no EC2 instance metadata to ask for credentials (seed 002's awsEc2MetadataDisabled). */ -}}
 {{- $env = append $env (dict "name" "AWS_EC2_METADATA_DISABLED" "value" "true") -}}
