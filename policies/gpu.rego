@@ -67,9 +67,9 @@ shm_volume(w) := volume if {
 
 # METADATA
 # title: /dev/shm size
-# description: the /dev/shm emptyDir of a GPU pod has a sizeLimit at least the seed's size for its GPU count and below the container's memory limit (shared memory counts against it).
+# description: the /dev/shm emptyDir of a GPU pod has a sizeLimit at least the least size for its GPU count (sizing.yaml sharedMemory, the seed's size from 2 GPUs) and below the container's memory limit (shared memory counts against it).
 # custom:
-#   source: seed 000 "Shared Memory Scaling" (16Gi, 32Gi at TP=4, 64Gi at TP=8), via sizing.yaml sharedMemory
+#   source: seed 000 "Shared Memory Scaling" (16Gi, 32Gi at TP=4, 64Gi at TP=8; only a recommendation at TP=1, where no NCCL runs), via sizing.yaml sharedMemory
 #   severity: deny
 deny_shm_size contains msg if {
 	some w in gpu_deployments
@@ -82,9 +82,9 @@ deny_shm_size contains msg if {
 	some w in gpu_deployments
 	volume := shm_volume(w)
 	gpus := pod_gpus(w)
-	minimum := shm_size_for(gpus)
+	minimum := shm_floor_for(gpus)
 	quantity(volume.emptyDir.sizeLimit) < quantity(minimum)
-	msg := format("[shm_size] %v: /dev/shm sizeLimit %v is below %v, the seed's size for %v GPUs; raise shmSize (or leave it empty to use the table)", [container_subject(w.pod, w.container), volume.emptyDir.sizeLimit, minimum, gpus])
+	msg := format("[shm_size] %v: /dev/shm sizeLimit %v is below %v, the least for %v GPUs (sizing.yaml sharedMemory); raise shmSize (or leave it empty to use the table)", [container_subject(w.pod, w.container), volume.emptyDir.sizeLimit, minimum, gpus])
 }
 
 deny_shm_size contains msg if {

@@ -98,7 +98,28 @@ test_shm_size_fails_below_the_seed_size_for_four_gpus if {
 		{"op": "replace", "path": "/spec/template/spec/containers/0/resources/limits/nvidia.com~1gpu", "value": 4},
 		{"op": "replace", "path": "/spec/template/spec/containers/0/resources/requests/nvidia.com~1gpu", "value": 4},
 	])
-	deny_shm_size == {"[shm_size] Deployment llms-v2-demo container vllm: /dev/shm sizeLimit 16Gi is below 32Gi, the seed's size for 4 GPUs; raise shmSize (or leave it empty to use the table)"} with data.main.objects as [d]
+	deny_shm_size == {"[shm_size] Deployment llms-v2-demo container vllm: /dev/shm sizeLimit 16Gi is below 32Gi, the least for 4 GPUs (sizing.yaml sharedMemory); raise shmSize (or leave it empty to use the table)"} with data.main.objects as [d]
+}
+
+# One GPU per pod runs no NCCL: the row's floor (1Gi), not its 16Gi, is the least; two GPUs keep the seed's size.
+one_gpu_with_shm(size) := json.patch(fixture_deployment, [
+	{"op": "replace", "path": "/spec/template/spec/containers/0/args/8", "value": "1"},
+	{"op": "replace", "path": "/spec/template/spec/containers/0/resources/limits/nvidia.com~1gpu", "value": 1},
+	{"op": "replace", "path": "/spec/template/spec/containers/0/resources/requests/nvidia.com~1gpu", "value": 1},
+	{"op": "replace", "path": "/spec/template/spec/volumes/1/emptyDir/sizeLimit", "value": size},
+])
+
+test_shm_size_passes_at_the_floor_for_one_gpu if {
+	count(deny_shm_size) == 0 with data.main.objects as [one_gpu_with_shm("1Gi")]
+}
+
+test_shm_size_fails_one_mebibyte_below_the_floor_for_one_gpu if {
+	deny_shm_size == {"[shm_size] Deployment llms-v2-demo container vllm: /dev/shm sizeLimit 1023Mi is below 1Gi, the least for 1 GPUs (sizing.yaml sharedMemory); raise shmSize (or leave it empty to use the table)"} with data.main.objects as [one_gpu_with_shm("1023Mi")]
+}
+
+test_shm_size_fails_at_the_one_gpu_floor_for_two_gpus if {
+	d := json.patch(fixture_deployment, [{"op": "replace", "path": "/spec/template/spec/volumes/1/emptyDir/sizeLimit", "value": "1Gi"}])
+	deny_shm_size == {"[shm_size] Deployment llms-v2-demo container vllm: /dev/shm sizeLimit 1Gi is below 16Gi, the least for 2 GPUs (sizing.yaml sharedMemory); raise shmSize (or leave it empty to use the table)"} with data.main.objects as [d]
 }
 
 test_shm_size_fails_without_a_size_limit if {

@@ -481,10 +481,11 @@ def coherent_values(draw) -> dict:
             kv["mmProcessorCacheType"] = draw(st.sampled_from(["lru", "shm"]))
         deployment["kvOffloading"] = kv
 
-    shm = row_for(sizing()["sharedMemory"], gpus, "minGPUs")["size"]  # the seed's floor for the GPU count
+    row = row_for(sizing()["sharedMemory"], gpus, "minGPUs")
+    shm = row["size"]  # what an empty shmSize gets
     shm_explicit = draw(st.booleans())
-    if shm_explicit:
-        shm = f"{draw(st.integers(math.ceil(quantity_bytes(shm) / GIB), 1024))}Gi"
+    if shm_explicit:  # anything from the row's floor (its size where it names none) up
+        shm = f"{draw(st.integers(math.ceil(quantity_bytes(row.get('floor', row['size'])) / GIB), 1024))}Gi"
     limits: dict = {"memory": draw(memory_quantity(quantity_bytes(shm) + buffer_gb * 1e9)),
                     "cpu": draw(st.integers(1, 256) | st.sampled_from(["1", "16", "64", "500m", "2.5"]))}
     if draw(st.booleans()):

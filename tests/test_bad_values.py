@@ -280,9 +280,13 @@ FAIL_CASES = [
          "against the pod's memory limit; raise the limit or lower shmSize",
          {"shmSize": "199Gi"}),
     Case("shm at least the seed's table", {"shmSize": "16Gi"},
-         "vllm-models: shmSize (16Gi) is below 32Gi, the seed's /dev/shm size for 4 GPU(s) per pod (NCCL runs out of "
-         "shared memory); raise it, or leave shmSize empty to use the table",
+         "vllm-models: shmSize (16Gi) is below 32Gi, the least /dev/shm for 4 GPU(s) per pod (sizing.yaml sharedMemory: "
+         "below it NCCL or vLLM's own processes run out of shared memory); raise it, or leave shmSize empty to use the table",
          {"shmSize": "32Gi"}, example="multi-gpu"),
+    Case("shm at least the floor for one GPU", {"shmSize": "1023Mi"},
+         "vllm-models: shmSize (1023Mi) is below 1Gi, the least /dev/shm for 1 GPU(s) per pod (sizing.yaml sharedMemory: "
+         "below it NCCL or vLLM's own processes run out of shared memory); raise it, or leave shmSize empty to use the table",
+         {"shmSize": "1Gi"}),
     Case("extraEnv once per name", {"extraEnv": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]},
          "vllm-models: extraEnv sets A twice; keep one entry",
          {"extraEnv": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}),

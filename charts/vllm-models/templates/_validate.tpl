@@ -50,10 +50,10 @@
 {{- else if .Values.shmSize -}}
 {{- $floor := "" -}}
 {{- range (include "vllm-models.sizing" . | fromYaml).sharedMemory -}}
-{{- if ge $gpus (int .minGPUs) }}{{ $floor = .size }}{{ end -}}
+{{- if ge $gpus (int .minGPUs) }}{{ $floor = .floor | default .size }}{{ end -}}
 {{- end -}}
 {{- if lt (include "vllm-models.quantityBytes" $shm | float64) (include "vllm-models.quantityBytes" $floor | float64) -}}
-{{- $errors = append $errors (printf "vllm-models: shmSize (%s) is below %s, the seed's /dev/shm size for %d GPU(s) per pod (NCCL runs out of shared memory); raise it, or leave shmSize empty to use the table" $shm $floor $gpus) -}}
+{{- $errors = append $errors (printf "vllm-models: shmSize (%s) is below %s, the least /dev/shm for %d GPU(s) per pod (sizing.yaml sharedMemory: below it NCCL or vLLM's own processes run out of shared memory); raise it, or leave shmSize empty to use the table" $shm $floor $gpus) -}}
 {{- end -}}
 {{- end -}}
 
