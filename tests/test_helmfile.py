@@ -28,13 +28,21 @@ def helmfile(env: str, *args: str, root: Path = toolchain.ROOT) -> subprocess.Co
                           capture_output=True, text=True, cwd=root, env=toolchain.tool_env())
 
 
+TEST_ENVIRONMENTS = harness.fleet_data().get("testEnvironments") or {}
+
+
+def folder(env: str, root: Path = toolchain.ROOT) -> Path:
+    """The environment's folder: environments/<env>, or a test tier's own (fleet.yaml testEnvironments)."""
+    return root / TEST_ENVIRONMENTS.get(env, f"environments/{env}")
+
+
 def expected_releases(env: str, root: Path = toolchain.ROOT) -> dict[str, bool]:
     """{release: installed} from the files present and the enable flags, without asking helmfile."""
-    values = yaml.safe_load((root / "environments" / env / "values.yaml").read_text())
+    values = yaml.safe_load((folder(env, root) / "values.yaml").read_text())
     found = {"llms-namespace": True}
     for category in CATEGORIES:
         block = values.get(category) or {}
-        for path in sorted((root / "environments" / env / category).glob("*.yaml")):
+        for path in sorted((folder(env, root) / category).glob("*.yaml")):
             flag = ((block.get("models") or {}).get(path.stem) or {}).get("enabled", False)
             found[f"llms-v2-{path.stem}"] = bool(block.get("enabled") and flag)
     return found
@@ -49,6 +57,16 @@ def listed(env: str, root: Path = toolchain.ROOT) -> dict[str, bool]:
 def instances(manifest: str) -> set[str]:
     return {doc["metadata"]["labels"]["app.kubernetes.io/instance"]
             for doc in yaml.safe_load_all(manifest) if doc}
+
+
+@pytest.mark.parametrize("env", sorted(TEST_ENVIRONMENTS))
+def test_a_test_tiers_environment_takes_its_releases_from_its_own_folder(env):
+    """fleet.yaml testEnvironments: the same helmfile lists a test tier's environment from its folder (its
+    values.yaml, its category folders), as it lists environments/<env>/ for the promotion chain's."""
+    assert env not in ENVIRONMENTS, f"environment {env} is both in promotionOrder and in testEnvironments"
+    releases = listed(env)
+    assert releases == expected_releases(env) and any(name != "llms-namespace" for name in releases), (
+        f"environment {env} ({TEST_ENVIRONMENTS[env]}): helmfile lists {releases}, its files say {expected_releases(env)}")
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

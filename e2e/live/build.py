@@ -1,12 +1,13 @@
 """What runs on the live tier's node, each built once and cached by content: the vLLM CPU image, the
 AWS CLI image (the download init container's), the tiny model, and the venv of the S3 server.
 
-    python3.11 e2e/live/build.py vllm-image | awscli-image | model | s3-venv | all
+    python3.11 e2e/live/build.py vllm-image | awscli-image | model | adapter | s3-venv | all
 
 Each prints the path of what it built (or found). Everything lives in the per-user cache
 $VLLM_MODELS_CACHE/live (default ${XDG_CACHE_HOME:-~/.cache}/vllm-models/live), under a name that
-ends in the first 16 hex digits of the sha256 of its inputs: this file, the lock it installs, the
-Debian packages and the script it runs. A changed input builds anew beside the old; nothing is
+ends in the first 16 hex digits of the sha256 of its inputs: the lock it installs, the Debian packages,
+the script it runs, and for an image the code of the functions that make one (image_recipe), not the
+rest of this file. A changed input builds anew beside the old; nothing is
 ever rebuilt in place, and a build killed half way leaves only a `.tmp-*` directory that the next
 build removes.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -77,6 +79,11 @@ IMAGES = {
     },
 }
 VENVS = {"model": "model.lock", "s3": "s3.lock"}
+
+
+def image_recipe() -> tuple:
+    """Every function whose code shapes an image's bytes (their source is part of its cache key)."""
+    return (digest, wheels, chroot, build_image, vllm_identity, image_env, pack)
 
 
 def digest(*parts: bytes | str | Path) -> str:
@@ -158,7 +165,7 @@ def build_image(kind: str) -> Path:
     """The image tarball of IMAGES[kind], built unless the cache has it."""
     spec = IMAGES[kind]
     locks = [HERE / name for name in spec["lock"]]
-    key = digest(Path(__file__), *locks, json.dumps(spec, sort_keys=True), SUITE)
+    key = image_key(spec, locks)
     final = cache_root() / "images" / f"{kind}-{key}.tar"
     if final.exists():
         return final
@@ -198,6 +205,14 @@ def build_image(kind: str) -> Path:
         "name": spec["name"], "key": key, "seconds": round(time.monotonic() - started),
         "bytes": final.stat().st_size}, indent=2) + "\n")
     return final
+
+
+def image_key(spec: dict, locks: list[Path]) -> str:
+    """The cache name of an image: the code that makes it (image_recipe's functions), the locks it installs
+    and its spec. Not this whole file: an edit to the model's or the venvs' builder must not cost the
+    vLLM image's 15-18 minutes again."""
+    code = [inspect.getsource(function) for function in image_recipe()]
+    return digest(*code, *locks, json.dumps(spec, sort_keys=True), SUITE, MIRROR, PYTHON, VLLM_DIST_VERSION)
 
 
 def vllm_identity(venv: Path) -> None:
@@ -271,24 +286,26 @@ def build_venv(kind: str) -> Path:
     return final
 
 
-def build_model() -> Path:
-    """The tiny model's directory (e2e/live/model.py), made once per version of the script."""
+def build_model(adapter: bool = False) -> Path:
+    """The tiny model's directory (e2e/live/model.py), or its LoRA adapter's, made once per version of the script."""
     venv = build_venv("model")
     script = HERE / "model.py"
-    final = cache_root() / "models" / f"tiny-llama-{digest(script, HERE / VENVS['model'])}"
+    name = "tiny-llama-lora" if adapter else "tiny-llama"
+    final = cache_root() / "models" / f"{name}-{digest(script, HERE / VENVS['model'])}"
     if final.exists():
         return final
     with building(final) as tmp:
-        run(venv / "bin" / "python", script, tmp, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+        run(venv / "bin" / "python", script, *(["--adapter"] if adapter else []), tmp,
+            env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
     return final
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["vllm-image", "awscli-image", "model", "s3-venv", "all"])
+    parser.add_argument("what", choices=["vllm-image", "awscli-image", "model", "adapter", "s3-venv", "all"])
     what = parser.parse_args().what
     steps = {"vllm-image": lambda: build_image("vllm"), "awscli-image": lambda: build_image("awscli"),
-             "model": build_model, "s3-venv": lambda: build_venv("s3")}
+             "model": build_model, "adapter": lambda: build_model(adapter=True), "s3-venv": lambda: build_venv("s3")}
     for name, step in steps.items():
         if what in (name, "all"):
             print(step())

@@ -1,7 +1,7 @@
 """The live tier (`make live`): the e2e control plane plus one real node (e2e/node.py), where pods run.
 
-The node stands for the first GPU pool of LIVE_ENV: its labels, its taint and its GPU count (advertised as an
-extended resource; no device exists). Fixture `live` joins the node to e2e/conftest.py's `cluster`, whose
+The node is the first GPU pool of the `live` environment (e2e/live/environment/values.yaml nodePools): its
+labels, its taint and its GPU count (advertised as an extended resource; no device exists). Fixture `live` joins the node to e2e/conftest.py's `cluster`, whose
 stop removes the node too, passing or failing; FIGURES collects what the run measured.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ def pytest_sessionstart(session) -> None:
 
 @pytest.fixture
 def live(cluster: clusters.Cluster) -> livenode.Live:
-    """The plane of `cluster` with one real node of LIVE_ENV's first GPU pool, Ready."""
+    """The plane of `cluster` with one real node of the live environment's first GPU pool, Ready."""
     return livenode.join(cluster)
 
 

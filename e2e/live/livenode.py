@@ -1,4 +1,4 @@
-"""What the live tier's fixture and tests share: the environment the node stands for, the node's images, FIGURES."""
+"""What the live tier's fixture and tests share: the environment the node belongs to, the node's images, FIGURES."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,12 +10,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 import cluster as clusters
 import images
 import node as nodes
-from vllm_models import fit, toolchain
+from vllm_models import fit, render, toolchain
 
-LIVE_ENV = "development"
+# The helmfile environment of the live tier (environments/fleet.yaml testEnvironments): its node pool is the node.
+LIVE_ENV = "live"
+ENVIRONMENT = toolchain.ROOT / render.fleet_data()["testEnvironments"][LIVE_ENV]
 FIGURES: dict[str, list] = {}
 
 
@@ -29,7 +33,7 @@ class Live:
 def join(cluster: clusters.Cluster, more_images: dict[str, Path] | None = None) -> Live:
     """One real node of LIVE_ENV's first GPU pool joined to `cluster`'s plane, Ready, with the pause and busybox
     images and `more_images` (name: archive) imported; its start-up figures go to FIGURES."""
-    pool = fit.node_pools(LIVE_ENV)[0]
+    pool = fit.node_pools(LIVE_ENV, yaml.safe_load((ENVIRONMENT / "values.yaml").read_text()))[0]
     name = f"{pool.name}-live-0"
     started = time.monotonic()
     wanted = node_images(cluster.plane.bin) | (more_images or {})

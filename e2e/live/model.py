@@ -3,9 +3,12 @@ trained here, made offline and byte for byte the same on every run (no hub, no d
 
 Run in the venv of e2e/live/model.lock (numpy, safetensors, tokenizers; no torch):
     python e2e/live/model.py OUT_DIR
-It writes config.json, generation_config.json, model.safetensors, tokenizer.json,
+    python e2e/live/model.py --adapter OUT_DIR
+The first writes config.json, generation_config.json, model.safetensors, tokenizer.json,
 tokenizer_config.json and special_tokens_map.json: what `vllm serve OUT_DIR` reads. The sizes are
 the smallest vLLM's CPU engine serves: its attention kernels take head_dim 32 (not 16).
+The second writes a LoRA adapter of that model in PEFT's layout (adapter_config.json,
+adapter_model.safetensors): what `--lora-modules name=OUT_DIR` reads.
 """
 
 from __future__ import annotations
@@ -94,6 +97,55 @@ def weights(vocab: int) -> dict[str, np.ndarray]:
     return tensors
 
 
+# The adapter: rank 8 on every projection vLLM's Llama takes LoRA on. Its factors are larger than the
+# base weights' 0.02 so that it visibly changes what the model says (the live test compares the two).
+ADAPTER_RANK = 8
+ADAPTER_ALPHA = 16
+ADAPTER_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+ADAPTER_BASE = "vllm-models/tiny-llama"  # adapter_config.json base_model_name_or_path: the chart release's lora baseModel
+
+
+def adapter_weights() -> dict[str, np.ndarray]:
+    """lora_A (rank x in) and lora_B (out x rank) of every target in every layer, under PEFT's names."""
+    rng = np.random.default_rng(SEED + 1)
+    shapes = {  # (out, in) of each projection, as in weights()
+        "q_proj": (HEADS * HEAD_DIM, HIDDEN), "k_proj": (KV_HEADS * HEAD_DIM, HIDDEN),
+        "v_proj": (KV_HEADS * HEAD_DIM, HIDDEN), "o_proj": (HIDDEN, HEADS * HEAD_DIM),
+        "gate_proj": (INTERMEDIATE, HIDDEN), "up_proj": (INTERMEDIATE, HIDDEN), "down_proj": (HIDDEN, INTERMEDIATE),
+    }
+    tensors = {}
+    for i in range(LAYERS):
+        for target in ADAPTER_TARGETS:
+            block = "mlp" if target in ("gate_proj", "up_proj", "down_proj") else "self_attn"
+            prefix = f"base_model.model.model.layers.{i}.{block}.{target}."
+            out_features, in_features = shapes[target]
+            tensors[prefix + "lora_A.weight"] = rng.normal(0.0, 0.1, size=(ADAPTER_RANK, in_features)).astype(np.float32)
+            tensors[prefix + "lora_B.weight"] = rng.normal(0.0, 0.1, size=(out_features, ADAPTER_RANK)).astype(np.float32)
+    return tensors
+
+
+def write_adapter(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    config = {
+        "peft_type": "LORA",
+        "task_type": "CAUSAL_LM",
+        "base_model_name_or_path": ADAPTER_BASE,
+        "r": ADAPTER_RANK,
+        "lora_alpha": ADAPTER_ALPHA,
+        "lora_dropout": 0.0,
+        "target_modules": ADAPTER_TARGETS,
+        "bias": "none",
+        "fan_in_fan_out": False,
+        "modules_to_save": None,
+        "use_rslora": False,
+        "use_dora": False,
+    }
+    (out / "adapter_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    save_file(adapter_weights(), str(out / "adapter_model.safetensors"), metadata={"format": "pt"})
+    for path in out.iterdir():
+        path.chmod(0o644)
+
+
 def write(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     tok = tokenizer()
@@ -139,6 +191,9 @@ def write(out: Path) -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if len(sys.argv) != 2:
-        sys.exit("usage: model.py OUT_DIR")
-    write(Path(sys.argv[1]))
+    if len(sys.argv) == 3 and sys.argv[1] == "--adapter":
+        write_adapter(Path(sys.argv[2]))
+    elif len(sys.argv) == 2:
+        write(Path(sys.argv[1]))
+    else:
+        sys.exit("usage: model.py [--adapter] OUT_DIR")

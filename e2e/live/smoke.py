@@ -157,7 +157,8 @@ def main() -> int:
         print(f"smoke: RSS after requests {rss_mib(process.pid)} MiB", flush=True)
     finally:
         stopped = time.monotonic()
-        os.killpg(process.pid, signal.SIGTERM)
+        if process.poll() is None:  # vLLM may have exited on its own (a bad argument)
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:

@@ -4,17 +4,21 @@ through the chart's probes, answering as vLLM under the chart's security context
 SIGTERM, and skipping the completed download when it restarts.
 
 One release for the module (fixture `served`): a vLLM start is the expensive part, and the tests read the
-same pod; the last two replace it, in file order. Its values are e2e/live/tiny-llama.yaml; the images
+same pod; from the SIGTERM test on, each replaces it, in file order. It is the `live` environment's release,
+applied with the same helmfile as every environment (`helmfile -e live apply`; e2e/live/environment/); the images
 (e2e/live/build.py vllm-image, awscli-image), the tiny model (build.py model) and the S3 server's venv
 (build.py s3-venv) are built once per machine and cached by content.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
+import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -35,12 +39,13 @@ from livenode import FIGURES, LIVE_ENV
 from vllm_models import capacity, render, toolchain
 
 HERE = Path(__file__).resolve().parent
-VALUES = HERE / "tiny-llama.yaml"
-NAMESPACE = "live"
+VALUES = livenode.ENVIRONMENT / "language" / "tiny-llama.yaml"
 SPEC = yaml.safe_load(VALUES.read_text())
-RELEASE = SPEC["fullnameOverride"]
-MODELS = Path(SPEC["hps"]["models"]["path"])  # the release's hostPath: the node's model directory
+RELEASE = f"{render.RELEASE_PREFIX}{VALUES.stem}"
+NAMESPACE = "llms"  # helmfile.yaml.gotmpl's, for every environment
+MODELS = Path(yaml.safe_load((livenode.ENVIRONMENT / "values.yaml").read_text())["global"]["hps"]["models"]["path"])
 UID = render.chart_default("securityContext")["runAsUser"]  # the chart's user, whom the download writes as
+ADAPTERS = SPEC["lora"]["adapters"] if SPEC.get("lora", {}).get("enabled") else []
 
 
 @dataclasses.dataclass
@@ -60,11 +65,9 @@ class Served:
                 f"pod {NAMESPACE}/{pod['metadata']['name']}, container vllm")
 
     def apply(self, *sets: str, doing: str) -> None:
-        """helm upgrade --install of the release: its values file, the S3 endpoint, then `sets` (key=value)."""
-        self.cluster.run([toolchain.tool("helm"), "upgrade", "--install", RELEASE,
-                          str(toolchain.ROOT / "charts" / "vllm-models"), "--namespace", NAMESPACE, "-f", str(VALUES),
-                          *[a for item in (f"storage.download.s3.endpoint={self.s3['endpoint']}", *sets)
-                            for a in ("--set", item)]], doing=doing)
+        """`helmfile -e live apply` of the release alone: its files, the S3 endpoint, then `sets` (key=value)."""
+        apply(self.cluster, f"model={VALUES.stem}", f"storage.download.s3.endpoint={self.s3['endpoint']}", *sets,
+              doing=doing)
 
     @property
     def base(self) -> str:
@@ -77,6 +80,13 @@ class Served:
         return result.stdout
 
 
+def apply(cluster: clusters.Cluster, selector: str, *sets: str, doing: str) -> None:
+    """`helmfile -e live apply` of the releases `selector` picks (a label of helmfile.yaml.gotmpl's), with `sets`
+    given to helm (--set key=value) as an operator would override a value for one apply."""
+    cluster.helmfile(LIVE_ENV, "apply", extra=["--selector", selector, "--suppress-diff",
+                                               *[a for item in sets for a in ("--set", item)]])
+
+
 def call(url: str, body: dict | None = None, timeout: float = 120) -> tuple[int, dict | str]:
     """smoke.call's status and body, the body parsed when it is JSON."""
     status, text = smoke.call(url, body, timeout)
@@ -84,6 +94,22 @@ def call(url: str, body: dict | None = None, timeout: float = 120) -> tuple[int,
         return status, json.loads(text)
     except ValueError:
         return status, text
+
+
+# A copy of the tiny model with a 64 MiB file beside it (original/, where checkpoints keep the files vLLM does not
+# load): moto serves ~10 MB/s here, so its download lasts long enough to be killed half way.
+BIG = {"uri": "s3://models/tiny-llama-big", "model": "/models/tiny-llama-big",
+       "padding": "original/consolidated.00.pth", "bytes": 64 * 2**20}
+
+
+def big_model(model: Path, directory: Path) -> Path:
+    """The tiny model and BIG's padding (sparse: it costs no disk until downloaded) in `directory`."""
+    shutil.copytree(model, directory)
+    padding = directory / BIG["padding"]
+    padding.parent.mkdir()
+    with padding.open("wb") as out:
+        out.truncate(BIG["bytes"])
+    return directory
 
 
 def model_directory() -> None:
@@ -94,14 +120,15 @@ def model_directory() -> None:
     MODELS.parent.chmod(0o755)
 
 
-def start_s3(cluster: clusters.Cluster, model: Path) -> dict:
-    """The S3 API (moto, e2e/live/s3.py) on the node's address, holding the tiny model, with SigV4 keys; a
-    process of the plane, so it stops with it (or its janitor)."""
+def start_s3(cluster: clusters.Cluster, objects: dict[str, Path]) -> dict:
+    """The S3 API (moto, e2e/live/s3.py) on the node's address, holding `objects` (s3://bucket/prefix: the
+    directory whose files it holds), with SigV4 keys; a process of the plane, so it stops with it (or its janitor)."""
     venv = build.build_venv("s3")
     port = planes.free_ports(1)[0]
     out = cluster.directory / "s3.json"
     process = cluster.plane.spawn("s3", [str(venv / "bin" / "python"), str(HERE / "s3.py"), "--host", nodes.NODE_IP,
-                                         "--port", str(port), "--model", str(model), "--out", str(out)])
+                                         "--port", str(port), "--out", str(out),
+                                         *[a for uri, path in objects.items() for a in ("--object", f"{uri}={path}")]])
     planes.wait_for("the S3 server's key file", out.exists, {"s3": process}, 120)
     return json.loads(out.read_text())
 
@@ -127,10 +154,12 @@ def failed_containers(pod: dict) -> list[str]:
                    for state in ("state", "lastState"))]
 
 
-def wait_rolled_out(cluster: clusters.Cluster, doing: str, replaced: Collection[str] = ()) -> dict:
+def wait_rolled_out(cluster: clusters.Cluster, doing: str, replaced: Collection[str] = (),
+                    killed: Collection[str] = ()) -> dict:
     """The release's one serving pod once the Deployment is rolled out and that pod is Ready; stops early, with
-    the failing container's log, when a container of the new pod has failed and restarts. The pods named in
-    `replaced` (those before an upgrade or a deletion) never count, however long the controller takes to act."""
+    the failing container's log, when a container of the new pod has failed and restarts (a container named in
+    `killed`, which the test killed itself, only when it fails again). The pods named in `replaced` (those
+    before an upgrade or a deletion) never count, however long the controller takes to act."""
     budget = int(SPEC["slowStart"]["maxStartupSeconds"]) + int(SPEC["storage"]["download"]["timeoutSeconds"])
     deadline = time.monotonic() + budget
     while True:
@@ -138,7 +167,8 @@ def wait_rolled_out(cluster: clusters.Cluster, doing: str, replaced: Collection[
                 if not pod["metadata"].get("deletionTimestamp") and pod["metadata"]["name"] not in replaced]
         ready = [pod for pod in pods if any(c["type"] == "Ready" and c["status"] == "True"
                                             for c in pod.get("status", {}).get("conditions", []))]
-        failed = [(pod["metadata"]["name"], name) for pod in pods for name in failed_containers(pod)]
+        failed = [(pod["metadata"]["name"], name) for pod in pods for name in failed_containers(pod)
+                  if name not in killed or restarts(pod, name) > 1]
         if len(ready) == 1 and len(pods) == 1 or failed or time.monotonic() > deadline:
             break
         time.sleep(2)
@@ -149,6 +179,11 @@ def wait_rolled_out(cluster: clusters.Cluster, doing: str, replaced: Collection[
                                 f"{len(ready)} of {len(pods)} pod(s) Ready after {budget} s: "
                                 f"{json.dumps([p.get('status') for p in pods])[:3000]}"))
     return ready[0]
+
+
+def restarts(pod: dict, container: str) -> int:
+    statuses = pod.get("status", {}).get("initContainerStatuses", []) + pod.get("status", {}).get("containerStatuses", [])
+    return next((status.get("restartCount", 0) for status in statuses if status["name"] == container), 0)
 
 
 def container_log(cluster: clusters.Cluster, pod: str, container: str) -> str:
@@ -173,27 +208,35 @@ def served(tmp_path_factory) -> Served:
         cluster.plane.state["node"]["host_dirs"] = [str(MODELS.parent)]  # removed with the node, even by its janitor
         cluster.plane.save()
         model_directory()
-        served = Served(cluster, node, start_s3(cluster, model))
-        cluster.kubectl("create", "namespace", NAMESPACE, doing="creating the namespace")
+        objects = {SPEC["storage"]["download"]["s3"]["uri"]: model, BIG["uri"]: big_model(model, cluster.directory / "big")}
+        objects |= {adapter["s3"]["uri"]: build.build_model(adapter=True) for adapter in ADAPTERS}
+        served = Served(cluster, node, start_s3(cluster, objects))
+        apply(cluster, "component=namespace", doing=f"helmfile -e {LIVE_ENV} apply of the namespace release")
         secret = SPEC["storage"]["download"]["s3"]["credentialsSecret"]["name"]
         cluster.kubectl("create", "secret", "generic", "-n", NAMESPACE, secret,
                         f"--from-literal=AWS_ACCESS_KEY_ID={served.s3['access_key_id']}",
                         f"--from-literal=AWS_SECRET_ACCESS_KEY={served.s3['secret_access_key']}",
                         doing=f"creating Secret {secret} from the S3 server's key")
         installed = time.monotonic()
-        served.apply(doing=f"helm install {RELEASE} into environment {LIVE_ENV}'s live node")
+        served.apply(doing=f"helmfile -e {LIVE_ENV} apply of {RELEASE}")
         served.pod = wait_rolled_out(cluster, "installing")
         served.seconds_to_ready = round(time.monotonic() - installed, 1)
-        FIGURES.setdefault("helm install to Ready, download included (s)", []).append(served.seconds_to_ready)
+        FIGURES.setdefault("helmfile apply to Ready, download included (s)", []).append(served.seconds_to_ready)
         FIGURES.setdefault("startup budget the chart gave it (s)", []).append(int(SPEC["slowStart"]["maxStartupSeconds"]))
         yield served
     finally:
         cluster.plane.stop()
 
 
-def init_log(served: Served, pod: dict) -> str:
-    return served.cluster.kubectl("logs", "-n", NAMESPACE, pod["metadata"]["name"], "-c", "model-download",
-                                  doing=f"{served.where}: reading the download's log").stdout
+def init_log(served: Served, pod: dict, container: str = "model-download") -> str:
+    return served.cluster.kubectl("logs", "-n", NAMESPACE, pod["metadata"]["name"], "-c", container,
+                                  doing=f"{served.at(pod)}: reading the log of init container {container}").stdout
+
+
+def files_of(directory: Path) -> dict[str, int]:
+    """Every file below `directory` but the download's marker, with its size."""
+    return {p.relative_to(directory).as_posix(): p.stat().st_size for p in sorted(directory.rglob("*"))
+            if p.is_file() and p.name != ".vllm-models-complete"}
 
 
 def test_the_release_becomes_ready_through_the_charts_probes_within_its_startup_budget(served: Served):
@@ -204,14 +247,16 @@ def test_the_release_becomes_ready_through_the_charts_probes_within_its_startup_
     assert served.pod["spec"]["nodeName"] == served.node, f"{served.where}: on {served.pod['spec']['nodeName']}"
     assert served.seconds_to_ready <= budget, (
         f"{served.where}: Ready after {served.seconds_to_ready} s, beyond the startup budget of {budget} s")
-    print(f"{served.where}: Ready {served.seconds_to_ready} s after helm install; startup budget {budget} s")
+    print(f"{served.where}: Ready {served.seconds_to_ready} s after helmfile apply; startup budget {budget} s")
 
 
 def test_the_served_model_name_is_listed_and_answers_a_completion_and_a_chat_completion(served: Served):
     name = SPEC["deployment"]["servedModelName"]
     status, models = call(f"{served.base}/v1/models")
-    assert status == 200 and [m["id"] for m in models["data"]] == [name], (
+    assert status == 200 and sorted(m["id"] for m in models["data"]) == sorted([name] + [a["name"] for a in ADAPTERS]), (
         f"{served.where}: GET /v1/models -> {status} {models}")
+    parents = {m["id"]: m.get("parent") for m in models["data"] if m["id"] != name}
+    assert parents == {a["name"]: name for a in ADAPTERS}, f"{served.where}: adapters' parent models {parents}"
     status, completion = call(f"{served.base}/v1/completions", {"model": name, "prompt": "The model", "max_tokens": 8})
     assert status == 200 and completion["choices"][0]["text"], f"{served.where}: completion -> {status} {completion}"
     assert completion["usage"]["completion_tokens"] >= 1, f"{served.where}: completion usage {completion['usage']}"
@@ -219,6 +264,22 @@ def test_the_served_model_name_is_listed_and_answers_a_completion_and_a_chat_com
                         {"model": name, "max_tokens": 8, "messages": [{"role": "user", "content": "hello"}]})
     assert status == 200 and chat["choices"][0]["message"]["role"] == "assistant", (
         f"{served.where}: chat completion -> {status} {chat}")
+
+
+def test_each_lora_adapter_answers_under_its_own_name_and_changes_what_the_model_says(served: Served):
+    """The same greedy request to the base model and to each adapter: the adapter's answer names it and differs
+    (the adapter's weights took part, not just its name)."""
+    assert ADAPTERS, f"{served.where}: {VALUES.name} serves no LoRA adapter, so nothing here is proved"
+    body = {"prompt": "The model serves", "max_tokens": 16, "temperature": 0, "ignore_eos": True}
+    status, base = call(f"{served.base}/v1/completions", {"model": SPEC["deployment"]["servedModelName"], **body})
+    assert status == 200, f"{served.where}: base model completion -> {status} {base}"
+    for adapter in ADAPTERS:
+        status, tuned = call(f"{served.base}/v1/completions", {"model": adapter["name"], **body})
+        assert status == 200 and tuned["model"] == adapter["name"], (
+            f"{served.where}: completion with adapter {adapter['name']} -> {status} {tuned}")
+        assert tuned["choices"][0]["text"] != base["choices"][0]["text"], (
+            f"{served.where}: adapter {adapter['name']} answered exactly as the base model "
+            f"({base['choices'][0]['text']!r}): its weights were not applied")
 
 
 def test_the_container_runs_as_the_charts_user_on_a_read_only_root_with_shm_as_sized(served: Served):
@@ -275,10 +336,7 @@ def scraped_series(scrape: str, extra: dict[str, str]) -> dict[str, float]:
 def test_no_alert_of_the_releases_rules_fires_on_the_idle_pods_live_scrape(served: Served, tmp_path):
     """promtool evaluates the release's PrometheusRule (rendered by the chart) over two real scrapes of the idle,
     healthy pod, a minute apart in promtool's time and held for 30 minutes: no alert fires."""
-    rendered = served.cluster.run([toolchain.tool("helm"), "template", RELEASE, str(toolchain.ROOT / "charts" / "vllm-models"),
-                                   "--namespace", NAMESPACE, "-f", str(VALUES), "--set", "prometheusRule.enabled=true",
-                                   "--show-only", "templates/prometheusrule.yaml"], doing="rendering the release's rules").stdout
-    groups = yaml.safe_load(rendered)["spec"]["groups"]
+    groups = rendered_rules(served)
     alerts = [rule["alert"] for group in groups for rule in group["rules"] if "alert" in rule]
     assert alerts, f"{served.where}: the chart rendered no alert for the release"
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
@@ -298,6 +356,57 @@ def test_no_alert_of_the_releases_rules_fires_on_the_idle_pods_live_scrape(serve
                                     f"{alerts} expected silent:\n{result.stdout}{result.stderr}")
 
 
+def rendered_rules(served: Served) -> list[dict]:
+    """The release's PrometheusRule groups as `helmfile -e live template` renders them, rules on."""
+    rendered = served.cluster.helmfile(LIVE_ENV, "template", extra=[
+        "--selector", f"model={VALUES.stem}", "--set", "prometheusRule.enabled=true"]).stdout
+    rule = next((doc for doc in yaml.safe_load_all(rendered) if doc and doc.get("kind") == "PrometheusRule"), None)
+    assert rule, f"{served.where}: helmfile -e {LIVE_ENV} template rendered no PrometheusRule"
+    return rule["spec"]["groups"]
+
+
+def test_the_running_requests_alert_fires_on_a_scrape_of_the_pod_serving_a_full_batch(served: Served, tmp_path):
+    """maxNumSeqs streams at once fill the batch; promtool evaluates the release's rules over the scrape taken then,
+    held: the alert on running requests (80% of the batch) fires after its `for`, on this pod's series."""
+    name, alert = SPEC["deployment"]["servedModelName"], "VllmRequestsRunningHigh"
+    groups = rendered_rules(served)
+    rule = next((r for g in groups for r in g["rules"] if r.get("alert") == alert), None)
+    assert rule, f"{served.where}: the release's PrometheusRule has no alert {alert}"
+    seqs = int(SPEC["deployment"]["maxNumSeqs"])
+    finished: list[threading.Event] = []
+    chunks: list[list[tuple[float, str]]] = []
+    tokens = max(64, int(tokens_per_second(served) * 5))
+    for _ in range(seqs):
+        chunks.append([])
+        finished.append(threading.Event())
+        body = {"model": name, "prompt": "The model", "stream": True, "max_tokens": tokens, "ignore_eos": True}
+        threading.Thread(target=stream, args=(f"{served.base}/v1/completions", body, chunks[-1], finished[-1]),
+                         daemon=True).start()
+    deadline = time.monotonic() + 60
+    while not all(chunks) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    scrape = call(f"{served.base}/metrics")[1]
+    for done in finished:
+        done.wait(300)
+    assert all(chunks), f"{served.where}: {sum(map(bool, chunks))} of {seqs} streams started within 60 s"
+    pod = served.pod["metadata"]["name"]
+    series = scraped_series(scrape, {"namespace": NAMESPACE, "pod": pod})
+    running = [value for key, value in series.items() if key.startswith("vllm:num_requests_running{")]
+    assert running == [seqs], f"{served.where}: vllm:num_requests_running {running} with {seqs} streams in flight"
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
+    hold = f"{rule.get('for', '0m')}"
+    tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m",
+             "tests": [{"interval": "1m",
+                        "input_series": [{"series": key, "values": f"{value}+0x30"} for key, value in sorted(series.items())],
+                        "promql_expr_test": [{"expr": f'count(ALERTS{{alertname="{alert}",alertstate="firing",pod="{pod}"}})',
+                                              "eval_time": "20m", "exp_samples": [{"labels": "{}", "value": 1}]}]}]}
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = subprocess.run([toolchain.tool("promtool"), "test", "rules", "tests.yaml"], cwd=tmp_path,
+                            capture_output=True, text=True, env=toolchain.tool_env())
+    assert result.returncode == 0, (f"{served.where}: {alert} ({rule['expr']} for {hold}) did not fire over the scrape "
+                                    f"of a full batch ({seqs} running), held 20 minutes:\n{result.stdout}{result.stderr}")
+
+
 def test_the_weights_were_downloaded_by_the_charts_init_container_from_s3_into_the_nodes_directory(served: Served):
     directory = MODELS / Path(SPEC["deployment"]["model"]).name
     log = init_log(served, served.pod)
@@ -305,12 +414,18 @@ def test_the_weights_were_downloaded_by_the_charts_init_container_from_s3_into_t
     assert f"now holds a complete copy of {uri}" in log, f"{served.where}: the download's log says:\n{log}"
     marker = directory / ".vllm-models-complete"
     assert marker.exists() and uri in marker.read_text(), f"{served.where}: no completion marker naming {uri} in {directory}"
-    model = build.build_model()
-    wanted = sorted(p.relative_to(model).as_posix() for p in model.rglob("*") if p.is_file())
-    got = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file() and p != marker)
-    assert got == wanted, f"{served.where}: {directory} holds {got}, the model is {wanted}"
+    assert files_of(directory) == files_of(build.build_model()), (
+        f"{served.where}: {directory} holds {files_of(directory)}, the model is {files_of(build.build_model())}")
     owners = {p.stat().st_uid for p in directory.rglob("*")}
     assert owners == {UID}, f"{served.where}: files in {directory} owned by UIDs {owners}, not the chart's {UID}"
+    for index, adapter in enumerate(ADAPTERS):
+        container = f"lora-download-{index}"
+        log = init_log(served, served.pod, container)
+        assert f"now holds a complete copy of {adapter['s3']['uri']}" in log, (
+            f"{served.where}, init container {container}: its log says:\n{log}")
+        target = MODELS / Path(adapter["path"]).name
+        assert files_of(target) == files_of(build.build_model(adapter=True)), (
+            f"{served.where}, init container {container}: {target} holds {files_of(target)}")
 
 
 def stream(url: str, body: dict, chunks: list[tuple[float, str]], done: threading.Event) -> None:
@@ -328,6 +443,17 @@ def stream(url: str, body: dict, chunks: list[tuple[float, str]], done: threadin
         done.set()
 
 
+def tokens_per_second(served: Served, tokens: int = 128) -> float:
+    """The pod's decode rate: a completion of `tokens` tokens (EOS ignored), timed."""
+    started = time.monotonic()
+    status, body = call(f"{served.base}/v1/completions", {"model": SPEC["deployment"]["servedModelName"],
+                                                          "prompt": "The model", "max_tokens": tokens, "ignore_eos": True})
+    assert status == 200, f"{served.where}: completion of {tokens} tokens -> {status} {body}"
+    rate = body["usage"]["completion_tokens"] / (time.monotonic() - started)
+    FIGURES.setdefault("decode rate (tokens/s)", []).append(round(rate))
+    return rate
+
+
 def test_sigterm_lets_a_stream_in_flight_finish_and_the_process_exits_within_the_grace_period(served: Served):
     """preStop, then SIGTERM with a stream in flight: vLLM finishes it within --shutdown-timeout ([DONE], no
     error chunk) and exits before terminationGracePeriodSeconds."""
@@ -339,8 +465,11 @@ def test_sigterm_lets_a_stream_in_flight_finish_and_the_process_exits_within_the
     pause = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
     chunks: list[tuple[float, str]] = []
     done = threading.Event()
+    # A stream that outlives the pause and ends half way through the drain, from the pod's own decode rate.
+    rate = tokens_per_second(served)
+    tokens = min(SPEC["deployment"]["maxModelLen"] - 16, max(16, int(rate * (pause + shutdown / 2))))
     body = {"model": SPEC["deployment"]["servedModelName"], "prompt": "The model", "stream": True,
-            "max_tokens": SPEC["deployment"]["maxModelLen"] - 16, "ignore_eos": True}
+            "max_tokens": tokens, "ignore_eos": True}
     threading.Thread(target=stream, args=(f"{served.base}/v1/completions", body, chunks, done), daemon=True).start()
     deadline = time.monotonic() + 60
     while not chunks and time.monotonic() < deadline:
@@ -384,13 +513,143 @@ def test_a_replacement_pod_skips_the_completed_download_and_serves(served: Serve
     if first["metadata"]["name"] in pod_names(served.cluster):
         served.cluster.kubectl("delete", "pod", "-n", NAMESPACE, first["metadata"]["name"],
                                doing=f"{served.where}: deleting the pod")
-    pod = wait_rolled_out(served.cluster, "replacing the deleted pod", {first["metadata"]["name"]})
+    pod = served.pod = wait_rolled_out(served.cluster, "replacing the deleted pod", {first["metadata"]["name"]})
     where = served.at(pod)
     log = init_log(served, pod)
     assert "holds a complete copy" in log and "nothing to download" in log, f"{where}: the download's log says:\n{log}"
     status, completion = call(f"{served.base}/v1/completions",
                               {"model": SPEC["deployment"]["servedModelName"], "prompt": "Again", "max_tokens": 4})
     assert status == 200, f"{where}: completion after the restart -> {status} {completion}"
+
+
+def size_of(path: Path) -> int:
+    """The size of a file another process may rename or remove meanwhile (0 once it is gone)."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def download_processes(uri: str) -> list[int]:
+    """The host PIDs of the download container syncing `uri`: `aws s3 sync`, then its ancestors up to the
+    container's first process (the chart's `timeout`), from the node's /proc."""
+    def parent(pid: int) -> int:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+    for entry in Path("/proc").iterdir():
+        try:
+            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except (OSError, ValueError):
+            continue
+        if "sync" in args and uri in args and any(arg.endswith("/aws") or arg == "aws" for arg in args[:2]):
+            chain = [int(entry.name)]
+            with contextlib.suppress(OSError):
+                while Path(f"/proc/{chain[-1]}/comm").read_text().strip() != "timeout" and len(chain) < 5:
+                    chain.append(parent(chain[-1]))
+            return chain
+    return []
+
+
+def test_a_download_killed_half_way_is_resumed_by_the_pods_next_attempt_and_leaves_no_partial_file(served: Served):
+    """The release moved to a model whose download takes seconds (BIG); half way through, every process of the
+    download container is killed at once (as an OOM kill of its cgroup would: no trap runs). The kubelet starts
+    the init container again in the same pod, which takes over the lock its killed attempt left, resumes into the
+    partial directory, and leaves exactly the source's files: no half-written temporary file, no lock."""
+    partial = MODELS / f"{Path(BIG['model']).name}.partial"
+    before = pod_names(served.cluster)
+    served.apply(f"deployment.model={BIG['model']}", f"storage.download.s3.uri={BIG['uri']}",
+                 doing=f"helm upgrade {RELEASE} onto {BIG['uri']}")
+    deadline, half = time.monotonic() + 300, 0
+    while half < 2**20 and time.monotonic() < deadline:  # s3transfer writes NAME.XXXXXXXX, renamed when complete
+        half = max((size_of(p) for p in (partial / Path(BIG["padding"]).parent).glob(f"{Path(BIG['padding']).name}.*")),
+                   default=0)
+        time.sleep(0.05)
+    assert half >= 2**20, (f"environment {LIVE_ENV}, release {RELEASE}: no partial download of {BIG['padding']} in "
+                           f"{partial} within 300 s")
+    processes = download_processes(BIG["uri"])
+    assert processes, f"environment {LIVE_ENV}, release {RELEASE}: no `aws s3 sync {BIG['uri']}` process on the node"
+    # The container's first process first: its death makes the kernel kill the rest of its PID namespace at once.
+    for pid in reversed(processes):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    FIGURES.setdefault("download killed at (MiB of the padding's 64)", []).append(round(half / 2**20, 1))
+    pod = wait_rolled_out(served.cluster, f"downloading {BIG['uri']} again after the kill", before, killed={"model-download"})
+    where = served.at(pod)
+    assert restarts(pod, "model-download") == 1, f"{where}: init container model-download restarted {restarts(pod, 'model-download')} times"
+    log = init_log(served, pod)
+    assert "left by an earlier attempt of this pod" in log and f"now holds a complete copy of {BIG['uri']}" in log, (
+        f"{where}, init container model-download: its second attempt's log says:\n{log}")
+    directory = MODELS / Path(BIG["model"]).name
+    source = build.build_model()
+    wanted = files_of(source) | {BIG["padding"]: BIG["bytes"]}
+    assert files_of(directory) == wanted, f"{where}: {directory} holds {files_of(directory)}, the source {wanted}"
+    assert not partial.exists() and not Path(f"{directory}.lock").exists(), f"{where}: {partial} or the lock is left"
+    status, completion = call(f"{served.base}/v1/completions",
+                              {"model": SPEC["deployment"]["servedModelName"], "prompt": "Resumed", "max_tokens": 4})
+    assert status == 200, f"{where}: completion from the resumed copy -> {status} {completion}"
+    served.pod = pod
+
+
+def test_a_rolling_update_answers_every_request_and_keeps_the_old_pod_until_the_new_one_is_ready(served: Served):
+    """helm upgrade changes vLLM's arguments; with the release's strategy the controller starts the new pod beside
+    the old one (maxSurge), takes the old one away only once the new one is Ready (maxUnavailable 0; the old one
+    drains through preStop and --shutdown-timeout), and the NodePort answers every request in between."""
+    strategy = json.loads(served.cluster.kubectl("get", "deployment", "-n", NAMESPACE, RELEASE, "-o", "json").stdout)["spec"]["strategy"]
+    assert strategy["type"] == "RollingUpdate" and str(strategy["rollingUpdate"]["maxUnavailable"]) == "0", (
+        f"environment {LIVE_ENV}, release {RELEASE}: strategy {strategy} is not a rolling update that keeps the "
+        "serving pod, so no request-free rollout is promised")
+    old = served.pod["metadata"]["name"]
+    before = pod_names(served.cluster)  # the serving pod, and any an earlier test left terminating
+    results: list[tuple[float, int | str]] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            at = time.monotonic()
+            try:
+                status, _ = smoke.call(f"{served.base}/v1/completions", {
+                    "model": SPEC["deployment"]["servedModelName"], "prompt": "Rolling", "max_tokens": 4}, timeout=30)
+                results.append((at, status))
+            except OSError as error:
+                results.append((at, f"{type(error).__name__}: {error}"))
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=client, daemon=True)
+    thread.start()
+    upgraded = time.monotonic()
+    served.apply(f"deployment.maxNumSeqs={int(SPEC['deployment']['maxNumSeqs']) - 1}",
+                 doing=f"helm upgrade {RELEASE} with one argument changed")
+    new_ready = old_leaving = None
+    pod: dict = {}
+    deadline = upgraded + int(SPEC["slowStart"]["maxStartupSeconds"])
+    while time.monotonic() < deadline and (old_leaving is None or new_ready is None or old in pod_names(served.cluster)):
+        pods = {p["metadata"]["name"]: p for p in pods_of(served.cluster)}
+        now = time.monotonic()
+        if old_leaving is None and (old not in pods or pods[old]["metadata"].get("deletionTimestamp")):
+            old_leaving = now
+        for name, candidate in pods.items():
+            if name not in before and new_ready is None and not candidate["metadata"].get("deletionTimestamp") and any(
+                    c["type"] == "Ready" and c["status"] == "True" for c in candidate.get("status", {}).get("conditions", [])):
+                new_ready, pod = now, candidate
+        time.sleep(0.5)
+    time.sleep(2)  # requests sent as the old pod left still answer
+    stop.set()
+    thread.join(60)
+    assert new_ready is not None and old_leaving is not None, (
+        f"environment {LIVE_ENV}, release {RELEASE}: the rollout did not finish within "
+        f"{SPEC['slowStart']['maxStartupSeconds']} s (new pod Ready: {new_ready is not None}, old pod {old} leaving: "
+        f"{old_leaving is not None})")
+    where = served.at(pod)
+    assert old_leaving >= new_ready, (
+        f"{where}: the old pod {old} began terminating {new_ready - old_leaving:.1f} s before the new pod was Ready")
+    failed = [(round(at - upgraded, 1), outcome) for at, outcome in results if outcome != 200]
+    assert not failed, (f"{where}: {len(failed)} of {len(results)} requests failed during the rolling update "
+                        f"(seconds after helmfile apply, outcome): {failed[:5]}")
+    during = [at for at, outcome in results if upgraded < at < new_ready]
+    assert during, f"{where}: no request was answered while the new pod started, so the old pod's serving is unproved"
+    served.pod = pod
+    FIGURES.setdefault("rolling update: helmfile apply to new pod Ready, to old pod leaving (s); requests, all answered",
+                       []).append((round(new_ready - upgraded, 1), round(old_leaving - upgraded, 1), len(results)))
 
 
 def local_volume(served: Served, path: Path, claim: str) -> None:
@@ -413,14 +672,13 @@ def local_volume(served: Served, path: Path, claim: str) -> None:
 
 def test_the_weights_download_into_a_claim_on_a_local_persistent_volume_and_serve(served: Served):
     """The release moved to storage.type existingClaim: the download writes into the claim (the chart mounts it
-    writable for the init container, read-only for vLLM), and the new pod serves from it. Recreate: this node
-    has room for one pod of the release at a time (see the README's live tier)."""
+    writable for the init container, read-only for vLLM), and the new pod serves from it."""
     claim, path = "tiny-llama-weights", MODELS.parent / "claim"
     local_volume(served, path, claim)
     before = pod_names(served.cluster)
-    served.apply("storage.type=existingClaim", f"storage.existingClaim={claim}", "deployment.updateStrategy.type=Recreate",
+    served.apply("storage.type=existingClaim", f"storage.existingClaim={claim}",
                  doing=f"helm upgrade {RELEASE} onto claim {claim}")
-    pod = wait_rolled_out(served.cluster, f"moving onto claim {claim}", before)
+    pod = served.pod = wait_rolled_out(served.cluster, f"moving onto claim {claim}", before)
     where = served.at(pod)
     uri = SPEC["storage"]["download"]["s3"]["uri"]
     log = init_log(served, pod)
@@ -435,8 +693,8 @@ def test_the_weights_download_into_a_claim_on_a_local_persistent_volume_and_serv
 
 def test_a_download_with_a_wrong_secret_key_fails_naming_the_s3_error_and_marks_nothing_complete(served: Served):
     """The release pointed at a Secret whose key S3 does not know, for a model directory not yet downloaded:
-    the init container fails with S3's own error (SignatureDoesNotMatch, as on AWS), vLLM never starts and no
-    completion marker is written."""
+    the init container fails with S3's own error (SignatureDoesNotMatch, as on AWS), vLLM never starts, no
+    completion marker is written, and the pod the failed rollout would have replaced still serves."""
     secret, model = "tiny-llama-s3-wrong", "/models/tiny-llama-wrong-key"
     served.cluster.kubectl("create", "secret", "generic", "-n", NAMESPACE, secret,
                            f"--from-literal=AWS_ACCESS_KEY_ID={served.s3['access_key_id']}",
@@ -444,7 +702,7 @@ def test_a_download_with_a_wrong_secret_key_fails_naming_the_s3_error_and_marks_
                            doing=f"creating Secret {secret} with a wrong secret key")
     before = pod_names(served.cluster)
     served.apply(f"storage.download.s3.credentialsSecret.name={secret}", f"deployment.model={model}",
-                 "deployment.updateStrategy.type=Recreate", doing=f"helm upgrade {RELEASE} with Secret {secret}")
+                 doing=f"helm upgrade {RELEASE} with Secret {secret}")
     with pytest.raises(AssertionError) as failed:
         wait_rolled_out(served.cluster, f"downloading with Secret {secret}", before)
     message = str(failed.value)
@@ -453,3 +711,7 @@ def test_a_download_with_a_wrong_secret_key_fails_naming_the_s3_error_and_marks_
         f"download naming S3's error; the wait said:\n{message}")
     directory = MODELS / Path(model).name
     assert not (directory / ".vllm-models-complete").exists(), f"{served.where}: {directory} was marked complete"
+    status, completion = call(f"{served.base}/v1/completions",
+                              {"model": SPEC["deployment"]["servedModelName"], "prompt": "Still", "max_tokens": 4})
+    assert status == 200, (f"{served.where}: the serving pod stopped answering while the new one failed "
+                           f"(maxUnavailable 0 keeps it): {status} {completion}")
