@@ -1,13 +1,14 @@
-"""The chart's own release of the tiny model runs on the live node: installed by helm from the chart, its
-weights downloaded by the chart's init container from a real S3 API into the node's model directory, Ready
-through the chart's probes, answering as vLLM under the chart's security context, draining a stream on
-SIGTERM, and skipping the completed download when it restarts.
+"""The chart's own release of the tiny model runs on the live node: applied by helmfile from the chart, its
+weights and LoRA adapter downloaded by the chart's init containers from a real S3 API into the node's model
+directory, Ready through the chart's probes, answering as vLLM under the chart's security context, firing
+its alert under a full batch, draining a stream on SIGTERM, skipping the completed download when it restarts,
+resuming a killed one, and rolling without a failed request.
 
 One release for the module (fixture `served`): a vLLM start is the expensive part, and the tests read the
 same pod; from the SIGTERM test on, each replaces it, in file order. It is the `live` environment's release,
 applied with the same helmfile as every environment (`helmfile -e live apply`; e2e/live/environment/); the images
 (e2e/live/build.py vllm-image, awscli-image), the tiny model (build.py model) and the S3 server's venv
-(build.py s3-venv) are built once per machine and cached by content.
+(build.py s3-venv) and the adapter (build.py adapter) are built once per machine and cached by content.
 """
 from __future__ import annotations
 
@@ -558,7 +559,7 @@ def test_a_download_killed_half_way_is_resumed_by_the_pods_next_attempt_and_leav
     partial = MODELS / f"{Path(BIG['model']).name}.partial"
     before = pod_names(served.cluster)
     served.apply(f"deployment.model={BIG['model']}", f"storage.download.s3.uri={BIG['uri']}",
-                 doing=f"helm upgrade {RELEASE} onto {BIG['uri']}")
+                 doing=f"helmfile -e {LIVE_ENV} apply of {RELEASE} onto {BIG['uri']}")
     deadline, half = time.monotonic() + 300, 0
     while half < 2**20 and time.monotonic() < deadline:  # s3transfer writes NAME.XXXXXXXX, renamed when complete
         half = max((size_of(p) for p in (partial / Path(BIG["padding"]).parent).glob(f"{Path(BIG['padding']).name}.*")),
@@ -591,7 +592,7 @@ def test_a_download_killed_half_way_is_resumed_by_the_pods_next_attempt_and_leav
 
 
 def test_a_rolling_update_answers_every_request_and_keeps_the_old_pod_until_the_new_one_is_ready(served: Served):
-    """helm upgrade changes vLLM's arguments; with the release's strategy the controller starts the new pod beside
+    """helmfile apply changes vLLM's arguments; with the release's strategy the controller starts the new pod beside
     the old one (maxSurge), takes the old one away only once the new one is Ready (maxUnavailable 0; the old one
     drains through preStop and --shutdown-timeout), and the NodePort answers every request in between."""
     strategy = json.loads(served.cluster.kubectl("get", "deployment", "-n", NAMESPACE, RELEASE, "-o", "json").stdout)["spec"]["strategy"]
@@ -618,7 +619,7 @@ def test_a_rolling_update_answers_every_request_and_keeps_the_old_pod_until_the_
     thread.start()
     upgraded = time.monotonic()
     served.apply(f"deployment.maxNumSeqs={int(SPEC['deployment']['maxNumSeqs']) - 1}",
-                 doing=f"helm upgrade {RELEASE} with one argument changed")
+                 doing=f"helmfile -e {LIVE_ENV} apply of {RELEASE} with one argument changed")
     new_ready = old_leaving = None
     pod: dict = {}
     deadline = upgraded + int(SPEC["slowStart"]["maxStartupSeconds"])
@@ -677,7 +678,7 @@ def test_the_weights_download_into_a_claim_on_a_local_persistent_volume_and_serv
     local_volume(served, path, claim)
     before = pod_names(served.cluster)
     served.apply("storage.type=existingClaim", f"storage.existingClaim={claim}",
-                 doing=f"helm upgrade {RELEASE} onto claim {claim}")
+                 doing=f"helmfile -e {LIVE_ENV} apply of {RELEASE} onto claim {claim}")
     pod = served.pod = wait_rolled_out(served.cluster, f"moving onto claim {claim}", before)
     where = served.at(pod)
     uri = SPEC["storage"]["download"]["s3"]["uri"]
@@ -702,7 +703,7 @@ def test_a_download_with_a_wrong_secret_key_fails_naming_the_s3_error_and_marks_
                            doing=f"creating Secret {secret} with a wrong secret key")
     before = pod_names(served.cluster)
     served.apply(f"storage.download.s3.credentialsSecret.name={secret}", f"deployment.model={model}",
-                 doing=f"helm upgrade {RELEASE} with Secret {secret}")
+                 doing=f"helmfile -e {LIVE_ENV} apply of {RELEASE} with Secret {secret}")
     with pytest.raises(AssertionError) as failed:
         wait_rolled_out(served.cluster, f"downloading with Secret {secret}", before)
     message = str(failed.value)
