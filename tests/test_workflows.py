@@ -31,7 +31,8 @@ from vllm_models import toolchain
 
 ROOT = toolchain.ROOT
 COPIED = ("charts", "docs", "environments", "policies", "scripts", "src", "tests", "helmfile.yaml.gotmpl", "Makefile",
-          "pyproject.toml", "toolchain.toml", "README.md", "CONTRIBUTING.md")  # every document a collected test reads
+          "pyproject.toml", "toolchain.toml", "README.md", "CONTRIBUTING.md",  # every document a collected test reads
+          *harness.fleet_data().get("testEnvironments", {}).values())  # the helmfile's test-tier environments
 WORKFLOW = re.compile(r"^\.venv/bin/vllm-models (new-model|promote|upgrade)\b")
 CONFIG = ROOT / "tests" / "fixtures" / "hf_configs" / "llama-3.1-70b-instruct.json"
 # Test data: the README's commands read real digests from the registry, which these machines cannot reach.
