@@ -5,7 +5,8 @@ its alert under a full batch, draining a stream on SIGTERM, skipping the complet
 resuming a killed one, and rolling without a failed request.
 
 One release for the module (fixture `served`): a vLLM start is the expensive part, and the tests read the
-same pod; from the SIGTERM test on, each replaces it, in file order. It is the `live` environment's release,
+same pod; from the SIGTERM test on, each replaces it, in file order (the killed download's starts while the pod
+the SIGTERM test deleted is being replaced). It is the `live` environment's release,
 applied with the same helmfile as every environment (`helmfile -e live apply`; e2e/live/environment/); the images
 (e2e/live/build.py vllm-image, awscli-image), the tiny model (build.py model) and the S3 server's venv
 (build.py s3-venv) and the adapter (build.py adapter) are built once per machine and cached by content.
@@ -509,20 +510,6 @@ def wait_gone(served: Served, pod: dict, timeout: float) -> float:
     raise AssertionError(f"{served.where}: pod {name} still exists {timeout} s after its deletion")
 
 
-def test_a_replacement_pod_skips_the_completed_download_and_serves(served: Served):
-    first = served.pod
-    if first["metadata"]["name"] in pod_names(served.cluster):
-        served.cluster.kubectl("delete", "pod", "-n", NAMESPACE, first["metadata"]["name"],
-                               doing=f"{served.where}: deleting the pod")
-    pod = served.pod = wait_rolled_out(served.cluster, "replacing the deleted pod", {first["metadata"]["name"]})
-    where = served.at(pod)
-    log = init_log(served, pod)
-    assert "holds a complete copy" in log and "nothing to download" in log, f"{where}: the download's log says:\n{log}"
-    status, completion = call(f"{served.base}/v1/completions",
-                              {"model": SPEC["deployment"]["servedModelName"], "prompt": "Again", "max_tokens": 4})
-    assert status == 200, f"{where}: completion after the restart -> {status} {completion}"
-
-
 def size_of(path: Path) -> int:
     """The size of a file another process may rename or remove meanwhile (0 once it is gone)."""
     try:
@@ -594,7 +581,8 @@ def test_a_download_killed_half_way_is_resumed_by_the_pods_next_attempt_and_leav
 def test_a_rolling_update_answers_every_request_and_keeps_the_old_pod_until_the_new_one_is_ready(served: Served):
     """helmfile apply changes vLLM's arguments; with the release's strategy the controller starts the new pod beside
     the old one (maxSurge), takes the old one away only once the new one is Ready (maxUnavailable 0; the old one
-    drains through preStop and --shutdown-timeout), and the NodePort answers every request in between."""
+    drains through preStop and --shutdown-timeout), and the NodePort answers every request in between. The new
+    pod's downloads find the completed copies (of the model and the adapter) and fetch nothing."""
     strategy = json.loads(served.cluster.kubectl("get", "deployment", "-n", NAMESPACE, RELEASE, "-o", "json").stdout)["spec"]["strategy"]
     assert strategy["type"] == "RollingUpdate" and str(strategy["rollingUpdate"]["maxUnavailable"]) == "0", (
         f"environment {LIVE_ENV}, release {RELEASE}: strategy {strategy} is not a rolling update that keeps the "
@@ -648,6 +636,10 @@ def test_a_rolling_update_answers_every_request_and_keeps_the_old_pod_until_the_
                         f"(seconds after helmfile apply, outcome): {failed[:5]}")
     during = [at for at, outcome in results if upgraded < at < new_ready]
     assert during, f"{where}: no request was answered while the new pod started, so the old pod's serving is unproved"
+    for container in ["model-download"] + [f"lora-download-{index}" for index in range(len(ADAPTERS))]:
+        log = init_log(served, pod, container)
+        assert "holds a complete copy" in log and "nothing to download" in log, (
+            f"{where}, init container {container}: a restart should find the completed copy; its log says:\n{log}")
     served.pod = pod
     FIGURES.setdefault("rolling update: helmfile apply to new pod Ready, to old pod leaving (s); requests, all answered",
                        []).append((round(new_ready - upgraded, 1), round(old_leaving - upgraded, 1), len(results)))
