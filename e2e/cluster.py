@@ -101,10 +101,10 @@ class Cluster:
             time.sleep(0.5)
 
     def helmfile(self, env: str, command: str = "apply", *, root: Path | None = None, check: bool = True,
-                 extra: Iterable[str] = ()) -> subprocess.CompletedProcess:
+                 extra: Iterable[str] = (), doing: str | None = None) -> subprocess.CompletedProcess:
         root = root or toolchain.ROOT
         return self.run([toolchain.tool("helmfile"), "--file", str(root / "helmfile.yaml.gotmpl"), "-e", env, command,
-                         *extra], cwd=root, doing=f"helmfile -e {env} {command}", check=check, timeout=900)
+                         *extra], cwd=root, doing=doing or f"helmfile -e {env} {command}", check=check, timeout=900)
 
     # --- reading back -------------------------------------------------------------------------
 

@@ -277,9 +277,10 @@ grace_seconds_for(parameters, architecture) := rows[count(rows) - 1].seconds if 
 }
 
 # The least /dev/shm for `gpus` GPUs per pod: the row's floor, else its size.
-shm_floor_for(gpus) := object.get(rows[count(rows) - 1], "floor", rows[count(rows) - 1].size) if {
+shm_floor_for(gpus) := object.get(last, "floor", last.size) if {
 	rows := [row | some row in data.sizing.sharedMemory; gpus >= row.minGPUs]
 	count(rows) > 0
+	last := rows[count(rows) - 1]
 }
 
 # --- Label selectors --------------------------------------------------------------------

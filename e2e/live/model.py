@@ -71,6 +71,19 @@ def tokenizer() -> Tokenizer:
     return tok
 
 
+# Each layer's projections in Hugging Face's order: their block and (out, in) shape. The base weights and the
+# adapter's factors are both drawn from this table, in this order.
+PROJECTIONS = {
+    "q_proj": ("self_attn", (HEADS * HEAD_DIM, HIDDEN)),
+    "k_proj": ("self_attn", (KV_HEADS * HEAD_DIM, HIDDEN)),
+    "v_proj": ("self_attn", (KV_HEADS * HEAD_DIM, HIDDEN)),
+    "o_proj": ("self_attn", (HIDDEN, HEADS * HEAD_DIM)),
+    "gate_proj": ("mlp", (INTERMEDIATE, HIDDEN)),
+    "up_proj": ("mlp", (INTERMEDIATE, HIDDEN)),
+    "down_proj": ("mlp", (HIDDEN, INTERMEDIATE)),
+}
+
+
 def weights(vocab: int) -> dict[str, np.ndarray]:
     """Llama's tensors under Hugging Face's names, normal(0, 0.02) from a seeded generator."""
     rng = np.random.default_rng(SEED)
@@ -81,14 +94,8 @@ def weights(vocab: int) -> dict[str, np.ndarray]:
     tensors = {"model.embed_tokens.weight": normal(vocab, HIDDEN)}
     for i in range(LAYERS):
         p = f"model.layers.{i}."
+        tensors |= {f"{p}{block}.{name}.weight": normal(*shape) for name, (block, shape) in PROJECTIONS.items()}
         tensors |= {
-            p + "self_attn.q_proj.weight": normal(HEADS * HEAD_DIM, HIDDEN),
-            p + "self_attn.k_proj.weight": normal(KV_HEADS * HEAD_DIM, HIDDEN),
-            p + "self_attn.v_proj.weight": normal(KV_HEADS * HEAD_DIM, HIDDEN),
-            p + "self_attn.o_proj.weight": normal(HIDDEN, HEADS * HEAD_DIM),
-            p + "mlp.gate_proj.weight": normal(INTERMEDIATE, HIDDEN),
-            p + "mlp.up_proj.weight": normal(INTERMEDIATE, HIDDEN),
-            p + "mlp.down_proj.weight": normal(HIDDEN, INTERMEDIATE),
             p + "input_layernorm.weight": np.ones(HIDDEN, np.float32),
             p + "post_attention_layernorm.weight": np.ones(HIDDEN, np.float32),
         }
@@ -101,24 +108,18 @@ def weights(vocab: int) -> dict[str, np.ndarray]:
 # base weights' 0.02 so that it visibly changes what the model says (the live test compares the two).
 ADAPTER_RANK = 8
 ADAPTER_ALPHA = 16
-ADAPTER_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+ADAPTER_TARGETS = list(PROJECTIONS)
 ADAPTER_BASE = "vllm-models/tiny-llama"  # adapter_config.json base_model_name_or_path: the chart release's lora baseModel
 
 
 def adapter_weights() -> dict[str, np.ndarray]:
     """lora_A (rank x in) and lora_B (out x rank) of every target in every layer, under PEFT's names."""
     rng = np.random.default_rng(SEED + 1)
-    shapes = {  # (out, in) of each projection, as in weights()
-        "q_proj": (HEADS * HEAD_DIM, HIDDEN), "k_proj": (KV_HEADS * HEAD_DIM, HIDDEN),
-        "v_proj": (KV_HEADS * HEAD_DIM, HIDDEN), "o_proj": (HIDDEN, HEADS * HEAD_DIM),
-        "gate_proj": (INTERMEDIATE, HIDDEN), "up_proj": (INTERMEDIATE, HIDDEN), "down_proj": (HIDDEN, INTERMEDIATE),
-    }
     tensors = {}
     for i in range(LAYERS):
         for target in ADAPTER_TARGETS:
-            block = "mlp" if target in ("gate_proj", "up_proj", "down_proj") else "self_attn"
+            block, (out_features, in_features) = PROJECTIONS[target]
             prefix = f"base_model.model.model.layers.{i}.{block}.{target}."
-            out_features, in_features = shapes[target]
             tensors[prefix + "lora_A.weight"] = rng.normal(0.0, 0.1, size=(ADAPTER_RANK, in_features)).astype(np.float32)
             tensors[prefix + "lora_B.weight"] = rng.normal(0.0, 0.1, size=(out_features, ADAPTER_RANK)).astype(np.float32)
     return tensors

@@ -86,7 +86,7 @@ def apply(cluster: clusters.Cluster, selector: str, *sets: str, doing: str) -> N
     """`helmfile -e live apply` of the releases `selector` picks (a label of helmfile.yaml.gotmpl's), with `sets`
     given to helm (--set key=value) as an operator would override a value for one apply."""
     cluster.helmfile(LIVE_ENV, "apply", extra=["--selector", selector, "--suppress-diff",
-                                               *[a for item in sets for a in ("--set", item)]])
+                                               *[a for item in sets for a in ("--set", item)]], doing=doing)
 
 
 def call(url: str, body: dict | None = None, timeout: float = 120) -> tuple[int, dict | str]:
@@ -146,12 +146,20 @@ def pods_of(cluster: clusters.Cluster) -> list[dict]:
             if pod["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "inference-server"]
 
 
+def container_statuses(pod: dict) -> list[dict]:
+    """The statuses of every container of `pod`, init containers first."""
+    return pod.get("status", {}).get("initContainerStatuses", []) + pod.get("status", {}).get("containerStatuses", [])
+
+
+def is_ready(pod: dict) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", []))
+
+
 def failed_containers(pod: dict) -> list[str]:
     """The containers of `pod` (init containers included) that exited non-zero, now or in their last run: a
     rollout waiting for them waits for nothing (CrashLoopBackOff), so the wait stops at once (and early: the
     kubelet removes a failed init container, and its log, when it starts the next attempt)."""
-    statuses = pod.get("status", {}).get("initContainerStatuses", []) + pod.get("status", {}).get("containerStatuses", [])
-    return [status["name"] for status in statuses
+    return [status["name"] for status in container_statuses(pod)
             if any((status.get(state, {}).get("terminated", {}).get("exitCode") or 0) != 0
                    for state in ("state", "lastState"))]
 
@@ -167,8 +175,7 @@ def wait_rolled_out(cluster: clusters.Cluster, doing: str, replaced: Collection[
     while True:
         pods = [pod for pod in pods_of(cluster)
                 if not pod["metadata"].get("deletionTimestamp") and pod["metadata"]["name"] not in replaced]
-        ready = [pod for pod in pods if any(c["type"] == "Ready" and c["status"] == "True"
-                                            for c in pod.get("status", {}).get("conditions", []))]
+        ready = [pod for pod in pods if is_ready(pod)]
         failed = [(pod["metadata"]["name"], name) for pod in pods for name in failed_containers(pod)
                   if name not in killed or restarts(pod, name) > 1]
         if len(ready) == 1 and len(pods) == 1 or failed or time.monotonic() > deadline:
@@ -184,8 +191,7 @@ def wait_rolled_out(cluster: clusters.Cluster, doing: str, replaced: Collection[
 
 
 def restarts(pod: dict, container: str) -> int:
-    statuses = pod.get("status", {}).get("initContainerStatuses", []) + pod.get("status", {}).get("containerStatuses", [])
-    return next((status.get("restartCount", 0) for status in statuses if status["name"] == container), 0)
+    return next((status.get("restartCount", 0) for status in container_statuses(pod) if status["name"] == container), 0)
 
 
 def container_log(cluster: clusters.Cluster, pod: str, container: str) -> str:
@@ -335,13 +341,23 @@ def scraped_series(scrape: str, extra: dict[str, str]) -> dict[str, float]:
     return series
 
 
-def test_no_alert_of_the_releases_rules_fires_on_the_idle_pods_live_scrape(served: Served, tmp_path):
+@pytest.fixture(scope="module")
+def rule_groups(served: Served) -> list[dict]:
+    """The release's PrometheusRule groups as `helmfile -e live template` renders them, rules on (one render
+    for the tests that read them: their inputs are the same)."""
+    rendered = served.cluster.helmfile(LIVE_ENV, "template", extra=[
+        "--selector", f"model={VALUES.stem}", "--set", "prometheusRule.enabled=true"]).stdout
+    rule = next((doc for doc in yaml.safe_load_all(rendered) if doc and doc.get("kind") == "PrometheusRule"), None)
+    assert rule, f"{served.where}: helmfile -e {LIVE_ENV} template rendered no PrometheusRule"
+    return rule["spec"]["groups"]
+
+
+def test_no_alert_of_the_releases_rules_fires_on_the_idle_pods_live_scrape(served: Served, rule_groups, tmp_path):
     """promtool evaluates the release's PrometheusRule (rendered by the chart) over two real scrapes of the idle,
     healthy pod, a minute apart in promtool's time and held for 30 minutes: no alert fires."""
-    groups = rendered_rules(served)
-    alerts = [rule["alert"] for group in groups for rule in group["rules"] if "alert" in rule]
+    alerts = [rule["alert"] for group in rule_groups for rule in group["rules"] if "alert" in rule]
     assert alerts, f"{served.where}: the chart rendered no alert for the release"
-    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": rule_groups}))
     extra = {"namespace": NAMESPACE, "pod": served.pod["metadata"]["name"]}
     first = scraped_series(call(f"{served.base}/metrics")[1], extra)
     time.sleep(5)
@@ -358,21 +374,12 @@ def test_no_alert_of_the_releases_rules_fires_on_the_idle_pods_live_scrape(serve
                                     f"{alerts} expected silent:\n{result.stdout}{result.stderr}")
 
 
-def rendered_rules(served: Served) -> list[dict]:
-    """The release's PrometheusRule groups as `helmfile -e live template` renders them, rules on."""
-    rendered = served.cluster.helmfile(LIVE_ENV, "template", extra=[
-        "--selector", f"model={VALUES.stem}", "--set", "prometheusRule.enabled=true"]).stdout
-    rule = next((doc for doc in yaml.safe_load_all(rendered) if doc and doc.get("kind") == "PrometheusRule"), None)
-    assert rule, f"{served.where}: helmfile -e {LIVE_ENV} template rendered no PrometheusRule"
-    return rule["spec"]["groups"]
-
-
-def test_the_running_requests_alert_fires_on_a_scrape_of_the_pod_serving_a_full_batch(served: Served, tmp_path):
+def test_the_running_requests_alert_fires_on_a_scrape_of_the_pod_serving_a_full_batch(served: Served, rule_groups,
+                                                                                       tmp_path):
     """maxNumSeqs streams at once fill the batch; promtool evaluates the release's rules over the scrape taken then,
     held: the alert on running requests (80% of the batch) fires after its `for`, on this pod's series."""
     name, alert = SPEC["deployment"]["servedModelName"], "VllmRequestsRunningHigh"
-    groups = rendered_rules(served)
-    rule = next((r for g in groups for r in g["rules"] if r.get("alert") == alert), None)
+    rule = next((r for g in rule_groups for r in g["rules"] if r.get("alert") == alert), None)
     assert rule, f"{served.where}: the release's PrometheusRule has no alert {alert}"
     seqs = int(SPEC["deployment"]["maxNumSeqs"])
     finished: list[threading.Event] = []
@@ -395,7 +402,7 @@ def test_the_running_requests_alert_fires_on_a_scrape_of_the_pod_serving_a_full_
     series = scraped_series(scrape, {"namespace": NAMESPACE, "pod": pod})
     running = [value for key, value in series.items() if key.startswith("vllm:num_requests_running{")]
     assert running == [seqs], f"{served.where}: vllm:num_requests_running {running} with {seqs} streams in flight"
-    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": rule_groups}))
     hold = f"{rule.get('for', '0m')}"
     tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m",
              "tests": [{"interval": "1m",
@@ -416,8 +423,8 @@ def test_the_weights_were_downloaded_by_the_charts_init_container_from_s3_into_t
     assert f"now holds a complete copy of {uri}" in log, f"{served.where}: the download's log says:\n{log}"
     marker = directory / ".vllm-models-complete"
     assert marker.exists() and uri in marker.read_text(), f"{served.where}: no completion marker naming {uri} in {directory}"
-    assert files_of(directory) == files_of(build.build_model()), (
-        f"{served.where}: {directory} holds {files_of(directory)}, the model is {files_of(build.build_model())}")
+    got, wanted = files_of(directory), files_of(build.build_model())
+    assert got == wanted, f"{served.where}: {directory} holds {got}, the model is {wanted}"
     owners = {p.stat().st_uid for p in directory.rglob("*")}
     assert owners == {UID}, f"{served.where}: files in {directory} owned by UIDs {owners}, not the chart's {UID}"
     for index, adapter in enumerate(ADAPTERS):
@@ -426,8 +433,8 @@ def test_the_weights_were_downloaded_by_the_charts_init_container_from_s3_into_t
         assert f"now holds a complete copy of {adapter['s3']['uri']}" in log, (
             f"{served.where}, init container {container}: its log says:\n{log}")
         target = MODELS / Path(adapter["path"]).name
-        assert files_of(target) == files_of(build.build_model(adapter=True)), (
-            f"{served.where}, init container {container}: {target} holds {files_of(target)}")
+        got, wanted = files_of(target), files_of(build.build_model(adapter=True))
+        assert got == wanted, f"{served.where}, init container {container}: {target} holds {got}, the adapter is {wanted}"
 
 
 def stream(url: str, body: dict, chunks: list[tuple[float, str]], done: threading.Event) -> None:
@@ -569,8 +576,8 @@ def test_a_download_killed_half_way_is_resumed_by_the_pods_next_attempt_and_leav
         f"{where}, init container model-download: its second attempt's log says:\n{log}")
     directory = MODELS / Path(BIG["model"]).name
     source = build.build_model()
-    wanted = files_of(source) | {BIG["padding"]: BIG["bytes"]}
-    assert files_of(directory) == wanted, f"{where}: {directory} holds {files_of(directory)}, the source {wanted}"
+    got, wanted = files_of(directory), files_of(source) | {BIG["padding"]: BIG["bytes"]}
+    assert got == wanted, f"{where}: {directory} holds {got}, the source {wanted}"
     assert not partial.exists() and not Path(f"{directory}.lock").exists(), f"{where}: {partial} or the lock is left"
     status, completion = call(f"{served.base}/v1/completions",
                               {"model": SPEC["deployment"]["servedModelName"], "prompt": "Resumed", "max_tokens": 4})
@@ -611,15 +618,17 @@ def test_a_rolling_update_answers_every_request_and_keeps_the_old_pod_until_the_
     new_ready = old_leaving = None
     pod: dict = {}
     deadline = upgraded + int(SPEC["slowStart"]["maxStartupSeconds"])
-    while time.monotonic() < deadline and (old_leaving is None or new_ready is None or old in pod_names(served.cluster)):
+    while time.monotonic() < deadline:
         pods = {p["metadata"]["name"]: p for p in pods_of(served.cluster)}
         now = time.monotonic()
         if old_leaving is None and (old not in pods or pods[old]["metadata"].get("deletionTimestamp")):
             old_leaving = now
         for name, candidate in pods.items():
-            if name not in before and new_ready is None and not candidate["metadata"].get("deletionTimestamp") and any(
-                    c["type"] == "Ready" and c["status"] == "True" for c in candidate.get("status", {}).get("conditions", [])):
+            if name not in before and new_ready is None and not candidate["metadata"].get("deletionTimestamp") \
+                    and is_ready(candidate):
                 new_ready, pod = now, candidate
+        if new_ready is not None and old not in pods:
+            break
         time.sleep(0.5)
     time.sleep(2)  # requests sent as the old pod left still answer
     stop.set()
