@@ -195,12 +195,14 @@ def restarts(pod: dict, container: str) -> int:
 
 
 def container_log(cluster: clusters.Cluster, pod: str, container: str) -> str:
-    """The last lines a failed container wrote: its current (terminated) run's, else its previous run's."""
-    for previous in ([], ["--previous"]):
+    """The last lines a failed container wrote, its previous run's then its current one's: by the time the wait
+    sees the failure the kubelet may already have started the next attempt, whose log holds only its first line."""
+    kept = []
+    for previous in (["--previous"], []):
         result = cluster.kubectl("logs", "-n", NAMESPACE, pod, "-c", container, *previous, "--tail=20", check=False)
         if result.returncode == 0 and result.stdout.strip() and "unable to retrieve container logs" not in result.stdout:
-            return f"--- {pod}/{container}\n{result.stdout}"
-    return f"--- {pod}/{container}: no log kept ({result.stderr.strip()})\n"
+            kept.append(result.stdout)
+    return f"--- {pod}/{container}\n{''.join(kept)}" if kept else f"--- {pod}/{container}: no log kept ({result.stderr.strip()})\n"
 
 
 @pytest.fixture(scope="module")
