@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -24,7 +24,12 @@ from pathlib import Path
 
 import plane as planes
 
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vllm-models" / "live" / "images"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import install_tools  # noqa: E402  (standard library only)
+
+LIVE_CACHE = install_tools.cache_root() / "live"  # the live tier's part of the per-user cache, as e2e/live/build.py's
+CACHE = LIVE_CACHE / "images"
+STORES = LIVE_CACHE / "containerd"  # the node's image stores (e2e/node.py image_store)
 PAUSE_VERSION = "3.10.1"  # k8s.io/kubernetes v1.33.13 build/pause/Makefile TAG
 BUSYBOX = "vllm-models.local/busybox:1.35.0"
 

@@ -1,6 +1,6 @@
 """A real node joined to the e2e plane: containerd (runc, the CNI reference plugins), kubelet and kube-proxy.
 
-`join(plane, pool)` starts them with the plane's harness (Plane.spawn: own process group, PDEATHSIG, the
+`join()` starts them with the plane's harness (Plane.spawn: own process group, PDEATHSIG, the
 state file), registers one node labelled and tainted like a GPU pool, advertises the pool's GPUs as the
 extended resource nvidia.com/gpu (no device exists: a PATCH of the node status, the documented way to
 advertise an extended resource) and returns when the node is Ready.
@@ -155,10 +155,13 @@ def node_dirs(d: Path) -> tuple[Path, Path]:
 
 
 def join(plane: planes.Plane, node: str, labels: dict[str, str], taints: list[dict], gpus: int,
-         images: dict[str, Path], timeout: float = 120) -> dict:
+         images: dict[str, Path], timeout: float = 120, stores: Path | None = None) -> dict:
     """Start containerd, kubelet and kube-proxy for `plane`, import `images` (name: OCI layout archive, the
     pause image among them; e2e/images.py), and return when node `node` is Ready with `gpus` nvidia.com/gpu advertised; timings go to
-    plane.state["timings"]. Stopped (with plane.stop()) and raised when any part does not come up."""
+    plane.state["timings"]. Stopped (with plane.stop()) and raised when any part does not come up.
+
+    With `stores` (a directory of the per-user cache), the images come from an image store there (see
+    image_store()), imported once per machine, instead of from the archives on every start."""
     d, bin_dir, T = plane.dir, plane.bin, plane.state["timings"]
     pki = d / "pki"
     base, run = node_dirs(d)
@@ -193,20 +196,26 @@ def join(plane: planes.Plane, node: str, labels: dict[str, str], taints: list[di
             planes.kubeconfig(pki, user, plane.state["server"], d / f"{user}.kubeconfig")
 
         (conf / "cni" / "10-vllm-live.conflist").write_text(cni_config(base / "cni/ipam"))
+        path_env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}  # the shim, runc
+        t_import = time.monotonic()
+        if stores:
+            store = image_store(plane, stores, images, conf / "cni", live, timeout)
+            info["image_store"] = str(store)
+            T["images_from"] = link_store(store, base / "containerd")
         (conf / "containerd.toml").write_text(containerd_config(base / "containerd", run, bin_dir, conf / "cni"))
         sock = str(run / "containerd.sock")
         info["socket"] = sock
         plane.save()
-        path_env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}  # the shim, runc
         live["containerd"] = plane.spawn("containerd", [str(bin_dir / "containerd"), "--config",
                                                         str(conf / "containerd.toml"), "--log-level", "warn"],
                                          env=path_env)
         T["containerd_ready_s"] = round(planes.wait_for(
             "containerd's socket", lambda: ctr(bin_dir, sock, "version", check=False).returncode == 0,
             live, timeout), 2)
-        t_import = time.monotonic()
+        present = set(ctr(bin_dir, sock, "images", "list", "--quiet").stdout.split())
         for name, archive in images.items():
-            ctr(bin_dir, sock, "images", "import", "--index-name", name, str(archive))
+            if name not in present:
+                ctr(bin_dir, sock, "images", "import", "--index-name", name, str(archive))
         T["images_import_s"] = round(time.monotonic() - t_import, 2)
 
         (conf / "kubelet.yaml").write_text(kubelet_config(base, pki, sock, cgroup_root, ports, taints))
@@ -246,6 +255,110 @@ def join(plane: planes.Plane, node: str, labels: dict[str, str], taints: list[di
             planes.log(f"--- {n}.log (tail)\n" + "\n".join(tail))
         plane.stop()
         raise
+
+
+# ----------------------------------------------------------------------------- image store
+# Importing the vLLM image (a 3.5 GB gzip layer, 6.7 GB and 76,000 files unpacked) costs one core two minutes on
+# every start. An image store is a containerd root holding only the imported images, made once per set of
+# archives; a node's root starts as hard links to it (files are never written in place: a committed snapshot is
+# an overlay lower directory, a blob is read-only content) with its own copies of the databases containerd writes.
+STORE_DATABASES = ("io.containerd.metadata.v1.bolt/meta.db", "io.containerd.snapshotter.v1.overlayfs/metadata.db")
+
+
+def store_key(bin_dir: Path, images: dict[str, Path]) -> str:
+    """The name of the store for `images`: containerd's version and every archive's name (each names the digest
+    of its inputs: e2e/images.py, e2e/live/build.py)."""
+    version = subprocess.run([str(bin_dir / "containerd"), "--version"], capture_output=True, text=True).stdout
+    parts = [version.strip(), *sorted(f"{name}={archive.name}:{archive.stat().st_size}" for name, archive in images.items())]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def image_store(plane: planes.Plane, stores: Path, images: dict[str, Path], cni_conf: Path,
+                live: dict[str, subprocess.Popen], timeout: float) -> Path:
+    """The store of `images` under `stores`, made now when missing: a containerd of its own (no CRI) imports
+    the archives into a scratch root, stops, and the root is renamed into place with a record of every file
+    (fingerprint()). A store of the same image names but other archives is removed: it was superseded."""
+    bin_dir = plane.bin
+    final = stores / store_key(bin_dir, images)
+    if (final / "fingerprint.json").exists():
+        return final
+    stores.mkdir(parents=True, exist_ok=True)
+    names = sorted(images)
+    for stale in stores.glob(".tmp-*"):
+        release(stale)
+    tmp = stores / f".tmp-{final.name}.{os.getpid()}"
+    state = Path("/run") / f"vllm-live-store-{final.name}"
+    info = plane.state["node"]
+    info.setdefault("scratch", []).extend([str(tmp), str(state)])  # removed by clean() however this ends
+    plane.save()
+    started = time.monotonic()
+    (tmp / "root").mkdir(parents=True)
+    state.mkdir(mode=0o700, exist_ok=True)
+    config = tmp / "containerd.toml"
+    config.write_text(containerd_config(tmp / "root", state, bin_dir, cni_conf).replace(
+        "disabled_plugins = [", 'disabled_plugins = ["io.containerd.grpc.v1.cri", ', 1))
+    sock = str(state / "containerd.sock")
+    live["containerd-store"] = store_ctr = plane.spawn(
+        "containerd-store", [str(bin_dir / "containerd"), "--config", str(config), "--log-level", "warn"])
+    planes.wait_for("the image store's containerd", lambda: ctr(bin_dir, sock, "version", check=False).returncode == 0,
+                    live, timeout)
+    for name in names:
+        ctr(bin_dir, sock, "images", "import", "--index-name", name, str(images[name]))
+    store_ctr.terminate()  # SIGTERM: containerd closes its databases
+    store_ctr.wait(60)
+    del live["containerd-store"]
+    del plane.state["procs"]["containerd-store"]
+    config.unlink()
+    (tmp / "names.json").write_text(json.dumps(names))
+    (tmp / "fingerprint.json").write_text(json.dumps(fingerprint(tmp / "root")))
+    for other in stores.iterdir():
+        if other.is_dir() and not other.name.startswith(".") and (other / "names.json").exists() \
+                and json.loads((other / "names.json").read_text()) == names:
+            shutil.rmtree(other)
+    tmp.rename(final)
+    shutil.rmtree(state, ignore_errors=True)
+    plane.state["timings"]["image_store_built_s"] = round(time.monotonic() - started, 2)
+    plane.save()
+    return final
+
+
+def fingerprint(root: Path) -> dict[str, list[int]]:
+    """Every file of a store's root but its databases: size and modification time (a write shows in both)."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        relative = str(path.relative_to(root))
+        if relative not in STORE_DATABASES and path.is_file() and not path.is_symlink():
+            stat = path.stat()
+            out[relative] = [stat.st_size, stat.st_mtime_ns]
+    return out
+
+
+def store_changes(store: Path) -> list[str]:
+    """What differs in the store's files from the record made when it was built (a node wrote through a link)."""
+    recorded, now = json.loads((store / "fingerprint.json").read_text()), fingerprint(store / "root")
+    return sorted(f"{path}: {recorded.get(path)} -> {now.get(path)}" for path in recorded.keys() | now.keys()
+                  if recorded.get(path) != now.get(path))
+
+
+def link_store(store: Path, root: Path) -> str:
+    """Make `root` the store's root as hard links, its databases copied; "store", or "archives" (and why, in the
+    plane's log) when the store is on another file system than the node's directory."""
+    root.mkdir(parents=True, exist_ok=True)
+    if (store / "root").stat().st_dev != root.stat().st_dev:
+        planes.log(f"node: image store {store} is on another file system than {root}: importing the archives")
+        return "archives"
+    planes.sh("cp", "-a", "--link", f"{store / 'root'}/.", f"{root}/")
+    for database in STORE_DATABASES:
+        (root / database).unlink()
+        shutil.copy2(store / "root" / database, root / database)
+    return "store"
+
+
+def release(directory: Path) -> None:
+    """Unmount whatever is mounted under `directory` (an import killed while unpacking), then remove it."""
+    for m in sorted((m for m in mount_points() if m.startswith(f"{directory}/")), key=len, reverse=True):
+        subprocess.run(["umount", "--lazy", m], capture_output=True)
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def ctr(bin_dir: Path, sock: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -347,8 +460,10 @@ def clean(info: dict) -> list[str]:
                 if leftover.exists():
                     leftover.unlink()
                     done.append(f"removed {leftover}")
-    # 4. mounts: overlay rootfs, tmpfs and projected volumes, network namespaces, deepest first
-    mounts = [m for m in mount_points() if any(m == str(p) or m.startswith(f"{p}/") for p in (run, base))]
+    # 4. mounts: overlay rootfs, tmpfs and projected volumes, network namespaces, deepest first; an image store's
+    # scratch directories (an import killed while unpacking)
+    scratch = [Path(p) for p in info.get("scratch", [])]
+    mounts = [m for m in mount_points() if any(m == str(p) or m.startswith(f"{p}/") for p in (run, base, *scratch))]
     for m in sorted(mounts, key=len, reverse=True):
         if subprocess.run(["umount", "--lazy", m], capture_output=True).returncode == 0:
             done.append(f"unmounted {m}")
@@ -367,7 +482,7 @@ def clean(info: dict) -> list[str]:
             pass
     # the directories, unless a mount is left in them: never delete through a mount (a local volume's data);
     # host_dirs: what the node's workloads used on the host (hostPath model directories, local volumes)
-    for directory in (run, base, *map(Path, info.get("host_dirs", []))):
+    for directory in (run, base, *scratch, *map(Path, info.get("host_dirs", []))):
         if directory.exists() and not any(m.startswith(f"{directory}/") for m in mount_points()):
             shutil.rmtree(directory, ignore_errors=True)
             done.append(f"removed {directory}")
@@ -431,12 +546,14 @@ def leftovers(info: dict) -> list[str]:
     found = [f"container process {pid}" for pid in sorted({pid for h in cgroup_hierarchies()
                                                             for pid in cgroup_pids(h / info["cgroup_root"].lstrip("/"))})]
     found += [f"process {pid} naming {run}" for pid in planes._pids_mentioning(str(run))]
-    found += [f"mount {m}" for m in mount_points() if m.startswith(f"{run}/") or m.startswith(f"{base}/")]
+    found += [f"mount {m}" for m in mount_points()
+              if any(m.startswith(f"{p}/") for p in (run, base, *info.get("scratch", [])))]
     found += [f"cgroup {h / info['cgroup_root'].lstrip('/')}" for h in cgroup_hierarchies()
               if (h / info["cgroup_root"].lstrip("/")).exists()]
     if subprocess.run(["ip", "link", "show", info["bridge"]], capture_output=True).returncode == 0:
         found.append(f"bridge {info['bridge']}")
-    found += [f"directory {p}" for p in (run, base, *map(Path, info.get("host_dirs", []))) if p.exists()]
+    found += [f"directory {p}" for p in (run, base, *map(Path, info.get("scratch", [])),
+                                         *map(Path, info.get("host_dirs", []))) if p.exists()]
     return found
 
 

@@ -35,6 +35,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+import install_tools  # noqa: E402  (standard library only)
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 PYTHON = "python3.11"  # the host's, for pip download: the same tags as the root filesystem's 3.11
@@ -50,10 +52,8 @@ VLLM_DIST_VERSION = f"{VLLM_VERSION}+cpu"
 
 
 def cache_root() -> Path:
-    """The per-user cache of built artifacts ($VLLM_MODELS_CACHE, else XDG's cache dir)."""
-    base = os.environ.get("VLLM_MODELS_CACHE") or Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vllm-models"
-    return Path(base) / "live"
+    """The live tier's part of the per-user cache (scripts/install_tools.py's cache_root(): its one definition)."""
+    return install_tools.cache_root() / "live"
 
 
 IMAGES = {

@@ -93,6 +93,9 @@ def test_a_pod_of_the_charts_security_context_runs_for_real_on_the_node(live: Li
     assert fetch(f"http://{svc['clusterIP']}/index.html").strip() == "ok", f"{where}: not reachable by ClusterIP"
     node_port = svc["ports"][0]["nodePort"]
     assert fetch(f"http://{nodes.NODE_IP}:{node_port}/index.html").strip() == "ok", f"{where}: not reachable by NodePort {node_port}"
+    timings, store = cluster.plane.state["timings"], Path(cluster.plane.state["node"]["image_store"])
+    assert timings["images_from"] == "store", f"{where}: the images came from {timings['images_from']}, not {store}"
+    assert nodes.store_changes(store) == [], f"{where}: the node wrote into its image store {store}"
 
 
 def test_a_killed_harness_takes_its_node_containers_and_mounts_with_it(tmp_path):
@@ -104,10 +107,11 @@ def test_a_killed_harness_takes_its_node_containers_and_mounts_with_it(tmp_path)
     code = ("import sys, time, json; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
             "import plane, node\n"
             "p = plane.up(Path(sys.argv[2]), tie=True, kwok=False)\n"
-            "node.join(p, 'victim', {}, [], 0, {k: Path(v) for k, v in json.loads(sys.argv[3]).items()})\n"
+            "node.join(p, 'victim', {}, [], 0, {k: Path(v) for k, v in json.loads(sys.argv[3]).items()},\n"
+            "          stores=Path(sys.argv[4]))\n"
             "print('up', flush=True); time.sleep(600)")
     harness = subprocess.Popen([sys.executable, "-c", code, str(HERE.parent), str(directory),
-                                json.dumps({k: str(v) for k, v in wanted.items()})],
+                                json.dumps({k: str(v) for k, v in wanted.items()}), str(images.STORES)],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     try:
         assert harness.stdout.readline().strip() == "up", "the plane and its node did not start"
@@ -138,3 +142,5 @@ def test_a_killed_harness_takes_its_node_containers_and_mounts_with_it(tmp_path)
         if (directory / "state.json").exists():
             planes.Plane(directory, bin_dir, tie_to_parent=False).stop()
     assert left == [], f"still on the host after the harness was killed: {left}"
+    store = Path(state["node"]["image_store"])
+    assert nodes.store_changes(store) == [], f"the killed node wrote into its image store {store}"
