@@ -198,10 +198,13 @@ def join(plane: planes.Plane, node: str, labels: dict[str, str], taints: list[di
         (conf / "cni" / "10-vllm-live.conflist").write_text(cni_config(base / "cni/ipam"))
         path_env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}  # the shim, runc
         t_import = time.monotonic()
-        if stores:
+        if stores and linkable(stores, base):
             store = image_store(plane, stores, images, conf / "cni", live, timeout)
             info["image_store"] = str(store)
-            T["images_from"] = link_store(store, base / "containerd")
+            link_store(store, base / "containerd")
+            T["images_from"] = "store"
+        else:
+            T["images_from"] = "archives"
         (conf / "containerd.toml").write_text(containerd_config(base / "containerd", run, bin_dir, conf / "cni"))
         sock = str(run / "containerd.sock")
         info["socket"] = sock
@@ -282,7 +285,6 @@ def image_store(plane: planes.Plane, stores: Path, images: dict[str, Path], cni_
     final = stores / store_key(bin_dir, images)
     if (final / "fingerprint.json").exists():
         return final
-    stores.mkdir(parents=True, exist_ok=True)
     names = sorted(images)
     for stale in stores.glob(".tmp-*"):
         release(stale)
@@ -340,18 +342,23 @@ def store_changes(store: Path) -> list[str]:
                   if recorded.get(path) != now.get(path))
 
 
-def link_store(store: Path, root: Path) -> str:
-    """Make `root` the store's root as hard links, its databases copied; "store", or "archives" (and why, in the
-    plane's log) when the store is on another file system than the node's directory."""
+def linkable(stores: Path, base: Path) -> bool:
+    """Whether a store under `stores` can be hard-linked into the node's directory `base` (one file system); the
+    plane's log says why not."""
+    stores.mkdir(parents=True, exist_ok=True)
+    if stores.stat().st_dev == base.stat().st_dev:
+        return True
+    planes.log(f"node: the image stores {stores} are on another file system than {base}: importing the archives")
+    return False
+
+
+def link_store(store: Path, root: Path) -> None:
+    """Make `root` the store's root as hard links, with its own copies of the databases containerd writes."""
     root.mkdir(parents=True, exist_ok=True)
-    if (store / "root").stat().st_dev != root.stat().st_dev:
-        planes.log(f"node: image store {store} is on another file system than {root}: importing the archives")
-        return "archives"
     planes.sh("cp", "-a", "--link", f"{store / 'root'}/.", f"{root}/")
     for database in STORE_DATABASES:
         (root / database).unlink()
         shutil.copy2(store / "root" / database, root / database)
-    return "store"
 
 
 def release(directory: Path) -> None:
