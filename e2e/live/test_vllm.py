@@ -276,6 +276,52 @@ def test_the_served_model_name_is_listed_and_answers_a_completion_and_a_chat_com
         f"{served.where}: chat completion -> {status} {chat}")
 
 
+# What each tool call parser reads in a reply (vLLM's vllm/tool_parsers): a call written in it comes back as
+# `tool_calls`. A parser the live release sets must be here.
+TOOL_CALL_FORMATS = {"hermes": "<tool_call>\n{call}\n</tool_call>"}
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "The weather of a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+
+
+def vllm_args(pod: dict) -> list[str]:
+    """The vLLM container's command line as the chart rendered it."""
+    container = next(c for c in pod["spec"]["containers"] if c["name"] == "vllm")
+    return [*container.get("command", []), *container.get("args", [])]
+
+
+def literal_regex(text: str) -> str:
+    """A regular expression that matches exactly `text` (for structured outputs' regex)."""
+    return "".join("\\n" if c == "\n" else "\\" + c if c in "\\{}[]().*+?|^$" else c for c in text)
+
+
+def test_tool_calls_in_the_release_parsers_format_come_back_as_tool_calls(served: Served):
+    """Tools offered with tool_choice auto, the reply constrained (structured outputs' regex: the tiny model's
+    weights are random) to a call in the format of the parser the chart passed: the parser must turn it into
+    `tool_calls`. Without tool calling, vLLM must refuse tool_choice auto."""
+    args = vllm_args(served.pod)
+    body = {"model": SPEC["deployment"]["servedModelName"], "max_tokens": 256, "tools": [WEATHER],
+            "tool_choice": "auto", "messages": [{"role": "user", "content": "the weather in Hanoi"}]}
+    if "--enable-auto-tool-choice" not in args:
+        status, refused = call(f"{served.base}/v1/chat/completions", body)
+        assert status == 400 and "--enable-auto-tool-choice" in str(refused), (
+            f"{served.where}: no tool calling in {args}, yet tool_choice auto -> {status} {refused}")
+        return
+    parser = args[args.index("--tool-call-parser") + 1]
+    assert parser in TOOL_CALL_FORMATS, (
+        f"{served.where}: --tool-call-parser {parser}: add its reply format to TOOL_CALL_FORMATS to test it")
+    arguments = {"city": "Hanoi"}
+    reply = TOOL_CALL_FORMATS[parser].format(call=json.dumps({"name": "get_weather", "arguments": arguments}))
+    status, chat = call(f"{served.base}/v1/chat/completions",
+                        {**body, "structured_outputs": {"regex": literal_regex(reply)}})
+    assert status == 200, f"{served.where}: chat completion with tools -> {status} {chat}"
+    choice = chat["choices"][0]
+    calls = [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in choice["message"].get("tool_calls") or []]
+    assert calls == [("get_weather", arguments)] and choice["finish_reason"] == "tool_calls", (
+        f"{served.where}: parser {parser} given {reply!r} returned tool_calls {calls}, finish_reason "
+        f"{choice['finish_reason']}, content {choice['message']['content']!r}")
+
+
 def test_each_lora_adapter_answers_under_its_own_name_and_changes_what_the_model_says(served: Served):
     """The same greedy request to the base model and to each adapter: the adapter's answer names it and differs
     (the adapter's weights took part, not just its name)."""
