@@ -195,12 +195,16 @@ def restarts(pod: dict, container: str) -> int:
 
 
 def container_log(cluster: clusters.Cluster, pod: str, container: str) -> str:
-    """The last lines a failed container wrote, its previous run's then its current one's: by the time the wait
-    sees the failure the kubelet may already have started the next attempt, whose log holds only its first line."""
-    kept = []
-    for previous in (["--previous"], []):
+    """The last lines a failed container wrote: its current run's, then its previous run's. In that order, a
+    restart by the kubelet between the two reads (the first one of a failed init container is immediate) cannot
+    hide the failed run: read before the restart, the current log is the failed run's; read after, the previous
+    one is. (Previous first, a fresh-clone run read "no previous run" before the restart and the next attempt's
+    first line after it, and missed S3's SignatureDoesNotMatch.)"""
+    kept: list[str] = []
+    for previous in ([], ["--previous"]):
         result = cluster.kubectl("logs", "-n", NAMESPACE, pod, "-c", container, *previous, "--tail=20", check=False)
-        if result.returncode == 0 and result.stdout.strip() and "unable to retrieve container logs" not in result.stdout:
+        if result.returncode == 0 and result.stdout.strip() and "unable to retrieve container logs" not in result.stdout \
+                and result.stdout not in kept:
             kept.append(result.stdout)
     return f"--- {pod}/{container}\n{''.join(kept)}" if kept else f"--- {pod}/{container}: no log kept ({result.stderr.strip()})\n"
 
