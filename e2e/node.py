@@ -363,8 +363,7 @@ def link_store(store: Path, root: Path) -> None:
 
 def release(directory: Path) -> None:
     """Unmount whatever is mounted under `directory` (an import killed while unpacking), then remove it."""
-    for m in sorted((m for m in mount_points() if m.startswith(f"{directory}/")), key=len, reverse=True):
-        subprocess.run(["umount", "--lazy", m], capture_output=True)
+    unmount_under([directory])
     shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -467,13 +466,10 @@ def clean(info: dict) -> list[str]:
                 if leftover.exists():
                     leftover.unlink()
                     done.append(f"removed {leftover}")
-    # 4. mounts: overlay rootfs, tmpfs and projected volumes, network namespaces, deepest first; an image store's
-    # scratch directories (an import killed while unpacking)
+    # 4. mounts: overlay rootfs, tmpfs and projected volumes, network namespaces; an image store's scratch
+    # directories (an import killed while unpacking)
     scratch = [Path(p) for p in info.get("scratch", [])]
-    mounts = [m for m in mount_points() if any(m == str(p) or m.startswith(f"{p}/") for p in (run, base, *scratch))]
-    for m in sorted(mounts, key=len, reverse=True):
-        if subprocess.run(["umount", "--lazy", m], capture_output=True).returncode == 0:
-            done.append(f"unmounted {m}")
+    done += [f"unmounted {m}" for m in unmount_under((run, base, *scratch))]
     # 5. cgroups, bridge, kube-proxy's rules, sysctls, the run directory
     removed = remove_cgroups(info["cgroup_root"])
     if removed:
@@ -487,13 +483,25 @@ def clean(info: dict) -> list[str]:
             Path("/proc/sys", key).write_text(value)
         except OSError:
             pass
-    # the directories, unless a mount is left in them: never delete through a mount (a local volume's data);
-    # host_dirs: what the node's workloads used on the host (hostPath model directories, local volumes)
-    for directory in (run, base, *scratch, *map(Path, info.get("host_dirs", []))):
+    # the directories, unless a mount is left in them: never delete through a mount (a local volume's data)
+    for directory in node_directories(info):
         if directory.exists() and not any(m.startswith(f"{directory}/") for m in mount_points()):
             shutil.rmtree(directory, ignore_errors=True)
             done.append(f"removed {directory}")
     return done
+
+
+def node_directories(info: dict) -> list[Path]:
+    """Every directory the node made on the host: its run and data directories, an image store's scratch
+    directories, and what its workloads used (host_dirs: hostPath model directories, local volumes)."""
+    return [Path(info["run"]), Path(info["dir"]), *map(Path, info.get("scratch", [])), *map(Path, info.get("host_dirs", []))]
+
+
+def unmount_under(directories) -> list[str]:
+    """Lazily unmount every mount at or under `directories`, deepest first; the mount points unmounted."""
+    mounts = [m for m in mount_points() if any(m == str(p) or m.startswith(f"{p}/") for p in directories)]
+    return [m for m in sorted(mounts, key=len, reverse=True)
+            if subprocess.run(["umount", "--lazy", m], capture_output=True).returncode == 0]
 
 
 def kill_cgroup(root: str, timeout: float = 10) -> int:
@@ -559,8 +567,7 @@ def leftovers(info: dict) -> list[str]:
               if (h / info["cgroup_root"].lstrip("/")).exists()]
     if subprocess.run(["ip", "link", "show", info["bridge"]], capture_output=True).returncode == 0:
         found.append(f"bridge {info['bridge']}")
-    found += [f"directory {p}" for p in (run, base, *map(Path, info.get("scratch", [])),
-                                         *map(Path, info.get("host_dirs", []))) if p.exists()]
+    found += [f"directory {p}" for p in node_directories(info) if p.exists()]
     return found
 
 
